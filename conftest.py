@@ -1,0 +1,78 @@
+"""Wiring only: the diffbench options, the matrix parametrization and the shared fixtures.
+
+Everything these hooks do lives in the `diffbench` package (src/diffbench).
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from diffbench import measure, plugin
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("diffbench", "diffbench: the (model x quantization x compile x fuse x batch) matrix")
+    add = group.addoption
+    add("--models", dest="diffbench_models", default="all", metavar="NAMES",
+        help="comma-separated model names, or 'all' (default: all)")
+    add("--quant", dest="diffbench_quant", default="all", metavar="SCHEMES",
+        help="comma-separated quantization schemes, or 'all' (default: all)")
+    add("--compile", dest="diffbench_compile", default="eager", metavar="MODES",
+        help="comma-separated compile modes: eager, compile, max-autotune, regional, or 'all' (default: eager)")
+    add("--fuse", dest="diffbench_fuse", default="off", choices=["off", "on", "both"],
+        help="fuse the denoiser's QKV projections (default: off)")
+    add("--batch", dest="diffbench_batch", default="1", metavar="SIZES",
+        help="comma-separated batch sizes (default: 1)")
+    add("--weights", dest="diffbench_weights", default="auto", metavar="SOURCE",
+        help="tiny | synthetic | a hub id or local pipeline folder (default: synthetic on CUDA, tiny on CPU)")
+    add("--device", dest="diffbench_device", default="auto", choices=["auto", "cpu", "cuda"],
+        help="where pipelines run (default: cuda when available)")
+    add("--steps", dest="diffbench_steps", type=int, default=None, metavar="N",
+        help="override every model's number of inference steps (default: the model's own)")
+    add("--rounds", dest="diffbench_rounds", type=int, default=3, metavar="N",
+        help="timed pipeline calls per scenario, after an untimed first call and a profiled call (default: 3)")
+    add("--quant-components", dest="diffbench_quant_components", default="denoiser", metavar="NAMES",
+        help="components to quantize: 'denoiser' and/or component names such as text_encoder_2,vae "
+             "(default: denoiser)")
+    add("--compile-vae", dest="diffbench_compile_vae", action="store_true", default=False,
+        help="also compile the VAE decoder with the scenario's compile mode")
+    add("--inductor-profile", dest="diffbench_inductor_profile", default="default", metavar="NAME",
+        help="named inductor flags applied per scenario: default, torchao (default: default)")
+    add("--cache-dir", dest="diffbench_cache_dir", default=None, metavar="DIR",
+        help="where tiny pipelines are saved (default: $DIFFBENCH_CACHE or ~/.cache/diffbench)")
+    add("--allow-pickle", dest="diffbench_allow_pickle", action="store_true", default=False,
+        help="allow loading non-safetensors (pickled) checkpoints; off by default")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    plugin.configure(config)
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    plugin.parametrize(metafunc)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    plugin.order_by_build(items)
+
+
+def pytest_benchmark_update_machine_info(config: pytest.Config, machine_info: dict) -> None:
+    machine_info["diffbench"] = measure.environment() | dict(weights=config.stash[plugin.SETTINGS].build.source.name)
+
+
+@pytest.fixture(scope="session")
+def settings(pytestconfig: pytest.Config) -> plugin.Settings:
+    return pytestconfig.stash[plugin.SETTINGS]
+
+
+@pytest.fixture(scope="session")
+def pipeline_cache(pytestconfig: pytest.Config):
+    cache = plugin.new_cache(pytestconfig)
+    yield cache
+    cache.close()
+
+
+@pytest.fixture
+def built(scenario, pipeline_cache):
+    """The scenario's pipeline, built once and shared by consecutive tests with the same build key."""
+    return pipeline_cache.get(scenario)

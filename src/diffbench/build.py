@@ -1,0 +1,124 @@
+"""Scenario + weights source → a ready pipeline (weights → quantize → fuse → compile), and its teardown."""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+
+from . import compilation, measure
+from .matrix import Scenario
+from .schemes import SCHEMES
+from .weights import WeightsSource, quantize
+
+
+@dataclass(frozen=True)
+class BuildOptions:
+    source: WeightsSource
+    device: str
+    dtype: torch.dtype = torch.bfloat16
+    quant_components: tuple[str, ...] = ("denoiser",)  # "denoiser" stands for the model's denoiser
+    compile_vae: bool = False
+    inductor_profile: str = "default"
+
+
+@dataclass
+class Built:
+    scenario: Scenario
+    pipe: Any
+    info: dict[str, Any] = field(default_factory=dict)  # goes into the benchmark's extra_info
+
+
+def resolve_components(scenario: Scenario, names: tuple[str, ...]) -> list[str]:
+    spec = scenario.spec
+    resolved = [spec.denoiser if n == "denoiser" else n for n in names]
+    unknown = [n for n in resolved if n not in spec.components]
+    if unknown:
+        raise ValueError(f"{scenario.model} has no component {unknown}; it has {spec.component_names}")
+    return resolved
+
+
+def build(scenario: Scenario, options: BuildOptions) -> Built:
+    spec = scenario.spec
+    scheme_config = SCHEMES[scenario.scheme].torchao_config()
+    components = resolve_components(scenario, options.quant_components) if scheme_config is not None else []
+    configs = {name: scheme_config for name in components}
+    # torchao tensors cannot be concatenated, so fusing QKV must happen before quantization (as in the seeds):
+    # such scenarios load in bf16, fuse, then quantize_ with the same configs.
+    fuse_first = scenario.fuse_qkv and bool(configs)
+    loaded = options.source.load(spec, {} if fuse_first else configs, options.device, options.dtype)
+    pipe = loaded.pipe
+    pipe.set_progress_bar_config(disable=True)
+    if scenario.fuse_qkv:
+        getattr(pipe, spec.denoiser).fuse_qkv_projections()
+    quantize_s = quantize(pipe, configs, options.device) if fuse_first else loaded.quantize_s
+    model_memory = measure.model_memory(pipe, options.device)
+    compilation.compile_pipeline(pipe, compilation.COMPILE_MODES[scenario.compile], spec.denoiser,
+                                 spec.repeated_blocks, options.compile_vae)
+    info = dict(
+        load_s=loaded.load_s,
+        quantize_s=quantize_s,
+        quantized_by="quantize_" if fuse_first or options.source.kind == "synthetic" else "from_pretrained+TorchAoConfig",
+        quantized_components=sorted(configs),
+        weights=options.source.name,
+        dtype=str(options.dtype).removeprefix("torch."),
+        compile_vae=options.compile_vae,
+        inductor_profile=options.inductor_profile,
+        inductor_flags=compilation.inductor_flags(),
+        **model_memory,
+    )
+    return Built(scenario, pipe, info)
+
+
+def teardown(device: str) -> None:
+    """Free everything a scenario left behind so the next one starts from a clean device."""
+    gc.collect()
+    if torch.device(device).type == "cuda":
+        torch.cuda.synchronize()
+        torch.cuda.empty_cache()
+    torch.compiler.reset()
+
+
+class PipelineCache:
+    """Holds at most one built pipeline: consecutive scenarios with the same build key share it.
+
+    The plugin orders tests by build key, so each pipeline is built once and torn down when the key changes.
+    """
+
+    def __init__(self, options: BuildOptions):
+        self.options = options
+        self._key: tuple | None = None
+        self._built: Built | None = None
+        self._stack: contextlib.ExitStack | None = None
+        self._failed: tuple[tuple, BaseException] | None = None  # a failed build is not retried per batch size
+
+    def get(self, scenario: Scenario) -> Built:
+        key = scenario.build_key
+        if self._failed and self._failed[0] == key:
+            raise self._failed[1]
+        if self._key != key:
+            self.close()
+            self._stack = contextlib.ExitStack()
+            self._stack.enter_context(compilation.inductor_profile(self.options.inductor_profile))
+            try:
+                self._built = build(scenario, self.options)
+            except BaseException as exc:
+                self.close()
+                self._failed = (key, exc)
+                raise
+            self._key = key
+        assert self._built is not None
+        self._built.scenario = scenario
+        return self._built
+
+    def close(self) -> None:
+        self._built = None
+        self._key = None
+        self._failed = None
+        teardown(self.options.device)
+        if self._stack is not None:
+            self._stack.close()
+            self._stack = None

@@ -1,0 +1,111 @@
+"""torch.compile modes and inductor settings, isolated per scenario.
+
+torchao's configs default to `set_inductor_config=True`, which switches inductor flags for the whole
+process: a scenario compiled after a quantized one would inherit them. The suite builds every torchao config
+with `set_inductor_config=False` (see schemes.TorchAO.config) and applies a named, recorded profile itself
+inside `inductor_profile`, restoring the previous flags afterwards.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+# Inductor flags each profile sets; everything else stays at torch's defaults.
+INDUCTOR_PROFILES: dict[str, dict[str, Any]] = {
+    "default": {},
+    # What torchao's set_inductor_config=True turns on (torchao.quantization.utils.recommended_inductor_config_setter).
+    "torchao": dict(coordinate_descent_tuning=True, coordinate_descent_check_all_directions=True,
+                    force_fuse_int_mm_with_mul=True, fx_graph_cache=True),
+}
+
+# The flags recorded in each result, so two runs can be told apart.
+RECORDED_FLAGS = ("coordinate_descent_tuning", "coordinate_descent_check_all_directions", "max_autotune",
+                  "max_autotune_gemm", "epilogue_fusion", "force_fuse_int_mm_with_mul", "fx_graph_cache",
+                  "freezing", "triton.cudagraphs")
+
+
+@dataclass(frozen=True)
+class CompileMode:
+    name: str
+    compile_kwargs: dict[str, Any] | None = None  # None: eager
+    regional: bool = False  # compile the repeated blocks instead of the whole denoiser
+    description: str = ""
+
+
+COMPILE_MODES: dict[str, CompileMode] = {
+    m.name: m
+    for m in [
+        CompileMode("eager", None, description="no compilation"),
+        CompileMode("compile", {}, description="torch.compile of the whole denoiser"),
+        CompileMode("max-autotune", dict(mode="max-autotune", fullgraph=True),
+                    description="whole denoiser, mode=max-autotune, fullgraph (the seeds' setting)"),
+        CompileMode("regional", dict(fullgraph=True), regional=True,
+                    description="each repeated transformer block (diffusers compile_repeated_blocks)"),
+    ]
+}
+
+
+def inductor_flags() -> dict[str, Any]:
+    from torch._inductor import config
+
+    flags = {}
+    for name in RECORDED_FLAGS:
+        obj: Any = config
+        for part in name.split("."):
+            obj = getattr(obj, part, None)
+        flags[name] = obj
+    return flags
+
+
+_baseline: dict[str, Any] | None = None
+
+
+@contextlib.contextmanager
+def inductor_profile(name: str):
+    """Apply a named profile on top of the flags the process started with, then restore every flag.
+
+    Whatever an earlier scenario (or a library) changed is undone before this one compiles.
+    """
+    from torch._inductor import config
+
+    global _baseline
+    if _baseline is None:
+        _baseline = config.get_config_copy()
+    saved = config.get_config_copy()
+    try:
+        config.load_config(_baseline)
+        for key, value in INDUCTOR_PROFILES[name].items():
+            setattr(config, key, value)
+        yield
+    finally:
+        config.load_config(saved)
+
+
+def compile_pipeline(pipe, mode: CompileMode, denoiser: str, repeated_blocks: tuple[str, ...] = (),
+                     compile_vae: bool = False) -> None:
+    """Compile in place (lazily: the first call pays for it)."""
+    if mode.compile_kwargs is None:
+        return
+    module = getattr(pipe, denoiser)
+    if mode.regional:
+        _compile_regions(module, repeated_blocks, mode.compile_kwargs)
+    else:
+        module.compile(**mode.compile_kwargs)
+    if compile_vae:
+        pipe.vae.decode = torch.compile(pipe.vae.decode, **mode.compile_kwargs)
+
+
+def _compile_regions(module: torch.nn.Module, repeated_blocks: tuple[str, ...], kwargs: dict[str, Any]) -> None:
+    if getattr(module, "_repeated_blocks", None) and hasattr(module, "compile_repeated_blocks"):
+        module.compile_repeated_blocks(**kwargs)
+        return
+    # Models without diffusers' `_repeated_blocks`: compile each block of the classes the spec names.
+    blocks = [m for m in module.modules() if type(m).__name__ in repeated_blocks]
+    if not blocks:
+        raise ValueError(f"{type(module).__name__} has no repeated blocks to compile regionally")
+    for block in blocks:
+        block.compile(**kwargs)

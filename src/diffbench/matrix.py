@@ -1,0 +1,112 @@
+"""The benchmark matrix as data: scenarios, their stable ids, and the combinations that cannot run.
+
+A scenario is one (model, scheme, compile mode, fuse_qkv, batch size) point. Its id
+(`flux-dev-fp8dqrow-max-autotune-fuse-bs1`) keys baseline files, so the id format never changes: new
+dimensions are appended only when they differ from their default.
+Hardware and library checks live in `capabilities`; this module holds what is invalid on any machine.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, fields
+
+from .compilation import COMPILE_MODES
+from .models import MODELS, ModelSpec
+from .schemes import SCHEMES
+
+BATCH_SIZES = (1, 4, 8, 16)
+
+
+@dataclass(frozen=True, order=True)
+class Scenario:
+    model: str
+    scheme: str
+    compile: str = "eager"
+    fuse_qkv: bool = False
+    batch: int = 1
+
+    @property
+    def id(self) -> str:
+        return f"{self.model}-{self.scheme}-{self.compile}-{'fuse' if self.fuse_qkv else 'nofuse'}-bs{self.batch}"
+
+    @property
+    def spec(self) -> ModelSpec:
+        return MODELS[self.model]
+
+    @property
+    def build_key(self) -> tuple:
+        """Scenarios with the same build key share one built pipeline (batch size is a call argument)."""
+        return (self.model, self.scheme, self.compile, self.fuse_qkv)
+
+    def params(self) -> dict:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A combination that cannot run anywhere, with the reason shown as the skip message."""
+
+    applies: Callable[[Scenario], bool]
+    reason: str
+
+
+def _has_fuse_qkv(spec: ModelSpec) -> bool:
+    import diffusers
+
+    return hasattr(getattr(diffusers, spec.components[spec.denoiser].cls), "fuse_qkv_projections")
+
+
+INVALID: list[Rule] = [
+    Rule(lambda s: s.fuse_qkv and not _has_fuse_qkv(s.spec),
+         "the denoiser has no fuse_qkv_projections"),
+]
+
+
+def skip_reason(scenario: Scenario) -> str | None:
+    return next((rule.reason for rule in INVALID if rule.applies(scenario)), None)
+
+
+@dataclass(frozen=True)
+class Selection:
+    """What the user asked for (names already validated by `parse_names`)."""
+
+    models: tuple[str, ...]
+    schemes: tuple[str, ...]
+    compile_modes: tuple[str, ...] = ("eager",)
+    fuse_qkv: tuple[bool, ...] = (False,)
+    batches: tuple[int, ...] = (1,)
+
+    def scenarios(self) -> list[Scenario]:
+        return [Scenario(*combo) for combo in
+                itertools.product(self.models, self.schemes, self.compile_modes, self.fuse_qkv, self.batches)]
+
+
+class UsageError(ValueError):
+    """Bad user input; the plugin turns it into a pytest usage error."""
+
+
+def parse_names(value: str, valid: Iterable[str], label: str) -> tuple[str, ...]:
+    """'a,b' → ('a', 'b'); 'all' → every valid name."""
+    valid = list(valid)
+    names = tuple(n.strip() for n in value.split(",") if n.strip())
+    if names == ("all",):
+        return tuple(valid)
+    unknown = [n for n in names if n not in valid]
+    if unknown or not names:
+        raise UsageError(f"unknown {label} {', '.join(map(repr, unknown)) or '(empty)'}; valid: all, {', '.join(valid)}")
+    return names
+
+
+def parse_ints(value: str, label: str) -> tuple[int, ...]:
+    try:
+        numbers = tuple(int(v) for v in value.split(",") if v.strip())
+    except ValueError:
+        raise UsageError(f"{label} takes comma-separated positive integers, got {value!r}") from None
+    if not numbers or min(numbers) < 1:
+        raise UsageError(f"{label} takes comma-separated positive integers, got {value!r}")
+    return numbers
+
+
+FUSE_CHOICES = {"off": (False,), "on": (True,), "both": (False, True)}

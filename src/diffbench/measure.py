@@ -1,0 +1,198 @@
+"""Measuring a pipeline: synchronized calls, per-step time, memory, and the environment fingerprint.
+
+GiB means 1024**3 bytes (the seeds' "GB" columns are `memory_allocated() / 1024**3`).
+On CUDA, memory comes from the caching allocator; on CPU from the process (RSS), labelled as such.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import statistics
+import subprocess
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import torch
+
+GIB = 1024**3
+
+
+def synchronize(device: str) -> None:
+    if torch.device(device).type == "cuda":
+        torch.cuda.synchronize()
+
+
+def synchronized(fn: Callable[[], Any], device: str) -> Callable[[], Any]:
+    """Wrap `fn` so that it returns only once the device has finished its work."""
+
+    def call():
+        result = fn()
+        synchronize(device)
+        return result
+
+    return call
+
+
+def timed(fn: Callable[[], Any]) -> tuple[float, Any]:
+    start = time.perf_counter()
+    result = fn()
+    return time.perf_counter() - start, result
+
+
+def step_times(pipe, fn: Callable[[], Any], device: str) -> list[float]:
+    """Seconds per denoising step, from one call: every pipeline calls `scheduler.step` once per step."""
+    scheduler = pipe.scheduler
+    original = scheduler.step
+    marks: list[float] = []
+
+    def step(*args, **kwargs):
+        out = original(*args, **kwargs)
+        synchronize(device)
+        marks.append(time.perf_counter())
+        return out
+
+    scheduler.step = step
+    try:
+        synchronize(device)
+        marks.append(time.perf_counter())
+        fn()
+    finally:
+        del scheduler.step  # back to the class method
+    return [b - a for a, b in zip(marks, marks[1:])]
+
+
+def tensor_nbytes(t: torch.Tensor) -> int:
+    """Storage bytes of a tensor, looking inside torchao's tensor subclasses (their packed data and scales)."""
+    if hasattr(t, "__tensor_flatten__") and type(t) not in (torch.Tensor, torch.nn.Parameter):
+        inner, _ = t.__tensor_flatten__()
+        return sum(tensor_nbytes(getattr(t, name)) for name in inner)
+    return t.numel() * t.element_size()
+
+
+def module_nbytes(module: torch.nn.Module) -> int:
+    tensors = {id(t): t for t in [*module.parameters(), *module.buffers()]}  # shared weights count once
+    return sum(tensor_nbytes(t) for t in tensors.values())
+
+
+def pipeline_nbytes(pipe) -> dict[str, int]:
+    return {name: module_nbytes(c) for name, c in pipe.components.items() if isinstance(c, torch.nn.Module)}
+
+
+def rss_bytes() -> tuple[int, int]:
+    """(current, peak) resident set size of this process."""
+    import psutil
+
+    rss = psutil.Process().memory_info().rss
+    return rss, _vm_hwm() or rss
+
+
+def _vm_hwm() -> int | None:
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return None
+
+
+def reset_peak(device: str) -> None:
+    if torch.device(device).type == "cuda":
+        torch.cuda.reset_peak_memory_stats()
+    else:
+        try:  # Linux: "5" resets the peak RSS (VmHWM) of this process
+            Path("/proc/self/clear_refs").write_text("5")
+        except OSError:
+            pass
+
+
+def model_memory(pipe, device: str) -> dict[str, Any]:
+    """Memory held by the loaded pipeline, before any inference."""
+    weights = pipeline_nbytes(pipe)
+    fields: dict[str, Any] = dict(
+        weights_gib=sum(weights.values()) / GIB,
+        component_weights_gib={name: n / GIB for name, n in weights.items()},
+    )
+    if torch.device(device).type == "cuda":
+        synchronize(device)
+        fields.update(memory_source="cuda_allocator", model_memory_gib=torch.cuda.memory_allocated() / GIB)
+    else:
+        fields.update(memory_source="process_rss", model_memory_gib=rss_bytes()[0] / GIB)
+    return fields
+
+
+def inference_memory(device: str) -> dict[str, Any]:
+    """Peaks since the last `reset_peak`."""
+    if torch.device(device).type == "cuda":
+        return dict(peak_memory_gib=torch.cuda.max_memory_allocated() / GIB,
+                    peak_reserved_gib=torch.cuda.max_memory_reserved() / GIB)
+    return dict(peak_memory_gib=rss_bytes()[1] / GIB, peak_reserved_gib=None)
+
+
+def summary(values: list[float]) -> dict[str, float | None]:
+    if not values:
+        return dict(median=None, mean=None, cv=None)
+    mean = statistics.fmean(values)
+    cv = statistics.stdev(values) / mean if len(values) > 1 and mean else 0.0
+    return dict(median=statistics.median(values), mean=mean, cv=cv)
+
+
+def _version(package: str) -> str | None:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(package)
+    except PackageNotFoundError:
+        return None
+
+
+def _git_revision() -> str | None:
+    try:
+        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, timeout=5,
+                             cwd=Path(__file__).parent)
+        return out.stdout.strip() or None
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def environment() -> dict[str, Any]:
+    """The fingerprint every result carries: what ran, on what."""
+    env: dict[str, Any] = dict(
+        python=platform.python_version(),
+        torch=torch.__version__,
+        cuda=torch.version.cuda,
+        **{pkg: _version(pkg) for pkg in ("diffusers", "torchao", "transformers", "open-clip-torch")},
+        diffbench=_version("diffbench"),
+        diffbench_git=_git_revision(),
+        cpu_count=os.cpu_count(),
+    )
+    if torch.cuda.is_available():
+        props = torch.cuda.get_device_properties(0)
+        env.update(
+            gpu=props.name,
+            gpu_sm=".".join(map(str, torch.cuda.get_device_capability(0))),
+            gpu_memory_gib=props.total_memory / GIB,
+            gpu_count=torch.cuda.device_count(),
+            driver=_nvidia_smi("driver_version"),
+        )
+    else:
+        env.update(gpu=None)
+    return env
+
+
+def _nvidia_smi(field: str) -> str | None:
+    try:
+        out = subprocess.run(["nvidia-smi", f"--query-gpu={field}", "--format=csv,noheader"],
+                             capture_output=True, text=True, timeout=10)
+        return out.stdout.strip().splitlines()[0] if out.returncode == 0 and out.stdout.strip() else None
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def gpu_slug(env: dict[str, Any]) -> str:
+    """A folder name for a GPU kind: 'NVIDIA H100 80GB HBM3' → 'nvidia-h100-80gb-hbm3'."""
+    name = env.get("gpu") or "cpu"
+    return "-".join("".join(c if c.isalnum() else " " for c in name.lower()).split())

@@ -1,0 +1,63 @@
+"""Running one scenario: its call arguments and the timed rounds recorded by pytest-benchmark."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from . import measure, prompts
+from .build import Built
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    device: str
+    full_size: bool  # the seeds' inputs (resolution, steps) rather than the tiny ones
+    steps: int | None = None  # override the model's default number of steps
+    rounds: int = 3
+    seed: int = 0
+
+
+def call_kwargs(built: Built, options: RunOptions) -> dict[str, Any]:
+    spec, scenario = built.scenario.spec, built.scenario
+    inputs = spec.inputs if options.full_size else spec.tiny_inputs
+    return inputs.call_kwargs(prompts.for_batch(scenario.batch), options.steps) | dict(output_type="np")
+
+
+def pipeline_call(built: Built, options: RunOptions):
+    """A synchronized call with a fresh seeded generator, so every round computes the same output."""
+    kwargs = call_kwargs(built, options)
+
+    def call():
+        return built.pipe(**kwargs, generator=torch.Generator("cpu").manual_seed(options.seed))
+
+    return measure.synchronized(call, options.device), kwargs
+
+
+def run(benchmark, built: Built, options: RunOptions) -> Any:
+    """First call (compile/warm-up) and a per-step profiled call untimed, then `rounds` timed calls."""
+    call, kwargs = pipeline_call(built, options)
+    measure.reset_peak(options.device)
+    first_call_s, _ = measure.timed(call)
+    per_step = measure.step_times(built.pipe, call, options.device)
+    measure.reset_peak(options.device)
+    output = benchmark.pedantic(call, rounds=options.rounds, iterations=1, warmup_rounds=0)
+    frames = getattr(output, "frames", None)
+    images = output.images if frames is None else frames
+    benchmark.extra_info.update(
+        scenario=built.scenario.id,
+        **built.scenario.params(),
+        **built.info,
+        first_call_s=first_call_s,
+        step_s=measure.summary(per_step)["median"],
+        step_cv=measure.summary(per_step)["cv"],
+        steps=kwargs["num_inference_steps"],
+        height=kwargs["height"],
+        width=kwargs["width"],
+        frames=kwargs.get("num_frames"),
+        output_shape=list(getattr(images, "shape", ())),
+        **measure.inference_memory(options.device),
+    )
+    return images
