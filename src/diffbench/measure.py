@@ -150,6 +150,8 @@ def _version(package: str) -> str | None:
 
 
 def _git_revision() -> str | None:
+    if os.environ.get("DIFFBENCH_GIT_REVISION"):  # set where the tree travels without .git (the GPU box)
+        return os.environ["DIFFBENCH_GIT_REVISION"]
     try:
         out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, timeout=5,
                              cwd=Path(__file__).parent)
