@@ -1,0 +1,70 @@
+"""Scenario ids, skip reasons and option validation."""
+
+from __future__ import annotations
+
+import pytest
+
+from diffbench import capabilities, matrix
+from diffbench.capabilities import Target
+from diffbench.matrix import Scenario, UsageError
+from diffbench.models import MODELS
+from diffbench.schemes import SCHEMES
+
+H100 = Target("cuda", (9, 0), "NVIDIA H100 80GB HBM3")
+A100 = Target("cuda", (8, 0), "NVIDIA A100-SXM4-80GB")
+CPU = Target("cpu")
+
+
+def test_scenario_ids_are_stable():
+    # Baseline files are keyed by these strings: changing the format breaks every saved baseline.
+    assert Scenario("flux-dev", "fp8dqrow", "max-autotune", True, 1).id == "flux-dev-fp8dqrow-max-autotune-fuse-bs1"
+    assert Scenario("flux-dev", "fp8dqrow", "compile", True, 1).id == "flux-dev-fp8dqrow-compile-fuse-bs1"
+    assert Scenario("sdxl", "bf16", "eager", False, 16).id == "sdxl-bf16-eager-nofuse-bs16"
+
+
+def test_ids_are_unique_across_the_whole_matrix():
+    selection = matrix.Selection(tuple(MODELS), tuple(SCHEMES), ("eager", "compile", "max-autotune", "regional"),
+                                 (False, True), matrix.BATCH_SIZES)
+    ids = [s.id for s in selection.scenarios()]
+    assert len(ids) == len(set(ids))
+
+
+def test_every_seed_scheme_is_declared():
+    seeds = {"bf16", "int8wo", "int8dq", "int4wo", "fp8wo", "fp8dq", "fp8dqrow", "autoquant", "fp6_e3m2",
+             "fp5_e2m2", "fp4_e2m1", "uint4wo", "int4dq", "sparsify"}
+    assert seeds <= set(SCHEMES)
+
+
+@pytest.mark.parametrize("scheme, target, expected", [
+    ("fp8dqrow", CPU, "fp8dqrow needs a CUDA device"),
+    ("fp8dqrow", A100, "fp8dqrow needs SM 8.9+, NVIDIA A100-SXM4-80GB is SM 8.0"),
+    ("mxfp8", H100, "mxfp8 needs SM 10.0+, NVIDIA H100 80GB HBM3 is SM 9.0"),
+    ("int8wo", CPU, None),
+    ("fp8dqrow", H100, None),
+])
+def test_hardware_skip_reasons(scheme, target, expected):
+    assert capabilities.skip_reason(Scenario("flux-dev", scheme), target) == expected
+
+
+def test_schemes_missing_from_torchao_are_reported_with_the_version():
+    import torchao
+
+    reason = capabilities.skip_reason(Scenario("flux-dev", "autoquant"), H100)
+    assert reason == f"not in torchao {torchao.__version__}: autoquant"
+
+
+def test_invalid_combinations_are_data(monkeypatch):
+    rule = matrix.Rule(lambda s: s.model == "flux-schnell" and s.batch > 8, "too large for this test")
+    monkeypatch.setattr(matrix, "INVALID", [*matrix.INVALID, rule])
+    assert matrix.skip_reason(Scenario("flux-schnell", "bf16", batch=16)) == "too large for this test"
+    assert matrix.skip_reason(Scenario("flux-schnell", "bf16", batch=1)) is None
+
+
+def test_unknown_names_list_the_valid_ones():
+    with pytest.raises(UsageError, match="unknown model 'flux-pro'; valid: all, flux-dev"):
+        matrix.parse_names("flux-dev,flux-pro", MODELS, "model")
+    assert matrix.parse_names("all", ["a", "b"], "x") == ("a", "b")
+    with pytest.raises(UsageError, match="positive integers"):
+        matrix.parse_ints("1,x", "--batch")
+    with pytest.raises(UsageError, match="positive integers"):
+        matrix.parse_ints("0", "--batch")

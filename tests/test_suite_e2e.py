@@ -1,0 +1,58 @@
+"""End-to-end: the real suite run by pytester, as a user runs it."""
+
+from __future__ import annotations
+
+import json
+
+EXTRA_INFO_FIELDS = {
+    "scenario", "model", "scheme", "compile", "fuse_qkv", "batch", "weights",
+    "model_memory_gib", "memory_source", "peak_memory_gib", "peak_reserved_gib", "weights_gib",
+    "load_s", "quantize_s", "first_call_s", "step_s", "step_cv", "steps", "inductor_flags",
+}
+
+
+def test_benchmark_json_carries_every_field(suite):
+    result = suite.runpytest_subprocess(
+        "benchmarks", "-k", "int8wo or bf16", "--models", "flux-dev", "--quant", "bf16,int8wo,fp8dqrow",
+        "--batch", "1,2", "--steps", "2", "--rounds", "2", "--benchmark-json", "out.json", "-rs",
+    )
+    result.assert_outcomes(passed=4)
+    data = json.loads((suite.path / "out.json").read_text())
+    names = sorted(b["extra_info"]["scenario"] for b in data["benchmarks"])
+    assert names == ["flux-dev-bf16-eager-nofuse-bs1", "flux-dev-bf16-eager-nofuse-bs2",
+                     "flux-dev-int8wo-eager-nofuse-bs1", "flux-dev-int8wo-eager-nofuse-bs2"]
+    for bench in data["benchmarks"]:
+        info = bench["extra_info"]
+        assert EXTRA_INFO_FIELDS <= info.keys(), EXTRA_INFO_FIELDS - info.keys()
+        assert info["memory_source"] == "process_rss" and info["weights"] == "tiny"
+        assert info["steps"] == 2 and bench["stats"]["rounds"] == 2
+        assert info["output_shape"][0] == info["batch"]
+    env = data["machine_info"]["diffbench"]
+    assert {"torch", "torchao", "diffusers", "transformers", "gpu", "weights"} <= env.keys()
+    # Quantized memory is below bf16 memory for the same model.
+    by_id = {b["extra_info"]["scenario"]: b["extra_info"] for b in data["benchmarks"]}
+    assert by_id["flux-dev-int8wo-eager-nofuse-bs1"]["weights_gib"] < by_id["flux-dev-bf16-eager-nofuse-bs1"]["weights_gib"]
+
+
+def test_cuda_only_schemes_are_skipped_with_their_reason_on_cpu(suite):
+    result = suite.runpytest_subprocess("benchmarks", "--models", "flux-dev", "--quant", "fp8dqrow,autoquant", "-rs")
+    result.assert_outcomes(skipped=2)
+    result.stdout.fnmatch_lines(["*fp8dqrow needs a CUDA device*"])
+    result.stdout.fnmatch_lines(["*not in torchao *: autoquant*"])
+
+
+def test_unknown_names_are_usage_errors(suite):
+    result = suite.runpytest_subprocess("benchmarks", "--quant", "int8wo,int3")
+    assert result.ret == 4  # pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*unknown quantization scheme 'int3'; valid: all, bf16, int8wo*"])
+    result = suite.runpytest_subprocess("benchmarks", "--models", "flux-pro")
+    assert result.ret == 4
+    result.stderr.fnmatch_lines(["*unknown model 'flux-pro'; valid: all, flux-dev*"])
+    result = suite.runpytest_subprocess("benchmarks", "--batch", "two")
+    assert result.ret == 4
+
+
+def test_synthetic_weights_need_cuda(suite):
+    result = suite.runpytest_subprocess("benchmarks", "--weights", "synthetic", "--device", "cpu")
+    assert result.ret == 4
+    result.stderr.fnmatch_lines(["*--weights synthetic*needs --device cuda*"])
