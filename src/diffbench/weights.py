@@ -76,7 +76,8 @@ def assemble(spec: ModelSpec, size: str, device: str | torch.device = "cpu", dty
             modules[name] = _instantiate(component, size).to(dtype).eval()
     scheduler_cls, scheduler_config = spec.scheduler
     pipe_cls = getattr(diffusers, spec.pipeline)
-    absent = {name: None for name in getattr(pipe_cls, "_optional_components", []) if name not in modules}
+    given = set(modules) | set(spec.tokenizers)
+    absent = {name: None for name in getattr(pipe_cls, "_optional_components", []) if name not in given}
     return pipe_cls(
         **modules,
         **{name: tokenizers.build(t) for name, t in spec.tokenizers.items()},
