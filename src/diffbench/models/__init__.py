@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from . import flux
+from . import cogvideox, flux, pixart, sdxl, wan
 from .spec import Component, Inputs, ModelSpec, Tokenizer
 
-_FAMILIES = [flux]
+_FAMILIES = [flux, sdxl, cogvideox, pixart, wan]
 
 MODELS: dict[str, ModelSpec] = {spec.name: spec for family in _FAMILIES for spec in family.SPECS}
 

@@ -64,3 +64,26 @@ def autoencoder_kl(latent_channels: int, **scaling) -> Component:
         tiny=blocks | scaling | dict(block_out_channels=[8, 16, 16, 16], layers_per_block=1,
                                      norm_num_groups=4, sample_size=64),
     )
+
+
+# The SDXL VAE (stabilityai/stable-diffusion-xl-base-1.0 `vae`, also PixArt-Sigma's): 83.7 M parameters.
+SDXL_VAE = autoencoder_kl(4, scaling_factor=0.13025)
+
+# laion CLIP-ViT-bigG-14 text tower with its projection (SDXL text_encoder_2): 695 M parameters.
+CLIP_BIGG = Component(
+    "transformers",
+    "CLIPTextModelWithProjection",
+    config_cls="CLIPTextConfig",
+    full=CLIP_L.full | dict(hidden_size=1280, intermediate_size=5120, num_hidden_layers=32,
+                            num_attention_heads=20, hidden_act="gelu", projection_dim=1280),
+    tiny=CLIP_L.tiny | dict(hidden_act="gelu"),
+)
+
+# google/umt5-xxl encoder (Wan 2.1 text_encoder): the T5-XXL shape with a 256 k vocabulary, 5.68 B parameters.
+UMT5_XXL = Component(
+    "transformers",
+    "UMT5EncoderModel",
+    config_cls="UMT5Config",
+    full=T5_XXL.full | dict(vocab_size=256384),
+    tiny=T5_XXL.tiny,
+)
