@@ -33,11 +33,6 @@ REAL_PART_PARAMS = {
 }
 
 
-@pytest.fixture(scope="module")
-def cache_dir(tmp_path_factory):
-    return tmp_path_factory.mktemp("diffbench-cache")
-
-
 def _frames(output, spec):
     return np.asarray(output.frames if spec.output == "video" else output.images)
 
@@ -49,7 +44,7 @@ def _call(pipe, spec):
 
 
 @pytest.mark.parametrize("name", list(MODELS))
-def test_tiny_pipeline_from_saved_folder(name, cache_dir):
+def test_tiny_pipeline_from_saved_folder(name, cache_dir):  # cache_dir: tests/conftest.py, session-scoped
     spec = MODELS[name]
     folder = weights.saved_tiny(spec, cache_dir)
     pipe = weights.load_pretrained(folder, {}, "cpu", torch.float32).pipe
