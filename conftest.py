@@ -42,6 +42,23 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="where tiny pipelines are saved (default: $DIFFBENCH_CACHE or ~/.cache/diffbench)")
     add("--allow-pickle", dest="diffbench_allow_pickle", action="store_true", default=False,
         help="allow loading non-safetensors (pickled) checkpoints; off by default")
+    add("--baselines-dir", dest="diffbench_baselines_dir", default=None, metavar="DIR",
+        help="baseline store, one folder per GPU kind (default: <rootdir>/baselines)")
+    add("--update-baselines", dest="diffbench_update_baselines", action="store_true", default=False,
+        help="regenerate reference outputs on purpose instead of comparing with them")
+    add("--thresholds", dest="diffbench_thresholds", default=None, metavar="FILE",
+        help="quality gates file (default: <rootdir>/quality/thresholds.toml)")
+    add("--quality-prompts", dest="diffbench_quality_prompts", type=int, default=4, metavar="N",
+        help="how many prompts of the default set the quality tests generate (default: 4)")
+    add("--quality-control", dest="diffbench_quality_control", default="int2wo", metavar="SCHEME",
+        help="a lossy scheme scored beside every quality result to show the gates' resolving power, "
+             "or 'none' (default: int2wo)")
+    add("--clip-model", dest="diffbench_clip_model", default="ViT-B-32", metavar="NAME",
+        help="open_clip architecture for CLIP score (default: ViT-B-32)")
+    add("--clip-weights", dest="diffbench_clip_weights", default=None, metavar="TAG_OR_FILE",
+        help="open_clip pretrained tag or local checkpoint; without it CLIP metrics are skipped with that reason")
+    add("--quality-json", dest="diffbench_quality_json", default=None, metavar="PATH",
+        help="write the quality results (metrics, gates, control scores, environment) to this JSON file")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -56,8 +73,23 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     plugin.order_by_build(items)
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
+    report = yield
+    plugin.record_outcome(item, call, report)
+    return report
+
+
 def pytest_benchmark_update_machine_info(config: pytest.Config, machine_info: dict) -> None:
     machine_info["diffbench"] = measure.environment() | dict(weights=config.stash[plugin.SETTINGS].build.source.name)
+
+
+def pytest_benchmark_update_json(config: pytest.Config, benchmarks, output_json: dict) -> None:
+    plugin.annotate_results(config, output_json)
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    plugin.write_quality_log(session.config)
 
 
 @pytest.fixture(scope="session")
@@ -67,9 +99,14 @@ def settings(pytestconfig: pytest.Config) -> plugin.Settings:
 
 @pytest.fixture(scope="session")
 def pipeline_cache(pytestconfig: pytest.Config):
-    cache = plugin.new_cache(pytestconfig)
+    cache = plugin.pipeline_cache(pytestconfig)
     yield cache
     cache.close()
+
+
+@pytest.fixture(scope="session")
+def quality_session(pytestconfig: pytest.Config):
+    return plugin.quality_session(pytestconfig)
 
 
 @pytest.fixture

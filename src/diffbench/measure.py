@@ -194,7 +194,6 @@ def _nvidia_smi(field: str) -> str | None:
         return None
 
 
-def gpu_slug(env: dict[str, Any]) -> str:
-    """A folder name for a GPU kind: 'NVIDIA H100 80GB HBM3' → 'nvidia-h100-80gb-hbm3'."""
-    name = env.get("gpu") or "cpu"
+def slug(name: str) -> str:
+    """A folder name for a device: 'NVIDIA H100 80GB HBM3' → 'nvidia-h100-80gb-hbm3'."""
     return "-".join("".join(c if c.isalnum() else " " for c in name.lower()).split())

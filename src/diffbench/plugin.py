@@ -11,16 +11,20 @@ from pathlib import Path
 import pytest
 import torch
 
-from . import capabilities, matrix
+from . import capabilities, matrix, measure, prompts, quality
 from .build import BuildOptions, PipelineCache
 from .compilation import COMPILE_MODES, INDUCTOR_PROFILES
 from .matrix import FUSE_CHOICES, Scenario, Selection, UsageError
 from .models import MODELS
+from .quality_session import QualityOptions, QualitySession
 from .runner import RunOptions
 from .schemes import SCHEMES
 from .weights import NAMED_SOURCES, WeightsSource
 
 SETTINGS = pytest.StashKey["Settings"]()
+CACHE = pytest.StashKey[PipelineCache]()
+QUALITY = pytest.StashKey[QualitySession]()
+OUTCOMES = pytest.StashKey[dict]()
 
 
 @dataclass(frozen=True)
@@ -29,6 +33,7 @@ class Settings:
     target: capabilities.Target
     build: BuildOptions
     run: RunOptions
+    quality: QualityOptions
 
     @property
     def device(self) -> str:
@@ -41,7 +46,7 @@ def _choice(value: str, valid, label: str) -> str:
     return value
 
 
-def settings_from_options(opt) -> Settings:
+def settings_from_options(opt, rootpath: Path) -> Settings:
     """Validate every option before anything is built; a bad value is a UsageError listing the valid ones."""
     device = opt.diffbench_device
     if device == "auto":
@@ -90,14 +95,48 @@ def settings_from_options(opt) -> Settings:
                            inductor_profile=_choice(opt.diffbench_inductor_profile, INDUCTOR_PROFILES,
                                                     "--inductor-profile")),
         run=RunOptions(device=device, full_size=source.kind != "tiny", steps=steps, rounds=opt.diffbench_rounds),
+        quality=quality_options(opt, target, rootpath),
+    )
+
+
+def quality_options(opt, target: capabilities.Target, rootpath: Path) -> QualityOptions:
+    count = opt.diffbench_quality_prompts
+    if not 1 <= count <= len(prompts.DEFAULT):
+        raise UsageError(f"--quality-prompts takes 1..{len(prompts.DEFAULT)}, got {count}")
+    control = None if opt.diffbench_quality_control == "none" else opt.diffbench_quality_control
+    if control is not None:
+        _choice(control, SCHEMES, "--quality-control scheme")
+    try:
+        thresholds = quality.Thresholds.load(Path(opt.diffbench_thresholds or rootpath / "quality" / "thresholds.toml"))
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    return QualityOptions(
+        references=Path(opt.diffbench_baselines_dir or rootpath / "baselines") / measure.slug(target.name) / "references",
+        thresholds=thresholds,
+        prompts=tuple(quality.default_prompts(count)),
+        update=opt.diffbench_update_baselines,
+        control=control,
+        clip_model=opt.diffbench_clip_model,
+        clip_weights=opt.diffbench_clip_weights,
     )
 
 
 def configure(config: pytest.Config) -> None:
     try:
-        config.stash[SETTINGS] = settings_from_options(config.option)
+        config.stash[SETTINGS] = settings_from_options(config.option, config.rootpath)
     except UsageError as exc:
         raise pytest.UsageError(str(exc)) from None
+    config.stash[OUTCOMES] = dict(failures=[], skipped=[])
+    _quiet_progress_bars()
+
+
+def _quiet_progress_bars() -> None:
+    """Loading bars from diffusers/transformers would drown pytest's output."""
+    import diffusers
+    import transformers
+
+    diffusers.utils.logging.disable_progress_bar()
+    transformers.utils.logging.disable_progress_bar()
 
 
 def scenario_params(settings: Settings) -> list:
@@ -119,12 +158,66 @@ def order_by_build(items: list[pytest.Item]) -> None:
     """Group tests that share a pipeline so each is built once (stable: keeps the file order otherwise)."""
 
     def key(item):
-        callspec = getattr(item, "callspec", None)
-        scenario = callspec.params.get("scenario") if callspec else None
-        return (0, scenario.build_key, scenario.batch) if isinstance(scenario, Scenario) else (1,)
+        scenario = _scenario(item)
+        return (0, scenario.build_key, scenario.batch) if scenario else (1,)
 
     items.sort(key=key)
 
 
-def new_cache(config: pytest.Config) -> PipelineCache:
-    return PipelineCache(config.stash[SETTINGS].build)
+def pipeline_cache(config: pytest.Config) -> PipelineCache:
+    config.stash[CACHE] = PipelineCache(config.stash[SETTINGS].build)
+    return config.stash[CACHE]
+
+
+def quality_session(config: pytest.Config) -> QualitySession:
+    settings = config.stash[SETTINGS]
+    config.stash[QUALITY] = QualitySession(settings.quality, settings.run, settings.build.source.name)
+    return config.stash[QUALITY]
+
+
+def _scenario(item: pytest.Item) -> Scenario | None:
+    callspec = getattr(item, "callspec", None)
+    scenario = callspec.params.get("scenario") if callspec else None
+    return scenario if isinstance(scenario, Scenario) else None
+
+
+def record_outcome(item: pytest.Item, call: pytest.CallInfo, report: pytest.TestReport) -> None:
+    """Failed and skipped scenarios go into the results JSON with their reason; a failure frees the device."""
+    scenario = _scenario(item)
+    if scenario is None:
+        return
+    outcomes = item.config.stash[OUTCOMES]
+    entry = dict(scenario=scenario.id, nodeid=item.nodeid, phase=report.when)
+    if report.skipped and isinstance(report.longrepr, tuple):
+        outcomes["skipped"].append(entry | dict(reason=report.longrepr[2].removeprefix("Skipped: ")))
+    elif report.failed:
+        exc = call.excinfo.value if call.excinfo else None
+        memory = measure.inference_memory(item.config.stash[SETTINGS].device)
+        outcomes["failures"].append(entry | dict(error_type=type(exc).__name__, message=str(exc)[:4000],
+                                                 peak_memory_gib=memory["peak_memory_gib"]))
+        if CACHE in item.config.stash:  # drop the pipeline: the next scenario starts on a clean device
+            item.config.stash[CACHE].close()
+
+
+def annotate_results(config: pytest.Config, output_json: dict) -> None:
+    """Add failures, skips and quality metrics to pytest-benchmark's JSON (still readable by its compare)."""
+    output_json["diffbench"] = dict(config.stash[OUTCOMES])
+    quality_session = config.stash.get(QUALITY, None)
+    if quality_session is None:
+        return
+    by_scenario = {r["scenario"]: r for r in quality_session.records}
+    output_json["diffbench"]["quality_controls"] = quality.jsonable(quality_session.controls)
+    for bench in output_json["benchmarks"]:
+        record = by_scenario.get(bench["extra_info"].get("scenario"))
+        if record:
+            bench["extra_info"]["quality"] = quality.jsonable(
+                {name: {k: v for k, v in stats.items() if k != "per_prompt"} for name, stats in record["metrics"].items()})
+
+
+def write_quality_log(config: pytest.Config) -> None:
+    path = config.option.diffbench_quality_json
+    quality_session = config.stash.get(QUALITY, None)
+    if path and quality_session is not None:
+        quality.write_log(Path(path), quality_session.records, dict(
+            environment=measure.environment(), controls=quality_session.controls,
+            outcomes=config.stash[OUTCOMES]))

@@ -20,10 +20,11 @@ class RunOptions:
     seed: int = 0
 
 
-def call_kwargs(built: Built, options: RunOptions) -> dict[str, Any]:
+def call_kwargs(built: Built, options: RunOptions, prompt_list: list[str] | None = None) -> dict[str, Any]:
     spec, scenario = built.scenario.spec, built.scenario
     inputs = spec.inputs if options.full_size else spec.tiny_inputs
-    return inputs.call_kwargs(prompts.for_batch(scenario.batch), options.steps) | dict(output_type="np")
+    prompt_list = prompt_list or prompts.for_batch(scenario.batch)
+    return inputs.call_kwargs(prompt_list, options.steps) | dict(output_type="np")
 
 
 def pipeline_call(built: Built, options: RunOptions):

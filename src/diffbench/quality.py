@@ -1,0 +1,234 @@
+"""Quality gates: bf16 reference outputs kept as baselines, thresholds kept as data, evidence on failure."""
+
+from __future__ import annotations
+
+import json
+import math
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from . import baselines, prompts as prompt_sets
+from .build import Built
+from .runner import RunOptions, call_kwargs
+
+# ------------------------------------------------------------------------------------------ generation
+
+
+def generate(built: Built, options: RunOptions, prompts: list[str]) -> np.ndarray:
+    """One output per prompt, as uint8 (what a user saves), in calls of the scenario's batch size.
+
+    Prompt i always gets the generator seeded with seed + i, whatever the batching, so every scheme and
+    batch size starts from the same noise as the reference.
+    """
+    batch, outputs = built.scenario.batch, []
+    for start in range(0, len(prompts), batch):
+        index = [(start + j) % len(prompts) for j in range(batch)]
+        kwargs = call_kwargs(built, options, [prompts[i] for i in index])
+        generators = [torch.Generator("cpu").manual_seed(options.seed + i) for i in index]
+        result = built.pipe(**kwargs, generator=generators)
+        images = result.images if getattr(result, "frames", None) is None else result.frames
+        outputs.extend(np.asarray(images)[: len(prompts) - start])
+    return to_uint8(np.stack(outputs))
+
+
+def to_uint8(images: np.ndarray) -> np.ndarray:
+    return (np.clip(images, 0, 1) * 255).round().astype(np.uint8)
+
+
+def to_float(images: np.ndarray) -> np.ndarray:
+    return images.astype(np.float32) / 255
+
+
+def default_prompts(count: int) -> list[str]:
+    return list(prompt_sets.DEFAULT[:count])
+
+
+# ------------------------------------------------------------------------------------------ references
+
+
+class ReferenceMismatch(Exception):
+    """A reference exists but was made with other settings: refused, never silently reused."""
+
+
+@dataclass(frozen=True)
+class ReferenceStore:
+    """bf16 eager outputs, one file pair per (model, weights source): `<model>-<weights>.npz` + `.json`."""
+
+    folder: Path
+
+    def base(self, model: str, weights: str) -> Path:
+        slug = "".join(c if c.isalnum() or c in "-_." else "_" for c in weights.strip("/"))
+        return self.folder / f"{model}-{slug}"
+
+    def load(self, model: str, weights: str, settings: dict[str, Any]) -> np.ndarray | None:
+        base = self.base(model, weights)
+        meta_path, data_path = base.with_suffix(".json"), base.with_suffix(".npz")
+        if not meta_path.exists() and not data_path.exists():
+            return None
+        if not (meta_path.exists() and data_path.exists()):
+            raise baselines.CorruptBaseline(f"{base}: one of .json/.npz is missing; delete the other or "
+                                            "regenerate with --update-baselines")
+        made_with = baselines.read_json(meta_path)["settings"]
+        if made_with != settings:
+            differences = {k: (made_with.get(k), settings.get(k)) for k in settings.keys() | made_with.keys()
+                           if made_with.get(k) != settings.get(k)}
+            raise ReferenceMismatch(f"{meta_path} was made with other settings (reference, this run): "
+                                    f"{differences}; regenerate on purpose with --update-baselines")
+        images = baselines.read_arrays(data_path).get("images")
+        if images is None or images.dtype != np.uint8 or len(images) != len(settings["prompts"]):
+            raise baselines.CorruptBaseline(f"{data_path}: expected {len(settings['prompts'])} uint8 images")
+        return images
+
+    def save(self, model: str, weights: str, settings: dict[str, Any], images: np.ndarray,
+             environment: dict[str, Any]) -> Path:
+        base = self.base(model, weights)
+        baselines.write_arrays(base.with_suffix(".npz"), images=images)
+        baselines.write_json(base.with_suffix(".json"), dict(settings=settings, environment=environment,
+                                                             shape=list(images.shape)))
+        return base
+
+    def write_obtained(self, model: str, weights: str, scenario_id: str, reference: np.ndarray,
+                       candidate: np.ndarray) -> Path:
+        """The candidate's outputs and a side-by-side PNG (reference | candidate | |diff| heat map)."""
+        base = self.base(model, weights)
+        baselines.write_arrays(Path(f"{base}.{scenario_id}.obtained.npz"), images=candidate)
+        png = Path(f"{base}.{scenario_id}.obtained.png")
+        baselines.atomic_write_bytes(png, side_by_side(reference, candidate))
+        return png
+
+
+def _still(x: np.ndarray) -> np.ndarray:
+    return x[len(x) // 2] if x.ndim == 4 else x  # a video shows its middle frame
+
+
+def side_by_side(reference: np.ndarray, candidate: np.ndarray) -> bytes:
+    import io
+
+    from matplotlib import colormaps
+    from PIL import Image
+
+    rows = []
+    for ref, cand in zip(reference, candidate):
+        ref, cand = _still(ref), _still(cand)
+        diff = np.abs(ref.astype(np.float32) - cand.astype(np.float32)).mean(-1) / 255
+        heat = (colormaps["inferno"](diff / max(float(diff.max()), 1e-6))[..., :3] * 255).astype(np.uint8)
+        rows.append(np.concatenate([ref, cand, heat], axis=1))
+    buffer = io.BytesIO()
+    Image.fromarray(np.concatenate(rows, axis=0)).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+# ------------------------------------------------------------------------------------------ thresholds
+
+
+@dataclass(frozen=True)
+class Gate:
+    """`<metric>_min`: the worst prompt's value must be ≥ bound; `<metric>_max`: ≤ bound."""
+
+    key: str
+    bound: float
+
+    @property
+    def metric(self) -> str:
+        return self.key.rsplit("_", 1)[0]
+
+    @property
+    def lower(self) -> bool:
+        return self.key.endswith("_min")
+
+    def value(self, metrics: dict[str, Any]) -> float | None:
+        stats = metrics.get(self.metric)
+        return None if stats is None else stats["min" if self.lower else "max"]
+
+    def passes(self, value: float) -> bool:
+        return value >= self.bound if self.lower else value <= self.bound
+
+
+def _dig(table: dict, *path: str) -> dict:
+    for part in path:
+        table = table.get(part, {})
+    return table
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    table: dict[str, Any]
+    source: str
+
+    @classmethod
+    def load(cls, path: Path) -> "Thresholds":
+        try:
+            table = tomllib.loads(path.read_text())
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise ValueError(f"{path}: cannot read the quality thresholds ({exc})") from None
+        thresholds = cls(table, str(path))
+        for layer in thresholds._layers_everywhere():
+            for key, bound in layer.items():
+                if not isinstance(bound, dict) and (not key.endswith(("_min", "_max")) or
+                                                    not isinstance(bound, (int, float))):
+                    raise ValueError(f"{path}: {key} = {bound!r}: gates are <metric>_min/_max = number")
+        return thresholds
+
+    def _layers_everywhere(self):
+        stack = [self.table]
+        while stack:
+            table = stack.pop()
+            yield table
+            stack.extend(v for v in table.values() if isinstance(v, dict))
+
+    def gates(self, model: str, scheme: str, weights: str) -> list[Gate]:
+        """Most specific wins: default < scheme < model.scheme < weights.default < weights.scheme < weights.model.scheme."""
+        merged: dict[str, float] = {}
+        for path in [("default",), ("scheme", scheme), ("model", model, "scheme", scheme),
+                     ("weights", weights, "default"), ("weights", weights, "scheme", scheme),
+                     ("weights", weights, "model", model, "scheme", scheme)]:
+            merged |= {k: v for k, v in _dig(self.table, *path).items() if not isinstance(v, dict)}
+        return [Gate(k, float(v)) for k, v in sorted(merged.items())]
+
+
+# ------------------------------------------------------------------------------------------ verdicts
+
+
+@dataclass
+class Verdict:
+    scenario: str
+    metrics: dict[str, Any]
+    failures: list[str] = field(default_factory=list)
+    skipped_gates: list[str] = field(default_factory=list)
+
+    @classmethod
+    def judge(cls, scenario: str, metrics: dict[str, Any], gates: list[Gate]) -> "Verdict":
+        verdict = cls(scenario, metrics)
+        for gate in gates:
+            value = gate.value(metrics)
+            if value is None:
+                verdict.skipped_gates.append(gate.key)
+            elif not gate.passes(value):
+                relation = "≥" if gate.lower else "≤"
+                verdict.failures.append(f"{gate.metric} {'min' if gate.lower else 'max'} over prompts = "
+                                        f"{value:.4f}, gate {gate.key}: must be {relation} {gate.bound}")
+        return verdict
+
+
+def jsonable(value: Any) -> Any:
+    """Metrics as strict JSON: +inf PSNR (identical outputs) becomes the string 'inf'."""
+    if isinstance(value, float) and math.isinf(value):
+        return "inf" if value > 0 else "-inf"
+    if isinstance(value, dict):
+        return {k: jsonable(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [jsonable(v) for v in value]
+    return value
+
+
+def write_log(path: Path, records: list[dict[str, Any]], context: dict[str, Any]) -> None:
+    baselines.write_json(path, jsonable(dict(results=records, **context)))
+
+
+def load_log(path: Path) -> dict[str, Any]:
+    return json.loads(path.read_text())

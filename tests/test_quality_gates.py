@@ -1,0 +1,75 @@
+"""The quality gates bite: a mutation test on the tiny FLUX pipeline, references kept safely."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from diffbench import quality
+
+ARGS = ("quality", "--models", "flux-dev", "--quality-prompts", "2", "-p", "no:randomly")
+
+
+def _run(suite, *args):
+    return suite.runpytest_subprocess(*ARGS, "--baselines-dir", "store", "--quality-json", "q.json", *args)
+
+
+def _results(suite):
+    return {r["scenario"]: r for r in json.loads((suite.path / "q.json").read_text())["results"]}
+
+
+def test_gate_passes_int8_and_rejects_a_broken_scheme(suite):
+    first = _run(suite, "--quant", "bf16")
+    first.assert_outcomes(failed=1)  # the missing reference is written, and the test fails
+    first.stdout.fnmatch_lines(["*reference outputs were missing and have been written*"])
+    assert (suite.path / "store" / "cpu" / "references" / "flux-dev-tiny.npz").exists()
+
+    result = _run(suite, "--quant", "bf16,int8wo,int8dq,int2wo")
+    result.assert_outcomes(passed=3, failed=1)
+    result.stdout.fnmatch_lines(["*flux-dev-int2wo-eager-nofuse-bs1: ssim min over prompts = 0.9*must be ≥ 0.95*"])
+    records = _results(suite)
+    assert records["flux-dev-bf16-eager-nofuse-bs1"]["metrics"]["ssim"]["min"] == 1.0
+    assert records["flux-dev-bf16-eager-nofuse-bs1"]["metrics"]["psnr"]["min"] == "inf"
+    assert records["flux-dev-int8wo-eager-nofuse-bs1"]["metrics"]["ssim"]["min"] > 0.99
+    # Every result carries the control's score: what a broken scheme scores on this model and weights.
+    control = records["flux-dev-int8wo-eager-nofuse-bs1"]["control"]
+    assert control["scenario"] == "flux-dev-int2wo-eager-nofuse-bs1" and control["rejected_by_gates"]
+    assert control["metrics"]["ssim"]["mean"] < 0.95
+    evidence = records["flux-dev-int2wo-eager-nofuse-bs1"]["evidence"]
+    assert evidence.endswith(".obtained.png") and (suite.path / evidence).stat().st_size > 0
+    assert "skipped: no CLIP weights" in records["flux-dev-int8wo-eager-nofuse-bs1"]["clip"]
+
+
+def test_reference_made_with_other_settings_is_refused(suite):
+    _run(suite, "--quant", "bf16", "--steps", "2")
+    result = _run(suite, "--quant", "int8wo", "--steps", "3")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*ReferenceMismatch*made with other settings*'steps': (2, 3)*--update-baselines*"])
+    updated = _run(suite, "--quant", "int8wo", "--steps", "3", "--update-baselines")
+    updated.assert_outcomes(passed=1)
+
+
+def test_corrupt_reference_is_refused_and_kept(suite):
+    _run(suite, "--quant", "bf16")
+    npz = suite.path / "store" / "cpu" / "references" / "flux-dev-tiny.npz"
+    npz.write_bytes(npz.read_bytes()[:100])  # truncated
+    before = npz.read_bytes()
+    result = _run(suite, "--quant", "int8wo")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*CorruptBaseline*flux-dev-tiny.npz: unreadable*will not be overwritten*"])
+    assert npz.read_bytes() == before
+
+
+def test_thresholds_are_data(tmp_path):
+    path = tmp_path / "t.toml"
+    path.write_text('[default]\nssim_min = 0.9\n[scheme.int8wo]\nssim_min = 0.99\n'
+                    '[weights.proxy.model.flux-dev.scheme.int8wo]\npsnr_min = 40\n')
+    thresholds = quality.Thresholds.load(path)
+    assert {g.key: g.bound for g in thresholds.gates("flux-dev", "int8wo", "tiny")} == {"ssim_min": 0.99}
+    assert {g.key: g.bound for g in thresholds.gates("flux-dev", "int8wo", "proxy")} == {"ssim_min": 0.99,
+                                                                                          "psnr_min": 40}
+    assert {g.key: g.bound for g in thresholds.gates("sdxl", "fp8wo", "tiny")} == {"ssim_min": 0.9}
+    path.write_text("[default]\nssim = 0.9\n")
+    with pytest.raises(ValueError, match="gates are <metric>_min/_max"):
+        quality.Thresholds.load(path)
