@@ -1,0 +1,149 @@
+"""Reading a results file: pytest-benchmark's JSON as written by the suite, checked and keyed by scenario id.
+
+A file that is not valid JSON, or not shaped like pytest-benchmark's output, raises `ResultsError` naming it.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+QUALITY_METRICS = ("ssim", "psnr", "clip_score")  # extra_info["quality"][metric] = {"mean": .., "min": ..}
+
+
+class ResultsError(ValueError):
+    """An unreadable, corrupt or foreign results file (the message names the file)."""
+
+
+@dataclass(frozen=True)
+class Measurement:
+    """One benchmarked scenario: its timed rounds and its `extra_info`."""
+
+    scenario: str
+    info: dict[str, Any]
+    median: float
+    iqr: float  # interquartile range of the rounds (seconds); 0 when unknown
+    q1: float
+    q3: float
+    rounds: tuple[float, ...] = ()  # per-round seconds, when the file holds them (stats.data)
+
+    def get(self, key: str) -> Any:
+        return self.info.get(key)
+
+    def number(self, key: str) -> float | None:
+        """`extra_info[key]` if it is a finite number, else None."""
+        return _number(self.info.get(key))
+
+    def quality(self, metric: str, stat: str = "mean") -> float | None:
+        value = (self.info.get("quality") or {}).get(metric) or {}
+        return _number(value.get(stat)) if isinstance(value, dict) else None
+
+
+@dataclass(frozen=True)
+class Results:
+    path: Path
+    env: dict[str, Any]  # machine_info.diffbench
+    datetime: str | None
+    measurements: dict[str, Measurement]
+    failures: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # scenario → its failure records
+    skipped: dict[str, str] = field(default_factory=dict)  # scenario → reason(s)
+
+    @property
+    def gpu(self) -> str | None:
+        return self.env.get("gpu")
+
+    @property
+    def weights(self) -> str | None:
+        return self.env.get("weights")
+
+
+def describe_failure(failure: dict[str, Any]) -> str:
+    """'OutOfMemoryError: CUDA out of memory (test_latency, peak 79.100 GiB)' from a failure record."""
+    test = str(failure.get("nodeid", "")).rpartition("::")[2].partition("[")[0]
+    peak = _number(failure.get("peak_memory_gib"))
+    context = ", ".join(filter(None, [test, f"peak {peak:.3f} GiB" if peak is not None else ""]))
+    text = f"{failure.get('error_type', 'error')}: {failure.get('message', '')}".strip()
+    return f"{text} ({context})" if context else text
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        return None
+    return float(value)
+
+
+def _measurement(path: Path, index: int, bench: Any) -> Measurement:
+    where = f"{path}: benchmark #{index}"
+    if not isinstance(bench, dict) or not isinstance(bench.get("stats"), dict):
+        raise ResultsError(f"{where} has no 'stats' (not a pytest-benchmark results file?)")
+    info = bench.get("extra_info") if isinstance(bench.get("extra_info"), dict) else {}
+    scenario = info.get("scenario") or bench.get("name")
+    if not isinstance(scenario, str):
+        raise ResultsError(f"{where} has neither extra_info.scenario nor a name")
+    stats = bench["stats"]
+    median = _number(stats.get("median"))
+    if median is None:
+        raise ResultsError(f"{where} ({scenario}) has no numeric stats.median")
+    data = stats.get("data")
+    rounds = tuple(x for x in map(_number, data) if x is not None) if isinstance(data, list) else ()
+    if len(rounds) >= 2:
+        import numpy as np
+
+        q1, median, q3 = (float(q) for q in np.percentile(rounds, [25, 50, 75]))
+    else:  # only the summary: fall back to its quartiles, or a normal-equivalent IQR from the stddev
+        q1, q3 = _number(stats.get("q1")), _number(stats.get("q3"))
+        iqr = _number(stats.get("iqr"))
+        if iqr is None:
+            iqr = 1.349 * (_number(stats.get("stddev")) or 0.0)
+        if q1 is None or q3 is None:
+            q1, q3 = median - iqr / 2, median + iqr / 2
+    return Measurement(scenario, info, median, q3 - q1, q1, q3, rounds)
+
+
+def _records(path: Path, section: Any, key: str) -> list[dict[str, Any]]:
+    records = section.get(key, []) if isinstance(section, dict) else []
+    if not isinstance(records, list) or not all(isinstance(r, dict) and "scenario" in r for r in records):
+        raise ResultsError(f"{path}: 'diffbench.{key}' must be a list of records with a 'scenario'")
+    return records
+
+
+def load(path: str | Path) -> Results:
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text())
+    except OSError as exc:
+        raise ResultsError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ResultsError(f"{path}: not valid JSON ({exc})") from None
+    if not isinstance(data, dict) or not isinstance(data.get("benchmarks"), list) \
+            or not isinstance(data.get("machine_info"), dict):
+        raise ResultsError(f"{path}: not a pytest-benchmark results file (needs 'machine_info' and 'benchmarks')")
+    measurements: dict[str, Measurement] = {}
+    for index, bench in enumerate(data["benchmarks"]):
+        m = _measurement(path, index, bench)
+        if m.scenario in measurements:
+            raise ResultsError(f"{path}: scenario {m.scenario} appears twice")
+        measurements[m.scenario] = m
+    env = data["machine_info"].get("diffbench")
+    section = data.get("diffbench")
+    if section is not None and not isinstance(section, dict):
+        raise ResultsError(f"{path}: 'diffbench' must be an object")
+    return Results(
+        path=path,
+        env=env if isinstance(env, dict) else {},
+        datetime=data.get("datetime"),
+        measurements=measurements,
+        failures=_by_scenario(_records(path, section, "failures")),
+        skipped={s: "; ".join(dict.fromkeys(str(r.get("reason", "")) for r in records))
+                 for s, records in _by_scenario(_records(path, section, "skipped")).items()},
+    )
+
+
+def _by_scenario(records: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for record in records:
+        groups.setdefault(record["scenario"], []).append(record)
+    return groups

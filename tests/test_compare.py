@@ -1,0 +1,191 @@
+"""`diffbench compare`: verdicts against noise, thresholds, mismatched runs, listed scenarios, bad input."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from fake_results import noisy, write_results
+
+from diffbench import cli, results
+from diffbench.compare import MismatchError, Thresholds, compare, parse_absolute, parse_percent
+
+BF16 = "flux-dev-bf16-eager-nofuse-bs1"
+FP8 = "flux-dev-fp8dqrow-eager-nofuse-bs1"
+FP8_RA = "flux-dev-fp8dqrow-regional-nofuse-bs1"
+INT8 = "flux-dev-int8wo-eager-nofuse-bs1"
+MEDIANS = {BF16: 5.3, FP8: 4.1, FP8_RA: 3.2}
+
+
+def run(paths, *options) -> int:
+    return cli.main(["compare", *map(str, paths), *options])
+
+
+def make(tmp_path, name, seed=0, slower=None, noise=0.02, **kwargs):
+    """A run of the three MEDIANS scenarios, ±noise per round; `slower` = {scenario: factor}."""
+    factors = slower or {}
+    rounds = {s: noisy(m * factors.get(s, 1.0), noise, seed=seed + i) for i, (s, m) in enumerate(MEDIANS.items())}
+    return write_results(tmp_path / f"{name}.json", rounds, **kwargs)
+
+
+def test_identical_runs_pass(tmp_path, capsys):
+    base = make(tmp_path, "base")
+    assert run([base, base]) == 0
+    out = capsys.readouterr().out
+    assert "OK: 3 ok" in out and BF16 in out
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_two_percent_noise_does_not_fail(tmp_path, capsys, seed):
+    assert run([make(tmp_path, "base", seed=100), make(tmp_path, "new", seed=seed)]) == 0
+    assert "REGRESSION" not in capsys.readouterr().out
+
+
+def test_ten_percent_slowdown_fails_naming_the_scenario(tmp_path, capsys):
+    base, new = make(tmp_path, "base"), make(tmp_path, "new", seed=7, slower={FP8: 1.10})
+    assert run([base, new]) == 1
+    out = capsys.readouterr().out
+    assert f"REGRESSION {FP8}: latency +" in out
+    assert f"REGRESSION {BF16}" not in out and f"REGRESSION {FP8_RA}" not in out
+    assert "FAIL: 2 ok, 1 regression" in out
+
+
+def test_threshold_option_moves_the_line(tmp_path):
+    base, new = make(tmp_path, "base"), make(tmp_path, "new", seed=7, slower={FP8: 1.10})
+    assert run([base, new, "--fail-latency", "15%"]) == 0
+
+
+def test_slowdown_within_noise_is_not_a_regression(tmp_path):
+    base = write_results(tmp_path / "base.json", {FP8: [9.0, 10.0, 11.0, 10.5, 9.5]})
+    new = write_results(tmp_path / "new.json", {FP8: [9.6, 10.8, 12.0, 11.2, 10.1]})  # median +8%, IQR 10%
+    row, = compare(results.load(base), results.load(new)).rows
+    assert row.status == "ok" and "within noise" in row.notes[0]
+
+
+def test_stats_without_rounds_fall_back_to_iqr(tmp_path):
+    base = write_results(tmp_path / "base.json", {FP8: noisy(4.0, 0.01, 3)}, keep_data=False)
+    slow = write_results(tmp_path / "slow.json", {FP8: noisy(4.4, 0.01, 3, seed=1)}, keep_data=False)
+    same = write_results(tmp_path / "same.json", {FP8: noisy(4.0, 0.01, 3, seed=1)}, keep_data=False)
+    assert results.load(base).measurements[FP8].rounds == ()
+    assert run([base, slow]) == 1
+    assert run([base, same]) == 0
+
+
+def test_rank_test_vetoes_an_overlapping_shift(tmp_path):
+    # Medians 10% apart and outside k·IQR, but the rounds interleave: Mann-Whitney does not reject.
+    base = write_results(tmp_path / "base.json", {FP8: [1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 2.0, 2.0]})
+    new = write_results(tmp_path / "new.json", {FP8: [0.5, 0.5, 1.1, 1.1, 1.1, 1.1, 1.1, 1.1, 1.1]})
+    row, = compare(results.load(base), results.load(new), Thresholds(noise_k=0)).rows
+    assert row.status == "ok"
+
+
+def test_faster_is_improved(tmp_path, capsys):
+    assert run([make(tmp_path, "base"), make(tmp_path, "new", seed=3, slower={BF16: 0.8})]) == 0
+    assert "1 improved" in capsys.readouterr().out
+
+
+def test_memory_regression(tmp_path, capsys):
+    base = make(tmp_path, "base")
+    grown = make(tmp_path, "grown", info={FP8: {"peak_memory_gib": 23.0 * 1.05}})
+    assert run([base, grown]) == 1
+    assert f"REGRESSION {FP8}: peak memory +5.0%" in capsys.readouterr().out
+    assert run([base, make(tmp_path, "small", info={FP8: {"peak_memory_gib": 23.0 * 1.01}})]) == 0
+    assert run([base, grown, "--fail-memory", "10%"]) == 0
+
+
+def test_ssim_drop(tmp_path, capsys):
+    quality = lambda ssim: {BF16: {"quality": {"ssim": {"mean": ssim, "min": ssim - 0.01}}}}  # noqa: E731
+    base = make(tmp_path, "base", info=quality(0.98))
+    assert run([base, make(tmp_path, "slight", info=quality(0.975))]) == 0
+    assert run([base, make(tmp_path, "worse", info=quality(0.96))]) == 1
+    assert f"REGRESSION {BF16}: SSIM -0.0200" in capsys.readouterr().out
+
+
+def test_new_removed_failed_skipped_are_listed(tmp_path, capsys):
+    base = write_results(tmp_path / "base.json", {s: noisy(m) for s, m in MEDIANS.items()},
+                         skipped=[dict(scenario=INT8, reason="int8wo needs a CUDA device")])
+    new = write_results(
+        tmp_path / "new.json", {BF16: noisy(5.3), INT8: noisy(6.0)},
+        failures=[dict(scenario=FP8, nodeid=f"x[{FP8}]", error_type="OutOfMemoryError",
+                       message="CUDA out of memory [alloc]", peak_memory_gib=79.1)],
+        skipped=[dict(scenario=FP8_RA, reason="regional needs diffusers >= 0.35")],
+    )
+    statuses = {row.scenario: row.status for row in compare(results.load(base), results.load(new)).rows}
+    assert statuses == {BF16: "ok", FP8: "regression", FP8_RA: "skipped", INT8: "new"}
+    assert run([base, new]) == 1
+    out = capsys.readouterr().out
+    assert f"REGRESSION {FP8}: failed in NEW: OutOfMemoryError: CUDA out of memory [alloc]" in out
+    assert "regional needs diffusers >= 0.35" in out and "skipped in BASE: int8wo needs a CUDA device" in out
+
+    statuses = {row.scenario: row.status for row in compare(results.load(new), results.load(base)).rows}
+    assert statuses == {BF16: "ok", INT8: "skipped", FP8: "fixed", FP8_RA: "new"}
+    only_base = write_results(tmp_path / "only.json", {BF16: noisy(5.3), FP8: noisy(4.1)})
+    rows = compare(results.load(only_base), results.load(write_results(tmp_path / "one.json", {BF16: noisy(5.3)})))
+    assert {r.scenario: r.status for r in rows.rows} == {BF16: "ok", FP8: "removed"}
+
+
+def test_failing_in_both_or_only_new_is_listed_not_a_regression(tmp_path):
+    failure = [dict(scenario=FP8, error_type="RuntimeError", message="boom")]
+    base = write_results(tmp_path / "base.json", {BF16: noisy(5.3)}, failures=failure)
+    new = write_results(tmp_path / "new.json", {BF16: noisy(5.3)}, failures=failure)
+    row = compare(results.load(base), results.load(new)).rows[-1]
+    assert (row.scenario, row.status) == (FP8, "failed")
+    assert run([base, new]) == 0
+
+
+@pytest.mark.parametrize("field, value", [("gpu", "NVIDIA A100-SXM4-80GB"), ("weights", "tiny")])
+def test_mismatched_runs_are_refused_unless_allowed(tmp_path, capsys, field, value):
+    base = make(tmp_path, "base", **{field: value})
+    new = make(tmp_path, "new")
+    assert run([base, new]) == 2
+    err = capsys.readouterr().err
+    assert field in err and value in err and "--allow-mismatch" in err
+    with pytest.raises(MismatchError):
+        compare(results.load(base), results.load(new))
+    assert run([base, new, "--allow-mismatch"]) == 0
+    assert "warning: comparing across environments" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("content", ["{not json", "[1, 2]", '{"benchmarks": []}', json.dumps(
+    dict(machine_info={}, benchmarks=[{"name": "x", "stats": {"mean": 1.0}}]))])
+def test_corrupt_or_foreign_json_is_refused_naming_the_file(tmp_path, capsys, content):
+    good = make(tmp_path, "good")
+    bad = tmp_path / "bad.json"
+    bad.write_text(content)
+    assert run([good, bad]) == 2
+    err = capsys.readouterr().err
+    assert str(bad) in err and "error" in err
+
+
+def test_missing_file(tmp_path, capsys):
+    assert run([tmp_path / "absent.json", tmp_path / "absent.json"]) == 2
+    assert "absent.json: cannot read" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("option, value", [("--fail-latency", "5"), ("--fail-latency", "-5%"),
+                                           ("--fail-latency", "five%"), ("--fail-memory", "2%%"),
+                                           ("--fail-ssim", "1%"), ("--fail-ssim", "nan"), ("--noise-k", "")])
+def test_bad_threshold_expressions_are_usage_errors(tmp_path, capsys, option, value):
+    base = make(tmp_path, "base")
+    assert run([base, base, option, value]) == 2
+    assert f"argument {option}: expected" in capsys.readouterr().err
+
+
+def test_parsers():
+    assert parse_percent("5%") == pytest.approx(0.05)
+    assert parse_percent(" 2.5% ") == pytest.approx(0.025)
+    assert parse_absolute("0.01") == pytest.approx(0.01)
+    for bad in ("5", "%", "5 %", "1e1%", "inf%"):
+        with pytest.raises(ValueError):
+            parse_percent(bad)
+
+
+def test_a_failure_beside_a_measurement_is_not_hidden(tmp_path, capsys):
+    # The latency benchmark passed but another test of the same scenario (a quality gate) failed.
+    failure = [dict(scenario=BF16, nodeid=f"quality/test_quality.py::test_ssim[{BF16}]",
+                    error_type="AssertionError", message="ssim 0.91 < 0.95")]
+    clean, failing = make(tmp_path, "clean"), make(tmp_path, "failing", failures=failure)
+    assert run([clean, failing]) == 1
+    assert f"REGRESSION {BF16}: failed in NEW: AssertionError: ssim 0.91 < 0.95 (test_ssim)" in capsys.readouterr().out
+    row = compare(results.load(failing), results.load(clean)).rows[0]
+    assert (row.status, row.notes) == ("fixed", ["failed in BASE"])
