@@ -42,6 +42,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="where tiny pipelines are saved (default: $DIFFBENCH_CACHE or ~/.cache/diffbench)")
     add("--allow-pickle", dest="diffbench_allow_pickle", action="store_true", default=False,
         help="allow loading non-safetensors (pickled) checkpoints; off by default")
+    add("--scenario-timeout", dest="diffbench_scenario_timeout", type=float, default=None, metavar="SECONDS",
+        help="fail a scenario (build, compile and timed calls) that runs longer than this; the session goes on")
     add("--baselines-dir", dest="diffbench_baselines_dir", default=None, metavar="DIR",
         help="baseline store, one folder per GPU kind (default: <rootdir>/baselines)")
     add("--update-baselines", dest="diffbench_update_baselines", action="store_true", default=False,

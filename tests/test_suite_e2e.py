@@ -35,10 +35,16 @@ def test_benchmark_json_carries_every_field(suite):
 
 
 def test_cuda_only_schemes_are_skipped_with_their_reason_on_cpu(suite):
-    result = suite.runpytest_subprocess("benchmarks", "--models", "flux-dev", "--quant", "fp8dqrow,autoquant", "-rs")
+    result = suite.runpytest_subprocess("benchmarks", "--models", "flux-dev", "-k", "fp8dqrow or autoquant", "-rs",
+                                        "--collect-only", "-q")
+    result.stdout.fnmatch_lines(["*flux-dev-autoquant-eager-nofuse-bs1*", "*flux-dev-fp8dqrow-eager-nofuse-bs1*"])
+    result = suite.runpytest_subprocess("benchmarks", "--models", "flux-dev", "-k", "fp8dqrow or autoquant", "-rs")
     result.assert_outcomes(skipped=2)
     result.stdout.fnmatch_lines(["*fp8dqrow needs a CUDA device*"])
     result.stdout.fnmatch_lines(["*not in torchao *: autoquant*"])
+    data_free = suite.runpytest_subprocess("benchmarks", "--quant", "int8wo,fp8dqrow", "--device", "cpu")
+    assert data_free.ret == 4
+    data_free.stderr.fnmatch_lines(["*--quant fp8dqrow needs a CUDA device and none is in use*"])
 
 
 def test_unknown_names_are_usage_errors(suite):

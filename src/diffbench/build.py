@@ -117,7 +117,6 @@ class PipelineCache:
     def close(self) -> None:
         self._built = None
         self._key = None
-        self._failed = None
         teardown(self.options.device)
         if self._stack is not None:
             self._stack.close()

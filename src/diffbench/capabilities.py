@@ -11,7 +11,7 @@ from functools import cache
 
 import torch
 
-from .matrix import Scenario
+from .matrix import KNOWN_FAILURES, Scenario
 from .schemes import SCHEMES, Unavailable
 
 
@@ -49,4 +49,29 @@ def skip_reason(scenario: Scenario, target: Target) -> str | None:
     if scheme.min_sm and target.sm is not None and target.sm < scheme.min_sm:
         need = ".".join(map(str, scheme.min_sm))
         return f"{scheme.name} needs SM {need}+, {target.name} is SM {'.'.join(map(str, target.sm))}"
+    return None
+
+
+def _torchao_version() -> str | None:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("torchao")
+    except PackageNotFoundError:
+        return None
+
+
+def expected_failure(scenario: Scenario, target: Target) -> str | None:
+    """The reason (and link) of a known failure that applies to this scenario here, or None."""
+    from packaging.specifiers import SpecifierSet
+
+    installed = _torchao_version()
+    for known in KNOWN_FAILURES:
+        if not known.applies(scenario):
+            continue
+        if known.torchao and (installed is None or installed not in SpecifierSet(known.torchao)):
+            continue
+        if known.min_sm and (target.sm is None or target.sm < known.min_sm):
+            continue
+        return f"{known.reason} ({known.link})" if known.link else known.reason
     return None

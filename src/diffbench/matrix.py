@@ -69,6 +69,22 @@ def skip_reason(scenario: Scenario) -> str | None:
 
 
 @dataclass(frozen=True)
+class KnownFailure:
+    """A combination known to fail with some library versions or GPUs: reported as a strict xfail, so an
+    upgrade that fixes it shows up as XPASS(strict) instead of passing unnoticed."""
+
+    applies: Callable[[Scenario], bool]
+    reason: str
+    link: str = ""
+    torchao: str = ""  # a version specifier such as "<0.19"; empty: any version
+    min_sm: tuple[int, int] | None = None  # only on GPUs at least this capable (None: anywhere)
+
+
+# Filled from measured runs (see baselines/); each entry says where it was seen.
+KNOWN_FAILURES: list[KnownFailure] = []
+
+
+@dataclass(frozen=True)
 class Selection:
     """What the user asked for (names already validated by `parse_names`)."""
 

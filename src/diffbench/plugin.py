@@ -34,10 +34,17 @@ class Settings:
     build: BuildOptions
     run: RunOptions
     quality: QualityOptions
+    scenario_timeout: float | None = None
 
     @property
     def device(self) -> str:
         return self.target.device
+
+
+def _positive(value, label: str):
+    if value is not None and value <= 0:
+        raise UsageError(f"{label} must be positive, got {value}")
+    return value
 
 
 def _choice(value: str, valid, label: str) -> str:
@@ -76,9 +83,12 @@ def settings_from_options(opt, rootpath: Path) -> Settings:
         local = Path(weights).expanduser()
         if local.exists() and not (local / "model_index.json").exists():
             raise UsageError(f"--weights {weights}: no model_index.json in that folder (not a diffusers pipeline)")
-    steps = opt.diffbench_steps
-    if steps is not None and steps < 1:
-        raise UsageError(f"--steps must be a positive integer, got {steps}")
+    steps = _positive(opt.diffbench_steps, "--steps")
+    if device == "cpu" and opt.diffbench_quant != "all":
+        needs_cuda = [s for s in selection.schemes if SCHEMES[s].cuda_only]
+        if needs_cuda:
+            raise UsageError(f"--quant {','.join(needs_cuda)} needs a CUDA device and none is in use "
+                             f"(CPU-capable: {', '.join(s for s in SCHEMES if not SCHEMES[s].cuda_only)})")
     source = WeightsSource(weights, Path(opt.diffbench_cache_dir) if opt.diffbench_cache_dir else None,
                            opt.diffbench_allow_pickle)
     components = tuple(c.strip() for c in opt.diffbench_quant_components.split(",") if c.strip())
@@ -96,6 +106,7 @@ def settings_from_options(opt, rootpath: Path) -> Settings:
                                                     "--inductor-profile")),
         run=RunOptions(device=device, full_size=source.kind != "tiny", steps=steps, rounds=opt.diffbench_rounds),
         quality=quality_options(opt, target, rootpath),
+        scenario_timeout=_positive(opt.diffbench_scenario_timeout, "--scenario-timeout"),
     )
 
 
@@ -143,8 +154,14 @@ def scenario_params(settings: Settings) -> list:
     """Every selected scenario, skipped with its reason where it cannot run here."""
     params = []
     for scenario in settings.selection.scenarios():
-        reason = matrix.skip_reason(scenario) or capabilities.skip_reason(scenario, settings.target)
-        marks = [pytest.mark.scenario] + ([pytest.mark.skip(reason=reason)] if reason else [])
+        marks = [pytest.mark.scenario]
+        if reason := matrix.skip_reason(scenario) or capabilities.skip_reason(scenario, settings.target):
+            marks.append(pytest.mark.skip(reason=reason))
+        if reason := capabilities.expected_failure(scenario, settings.target):
+            marks.append(pytest.mark.xfail(reason=reason, strict=True))
+        if settings.scenario_timeout:
+            # pytest-timeout's signal method fails only this test; the session goes on.
+            marks.append(pytest.mark.timeout(settings.scenario_timeout, method="signal"))
         params.append(pytest.param(scenario, id=scenario.id, marks=marks))
     return params
 

@@ -1,0 +1,83 @@
+"""Fault isolation: one bad scenario is recorded with its reason and every other scenario still runs."""
+
+from __future__ import annotations
+
+import json
+
+FAULTS_PLUGIN = '''
+"""Injects faults into chosen scenarios (loaded with -p faults)."""
+import os, time
+import torch
+from diffbench import build, runner
+
+FAULT, TARGET = os.environ["FAULT"].split(":", 1)
+_pipeline_call, _build = runner.pipeline_call, build.build
+
+
+def pipeline_call(built, options):
+    call, kwargs = _pipeline_call(built, options)
+    if built.scenario.id != TARGET:
+        return call, kwargs
+    def faulty():
+        if FAULT == "oom":
+            raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 20.00 GiB (injected)")
+        if FAULT == "hang":
+            time.sleep(120)
+        return call()
+    return faulty, kwargs
+
+
+def faulty_build(scenario, options):
+    if FAULT == "compile" and scenario.id == TARGET:
+        raise torch._dynamo.exc.InternalTorchDynamoError("injected compile failure")
+    return _build(scenario, options)
+
+
+runner.pipeline_call = pipeline_call
+build.build = faulty_build
+'''
+
+COMMON = ("benchmarks", "-p", "faults", "--models", "flux-dev", "--quant", "bf16,int8wo", "--batch", "1,2",
+          "--steps", "2", "--rounds", "1", "--benchmark-json", "out.json")
+
+
+def _run(suite, fault, *extra):
+    suite.makepyfile(faults=FAULTS_PLUGIN)
+    suite._monkeypatch.setenv("FAULT", fault)
+    suite._monkeypatch.setenv("PYTHONPATH", str(suite.path))
+    result = suite.runpytest_subprocess(*COMMON, *extra)
+    return result, json.loads((suite.path / "out.json").read_text())
+
+
+def _check_isolated(data, failed_id: str, error_type: str):
+    ran = {b["extra_info"]["scenario"] for b in data["benchmarks"]}
+    everything = {f"flux-dev-{s}-eager-nofuse-bs{b}" for s in ("bf16", "int8wo") for b in (1, 2)}
+    assert ran == everything - {failed_id}
+    [failure] = data["diffbench"]["failures"]
+    assert failure["scenario"] == failed_id and failure["error_type"] == error_type
+    assert "peak_memory_gib" in failure
+    return failure
+
+
+def test_an_oom_in_one_scenario_does_not_stop_the_others(suite):
+    result, data = _run(suite, "oom:flux-dev-bf16-eager-nofuse-bs2")
+    result.assert_outcomes(passed=3, failed=1)
+    failure = _check_isolated(data, "flux-dev-bf16-eager-nofuse-bs2", "OutOfMemoryError")
+    assert "Tried to allocate 20.00 GiB (injected)" in failure["message"]
+
+
+def test_a_compile_error_is_recorded_for_every_batch_of_that_build(suite):
+    result, data = _run(suite, "compile:flux-dev-int8wo-eager-nofuse-bs1")
+    result.assert_outcomes(passed=2, errors=2)  # the failed build is not retried for bs2
+    ran = {b["extra_info"]["scenario"] for b in data["benchmarks"]}
+    assert ran == {"flux-dev-bf16-eager-nofuse-bs1", "flux-dev-bf16-eager-nofuse-bs2"}
+    failures = {f["scenario"]: f for f in data["diffbench"]["failures"]}
+    assert set(failures) == {"flux-dev-int8wo-eager-nofuse-bs1", "flux-dev-int8wo-eager-nofuse-bs2"}
+    assert all(f["error_type"] == "InternalTorchDynamoError" for f in failures.values())
+
+
+def test_a_hang_past_the_scenario_timeout_is_recorded(suite):
+    result, data = _run(suite, "hang:flux-dev-int8wo-eager-nofuse-bs1", "--scenario-timeout", "20")
+    result.assert_outcomes(passed=3, failed=1)
+    failure = _check_isolated(data, "flux-dev-int8wo-eager-nofuse-bs1", "Failed")
+    assert "Timeout" in failure["message"]
