@@ -42,6 +42,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="where tiny pipelines are saved (default: $DIFFBENCH_CACHE or ~/.cache/diffbench)")
     add("--allow-pickle", dest="diffbench_allow_pickle", action="store_true", default=False,
         help="allow loading non-safetensors (pickled) checkpoints; off by default")
+    add("--compile-cache", dest="diffbench_compile_cache", default=None, metavar="DIR",
+        help="keep inductor/Triton compile caches here, in a folder keyed by torch/torchao/diffusers/GPU "
+             "(default: torch's own temporary cache)")
+    add("--fresh-compile", dest="diffbench_fresh_compile", action="store_true", default=False,
+        help="compile cold: use an empty cache folder for this session")
     add("--scenario-timeout", dest="diffbench_scenario_timeout", type=float, default=None, metavar="SECONDS",
         help="fail a scenario (build, compile and timed calls) that runs longer than this; the session goes on")
     add("--baselines-dir", dest="diffbench_baselines_dir", default=None, metavar="DIR",

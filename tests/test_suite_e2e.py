@@ -13,7 +13,7 @@ EXTRA_INFO_FIELDS = {
 
 def test_benchmark_json_carries_every_field(suite):
     result = suite.runpytest_subprocess(
-        "benchmarks", "-k", "int8wo or bf16", "--models", "flux-dev", "--quant", "bf16,int8wo,fp8dqrow",
+        "benchmarks", "-k", "int8wo or bf16", "--models", "flux-dev", "--quant", "bf16,int8wo,int8dq",
         "--batch", "1,2", "--steps", "2", "--rounds", "2", "--benchmark-json", "out.json", "-rs",
     )
     result.assert_outcomes(passed=4)

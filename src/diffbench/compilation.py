@@ -9,7 +9,10 @@ inside `inductor_profile`, restoring the previous flags afterwards.
 from __future__ import annotations
 
 import contextlib
+import os
+import tempfile
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -109,3 +112,45 @@ def _compile_regions(module: torch.nn.Module, repeated_blocks: tuple[str, ...], 
         raise ValueError(f"{type(module).__name__} has no repeated blocks to compile regionally")
     for block in blocks:
         block.compile(**kwargs)
+
+
+def cache_key(environment: dict[str, Any]) -> str:
+    """Compile caches are only reused by the same torch/torchao/diffusers versions on the same GPU kind."""
+    parts = [f"torch{environment.get('torch')}", f"torchao{environment.get('torchao')}",
+             f"diffusers{environment.get('diffusers')}", environment.get("gpu") or "cpu"]
+    return "-".join("".join(c if c.isalnum() or c in "._" else "_" for c in str(p)) for p in parts)
+
+
+def use_compile_cache(root: Path, environment: dict[str, Any], fresh: bool = False) -> Path:
+    """Point inductor's and Triton's caches at a version-keyed folder under `root` (a fresh one if asked)."""
+    folder = root / cache_key(environment)
+    folder.mkdir(parents=True, exist_ok=True)
+    if fresh:  # a new empty folder: every graph compiles cold, and the kept cache is left untouched
+        folder = Path(tempfile.mkdtemp(prefix="fresh-", dir=folder))
+    os.environ["TORCHINDUCTOR_CACHE_DIR"] = str(folder / "inductor")
+    os.environ["TRITON_CACHE_DIR"] = str(folder / "triton")
+    return folder
+
+
+def cache_counters() -> dict[str, int]:
+    from torch._dynamo.utils import counters
+
+    return dict(hit=counters["inductor"]["fxgraph_cache_hit"], miss=counters["inductor"]["fxgraph_cache_miss"])
+
+
+def cache_state(before: dict[str, int], after: dict[str, int]) -> str | None:
+    """'warm' when every compiled graph came from the cache, 'cold' when none did, 'partial' otherwise."""
+    hits, misses = after["hit"] - before["hit"], after["miss"] - before["miss"]
+    if hits + misses == 0:
+        return None
+    return "warm" if misses == 0 else "cold" if hits == 0 else "partial"
+
+
+@contextlib.contextmanager
+def recompiles_forbidden(enabled: bool):
+    """During timed rounds a recompilation would be measured as latency: make it an error instead."""
+    if not enabled:
+        yield
+        return
+    with torch._dynamo.config.patch(error_on_recompile=True):
+        yield

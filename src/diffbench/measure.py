@@ -170,6 +170,7 @@ def environment() -> dict[str, Any]:
         diffbench=_version("diffbench"),
         diffbench_git=_git_revision(),
         cpu_count=os.cpu_count(),
+        compile_cache_dir=os.environ.get("TORCHINDUCTOR_CACHE_DIR"),
     )
     if torch.cuda.is_available():
         props = torch.cuda.get_device_properties(0)

@@ -5,13 +5,14 @@ conftest.py declares the options and calls these functions; nothing here builds 
 
 from __future__ import annotations
 
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 import torch
 
-from . import capabilities, matrix, measure, prompts, quality
+from . import capabilities, compilation, matrix, measure, prompts, quality
 from .build import BuildOptions, PipelineCache
 from .compilation import COMPILE_MODES, INDUCTOR_PROFILES
 from .matrix import FUSE_CHOICES, Scenario, Selection, UsageError
@@ -139,6 +140,10 @@ def configure(config: pytest.Config) -> None:
         raise pytest.UsageError(str(exc)) from None
     config.stash[OUTCOMES] = dict(failures=[], skipped=[])
     _quiet_progress_bars()
+    opt = config.option
+    if opt.diffbench_compile_cache or opt.diffbench_fresh_compile:
+        root = Path(opt.diffbench_compile_cache or Path(tempfile.gettempdir()) / "diffbench-compile")
+        compilation.use_compile_cache(root.expanduser(), measure.environment(), opt.diffbench_fresh_compile)
 
 
 def _quiet_progress_bars() -> None:

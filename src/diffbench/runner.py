@@ -7,7 +7,7 @@ from typing import Any
 
 import torch
 
-from . import measure, prompts
+from . import compilation, measure, prompts
 from .build import Built
 
 
@@ -41,10 +41,13 @@ def run(benchmark, built: Built, options: RunOptions) -> Any:
     """First call (compile/warm-up) and a per-step profiled call untimed, then `rounds` timed calls."""
     call, kwargs = pipeline_call(built, options)
     measure.reset_peak(options.device)
+    counters = compilation.cache_counters()
     first_call_s, _ = measure.timed(call)
+    compile_cache = compilation.cache_state(counters, compilation.cache_counters())
     per_step = measure.step_times(built.pipe, call, options.device)
     measure.reset_peak(options.device)
-    output = benchmark.pedantic(call, rounds=options.rounds, iterations=1, warmup_rounds=0)
+    with compilation.recompiles_forbidden(built.scenario.compile != "eager"):
+        output = benchmark.pedantic(call, rounds=options.rounds, iterations=1, warmup_rounds=0)
     frames = getattr(output, "frames", None)
     images = output.images if frames is None else frames
     benchmark.extra_info.update(
@@ -52,6 +55,7 @@ def run(benchmark, built: Built, options: RunOptions) -> Any:
         **built.scenario.params(),
         **built.info,
         first_call_s=first_call_s,
+        compile_cache=compile_cache,
         step_s=measure.summary(per_step)["median"],
         step_cv=measure.summary(per_step)["cv"],
         steps=kwargs["num_inference_steps"],

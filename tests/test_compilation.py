@@ -1,0 +1,89 @@
+"""Inductor flags are isolated per scenario, compile caches are keyed, recompiles are caught."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+import torch
+
+from diffbench import compilation
+from diffbench.build import BuildOptions, PipelineCache
+from diffbench.matrix import Scenario
+from diffbench.weights import WeightsSource
+
+
+def test_a_quantized_scenario_does_not_change_the_next_ones_flags(cache_dir, monkeypatch):
+    """torchao's set_inductor_config=True flips inductor flags process-wide; the next scenario must not see it."""
+    from torch._inductor import config
+    from torchao.quantization.utils import recommended_inductor_config_setter
+
+    import diffbench.build as build_module
+
+    real_build = build_module.build
+
+    def build_like_torchao_default(scenario, options):
+        built = real_build(scenario, options)
+        if scenario.scheme != "bf16":
+            recommended_inductor_config_setter()  # what quantize_ does with set_inductor_config=True
+        return built
+
+    monkeypatch.setattr(build_module, "build", build_like_torchao_default)
+    cache = PipelineCache(BuildOptions(WeightsSource("tiny", cache_dir), "cpu"))
+    before = compilation.inductor_flags()
+    assert before["coordinate_descent_tuning"] is False
+    cache.get(Scenario("flux-dev", "int8wo"))
+    assert config.coordinate_descent_tuning is True  # torchao's setting is live inside its own scenario
+    bf16 = cache.get(Scenario("flux-dev", "bf16"))
+    assert compilation.inductor_flags() == before
+    assert bf16.info["inductor_flags"] == before
+    cache.close()
+    assert compilation.inductor_flags() == before
+
+
+def test_suite_configs_never_ask_torchao_to_set_inductor_flags():
+    from diffbench.schemes import SCHEMES, Unavailable
+
+    for scheme in SCHEMES.values():
+        try:
+            config = scheme.torchao_config()
+        except Unavailable:
+            continue
+        assert getattr(config, "set_inductor_config", False) is False, scheme.name
+
+
+def test_inductor_profile_applies_and_restores():
+    from torch._inductor import config
+
+    with compilation.inductor_profile("torchao"):
+        assert config.coordinate_descent_tuning is True
+    assert config.coordinate_descent_tuning is False
+
+
+def test_compile_cache_is_keyed_by_versions_and_gpu(tmp_path, monkeypatch):
+    monkeypatch.delenv("TORCHINDUCTOR_CACHE_DIR", raising=False)
+    monkeypatch.delenv("TRITON_CACHE_DIR", raising=False)
+    env = dict(torch="2.11.0+cu130", torchao="0.18.0", diffusers="0.42.1", gpu="NVIDIA H100 80GB HBM3")
+    folder = compilation.use_compile_cache(tmp_path, env)
+    assert folder.name == "torch2.11.0_cu130-torchao0.18.0-diffusers0.42.1-NVIDIA_H100_80GB_HBM3"
+    assert os.environ["TORCHINDUCTOR_CACHE_DIR"] == str(folder / "inductor")
+    for changed in (dict(torchao="0.17.0"), dict(gpu="NVIDIA H200"), dict(diffusers="0.43.0")):
+        assert compilation.use_compile_cache(tmp_path, env | changed) != folder
+    fresh = compilation.use_compile_cache(tmp_path, env, fresh=True)
+    assert fresh.parent == folder and not any((fresh / "inductor").glob("*"))
+
+
+def test_cache_state():
+    assert compilation.cache_state(dict(hit=0, miss=0), dict(hit=0, miss=0)) is None
+    assert compilation.cache_state(dict(hit=0, miss=0), dict(hit=0, miss=3)) == "cold"
+    assert compilation.cache_state(dict(hit=1, miss=2), dict(hit=4, miss=2)) == "warm"
+    assert compilation.cache_state(dict(hit=0, miss=0), dict(hit=1, miss=1)) == "partial"
+
+
+def test_a_recompile_during_timed_rounds_is_an_error():
+    torch.compiler.reset()
+    fn = torch.compile(lambda x: x * 2, backend="eager", dynamic=False)
+    fn(torch.ones(2))
+    with compilation.recompiles_forbidden(True), pytest.raises(Exception, match="[Rr]ecompil"):
+        fn(torch.ones(3))
+    torch.compiler.reset()
