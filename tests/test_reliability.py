@@ -81,3 +81,30 @@ def test_a_hang_past_the_scenario_timeout_is_recorded(suite):
     result.assert_outcomes(passed=3, failed=1)
     failure = _check_isolated(data, "flux-dev-int8wo-eager-nofuse-bs1", "Failed")
     assert "Timeout" in failure["message"]
+
+
+def test_a_failed_scenario_releases_its_pipeline(suite):
+    """The failing test's traceback must not keep the pipeline alive into the next scenario."""
+    suite.makepyfile(test_release='''
+import gc, weakref
+import pytest
+from diffbench.matrix import Scenario
+
+refs = []
+
+@pytest.fixture
+def next_build(pipeline_cache):
+    # Setup of the next scenario is where its pipeline gets built: the old one must be gone by then.
+    gc.collect()
+    return None if not refs else refs[0]()
+
+@pytest.mark.parametrize("n", [0, 1])
+def test_step(n, pipeline_cache, next_build):
+    if n == 0:
+        built = pipeline_cache.get(Scenario("flux-dev", "bf16"))
+        refs.append(weakref.ref(built.pipe.transformer))
+        raise RuntimeError("fails while holding the pipeline")
+    assert next_build is None, "the failed scenario's pipeline is still alive"
+''')
+    result = suite.runpytest_subprocess("test_release.py", "-p", "no:randomly")
+    result.assert_outcomes(passed=1, failed=1)

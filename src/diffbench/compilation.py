@@ -38,6 +38,10 @@ class CompileMode:
     regional: bool = False  # compile the repeated blocks instead of the whole denoiser
     description: str = ""
 
+    @property
+    def whole_model(self) -> bool:
+        return self.compile_kwargs is not None and not self.regional
+
 
 COMPILE_MODES: dict[str, CompileMode] = {
     m.name: m

@@ -6,6 +6,7 @@ On CUDA, memory comes from the caching allocator; on CPU from the process (RSS),
 
 from __future__ import annotations
 
+import contextlib
 import os
 import platform
 import statistics
@@ -62,6 +63,44 @@ def step_times(pipe, fn: Callable[[], Any], device: str) -> list[float]:
     finally:
         del scheduler.step  # back to the class method
     return [b - a for a, b in zip(marks, marks[1:])]
+
+
+@contextlib.contextmanager
+def denoiser_calls(module: torch.nn.Module):
+    """Counts the denoiser's calls and keeps the first call's inputs (for `bare_forward_s`)."""
+    record: dict[str, Any] = dict(count=0, inputs=None)
+
+    def hook(_module, args, kwargs):
+        record["count"] += 1
+        if record["inputs"] is None:
+            record["inputs"] = (args, kwargs)
+
+    handle = module.register_forward_pre_hook(hook, with_kwargs=True)
+    try:
+        yield record
+    finally:
+        handle.remove()
+
+
+def bare_forward_s(module: torch.nn.Module, inputs: tuple, device: str, repeats: int = 10) -> float:
+    """Median seconds of the denoiser alone, in a tight loop timed with CUDA events (host clock on CPU):
+    the floor the suite's per-step time is compared with."""
+    args, kwargs = inputs
+    times = []
+    with torch.no_grad():
+        module(*args, **kwargs)  # warm
+        for _ in range(repeats):
+            if torch.device(device).type == "cuda":
+                start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+                start.record()
+                module(*args, **kwargs)
+                end.record()
+                end.synchronize()
+                times.append(start.elapsed_time(end) / 1000)
+            else:
+                elapsed, _ = timed(lambda: module(*args, **kwargs))
+                times.append(elapsed)
+    return statistics.median(times)
 
 
 def tensor_nbytes(t: torch.Tensor) -> int:

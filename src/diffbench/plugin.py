@@ -5,7 +5,9 @@ conftest.py declares the options and calls these functions; nothing here builds 
 
 from __future__ import annotations
 
+import sys
 import tempfile
+import traceback
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -206,19 +208,35 @@ def _scenario(item: pytest.Item) -> Scenario | None:
 def record_outcome(item: pytest.Item, call: pytest.CallInfo, report: pytest.TestReport) -> None:
     """Failed and skipped scenarios go into the results JSON with their reason; a failure frees the device."""
     scenario = _scenario(item)
-    if scenario is None:
-        return
-    outcomes = item.config.stash[OUTCOMES]
-    entry = dict(scenario=scenario.id, nodeid=item.nodeid, phase=report.when)
-    if report.skipped and isinstance(report.longrepr, tuple):
-        outcomes["skipped"].append(entry | dict(reason=report.longrepr[2].removeprefix("Skipped: ")))
-    elif report.failed:
-        exc = call.excinfo.value if call.excinfo else None
-        memory = measure.inference_memory(item.config.stash[SETTINGS].device)
-        outcomes["failures"].append(entry | dict(error_type=type(exc).__name__, message=str(exc)[:4000],
-                                                 peak_memory_gib=memory["peak_memory_gib"]))
+    exc = call.excinfo.value if call.excinfo else None
+    if scenario is not None:
+        outcomes = item.config.stash[OUTCOMES]
+        entry = dict(scenario=scenario.id, nodeid=item.nodeid, phase=report.when)
+        if report.skipped and isinstance(report.longrepr, tuple):
+            outcomes["skipped"].append(entry | dict(reason=report.longrepr[2].removeprefix("Skipped: ")))
+        elif report.failed:
+            memory = measure.inference_memory(item.config.stash[SETTINGS].device)
+            outcomes["failures"].append(entry | dict(error_type=type(exc).__name__, message=str(exc)[:4000],
+                                                     peak_memory_gib=memory["peak_memory_gib"]))
+    if report.failed:
+        _release_frames(exc)
         if CACHE in item.config.stash:  # drop the pipeline: the next scenario starts on a clean device
             item.config.stash[CACHE].close()
+
+
+def _release_frames(exc: BaseException | None) -> None:
+    """A failed test's traceback keeps its frames' locals (a whole pipeline, an OOM's tensors) alive, and pytest
+    keeps the last one in sys.last_traceback for post-mortem debugging. The report is already formatted, so
+    clear those locals: the next scenario must start with the device memory free."""
+    for name in ("last_type", "last_value", "last_traceback", "last_exc"):
+        if hasattr(sys, name):
+            setattr(sys, name, None)
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if exc.__traceback__ is not None:
+            traceback.clear_frames(exc.__traceback__)
+        exc = exc.__cause__ or exc.__context__
 
 
 def annotate_results(config: pytest.Config, output_json: dict) -> None:
