@@ -62,3 +62,19 @@ def test_synthetic_weights_need_cuda(suite):
     result = suite.runpytest_subprocess("benchmarks", "--weights", "synthetic", "--device", "cpu")
     assert result.ret == 4
     result.stderr.fnmatch_lines(["*--weights synthetic*needs --device cuda*"])
+
+
+def test_regional_compile_cold_then_warm_from_the_kept_cache(suite, tmp_path):
+    """Regional compilation on the tiny pipeline, twice with one --compile-cache: cold, then warm."""
+    states = []
+    for name in ("cold", "warm"):
+        result = suite.runpytest_subprocess(
+            "benchmarks", "--models", "flux-dev", "--quant", "int8wo", "--compile", "regional", "--steps", "2",
+            "--rounds", "2", "--compile-cache", str(tmp_path / "cc"), "--benchmark-json", f"{name}.json")
+        result.assert_outcomes(passed=1)
+        [bench] = json.loads((suite.path / f"{name}.json").read_text())["benchmarks"]
+        states.append(bench["extra_info"]["compile_cache"])
+        assert bench["extra_info"]["compile"] == "regional"
+        assert str(tmp_path / "cc") in json.loads((suite.path / f"{name}.json").read_text())[
+            "machine_info"]["diffbench"]["compile_cache_dir"]
+    assert states == ["cold", "warm"]
