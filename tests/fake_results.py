@@ -25,7 +25,10 @@ def _stats(rounds: list[float]) -> dict[str, Any]:
     q1, q3 = (float(q) for q in np.percentile(rounds, [25, 75]))
     return dict(min=min(rounds), max=max(rounds), mean=statistics.fmean(rounds),
                 stddev=statistics.stdev(rounds) if len(rounds) > 1 else 0.0, rounds=len(rounds),
-                median=statistics.median(rounds), iqr=q3 - q1, q1=q1, q3=q3, data=rounds, iterations=1)
+                median=statistics.median(rounds), iqr=q3 - q1, q1=q1, q3=q3, data=rounds, iterations=1,
+                # the rest of what pytest-benchmark writes (its `compare` needs them)
+                iqr_outliers=0, stddev_outliers=0, outliers="0;0", ld15iqr=min(rounds), hd15iqr=max(rounds),
+                ops=1 / statistics.fmean(rounds), total=sum(rounds))
 
 
 def _info(scenario: str) -> dict[str, Any]:
@@ -39,8 +42,10 @@ def _info(scenario: str) -> dict[str, Any]:
 def write_results(path: Path, rounds: dict[str, list[float]], *, gpu: str | None = H100,
                   weights: str = "synthetic", info: dict[str, dict[str, Any]] | None = None,
                   failures: Sequence[dict[str, Any]] = (), skipped: Sequence[dict[str, Any]] = (),
-                  keep_data: bool = True) -> Path:
-    """Write a results file: scenario id → per-round seconds; `info` overrides extra_info fields per scenario."""
+                  keep_data: bool = True, datetime: str = "2026-11-23T07:05:34+00:00",
+                  env: dict[str, Any] | None = None) -> Path:
+    """Write a results file: scenario id → per-round seconds; `info` overrides extra_info fields per scenario,
+    `env` machine_info.diffbench fields."""
     benchmarks = []
     for scenario, times in rounds.items():
         stats = _stats(times)
@@ -52,8 +57,9 @@ def write_results(path: Path, rounds: dict[str, list[float]], *, gpu: str | None
             extra_info=_info(scenario) | (info or {}).get(scenario, {}), stats=stats,
         ))
     data = dict(
-        machine_info=dict(node="test", diffbench=dict(gpu=gpu, weights=weights, torch="2.11.0", torchao="0.18.0")),
-        commit_info={}, benchmarks=benchmarks, datetime="2026-11-23T07:05:34+00:00", version="5.2.3",
+        machine_info=dict(node="test", diffbench=dict(gpu=gpu, weights=weights, torch="2.11.0", torchao="0.18.0")
+                          | (env or {})),
+        commit_info={}, benchmarks=benchmarks, datetime=datetime, version="5.2.3",
     )
     if failures or skipped:
         data["diffbench"] = dict(failures=list(failures), skipped=list(skipped))

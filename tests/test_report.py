@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from fake_results import noisy, write_results
 
-from diffbench import cli, report, results
+from diffbench import cli, readme, report, results, seeds
 
 ROOT = Path(__file__).resolve().parents[1]
 H100_RUN = ROOT / "baselines/nvidia-h100-80gb-hbm3/runs/flux-dev-bf16-fp8dqrow-eager.json"
@@ -78,3 +78,100 @@ def test_corrupt_file_is_refused(tmp_path, capsys):
     assert cli.main(["report", str(bad), "--out", str(tmp_path / "out")]) == 2
     assert str(bad) in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
+
+
+# ---- several runs, the seeds' published figures, the README section ----
+
+SEED_HEADER_END = "| seed_time | seed_model_memory |"
+FULL_SIZE = dict(steps=28, height=1024, width=1024)  # the settings the seeds state for FLUX.1-dev
+
+
+def _row(text: str, *cells: str) -> str:
+    """The one markdown row starting with the FLUX ckpt and these cells."""
+    prefix = "| " + " | ".join(["black-forest-labs/FLUX.1-dev", *cells]) + " |"
+    rows = [line for line in text.splitlines() if line.startswith(prefix)]
+    assert len(rows) == 1, (prefix, rows)
+    return rows[0]
+
+
+def test_a_report_over_two_files(run_file, tmp_path, capsys):
+    later = write_results(tmp_path / "later.json",
+                          {FLUX[0]: noisy(7.0), "flux-dev-fp8wo-eager-nofuse-bs1": noisy(8.0, seed=9)},
+                          datetime="2026-11-24T09:00:00+00:00")
+    out = tmp_path / "report"
+    assert cli.main(["report", str(run_file), str(later), "--out", str(out)]) == 0
+    assert f"{FLUX[0]}: later.json" in capsys.readouterr().err  # the duplicate is reported
+    text = (out / "report.md").read_text()
+    assert "# diffbench report: run.json + later.json" in text and "Merged from 2 run files" in text
+    flux_rows = [line for line in text.splitlines() if line.startswith("| black-forest-labs/FLUX.1-dev |")]
+    assert len(flux_rows) == len(FLUX) + 1  # the duplicate once, the new scenario added
+    later_time = float(_row(text, "1", "False", "eager", "False", "bf16").split(" | ")[8])
+    assert later_time == pytest.approx(7.0, rel=0.03)  # the later file's figure
+    assert SEED_HEADER_END not in text  # no seed columns without --seeds
+
+
+def test_seeds_add_the_published_figures_where_a_seed_row_matches(tmp_path):
+    rounds = {s: noisy(3.0, seed=i) for i, s in enumerate(FLUX + SDXL + ["flux-dev-fp8dqrow-regional-nofuse-bs1"])}
+    run = write_results(tmp_path / "run.json", rounds, info={s: FULL_SIZE for s in rounds})
+    out = tmp_path / "report"
+    assert cli.main(["report", str(run), "--out", str(out), "--seeds"]) == 0
+    text = (out / "report.md").read_text()
+    assert text.count(HEADER.removesuffix(" |") + " " + SEED_HEADER_END) == 2  # flux-dev and sdxl
+    # bf16 eager bs1 ↔ the seeds' quantization None, compile False: 6.573 s, 31.438 GB (README v2, line 120)
+    assert _row(text, "1", "False", "eager", "False", "bf16").endswith("| 6.573 | 31.438 |")
+    # our regional compile ↔ the seeds' compile=True (max-autotune): fp8dqrow bs1 nofuse, no VAE compile
+    assert _row(text, "1", "False", "regional", "False", "fp8dqrow").endswith("| 3.039 | 20.370 |")
+    assert _row(text, "1", "True", "regional", "False", "fp8dqrow").endswith("| 3.030 | 22.376 |")  # fused
+    # the seeds published fp8dqrow compiled only; and nothing for SDXL
+    assert _row(text, "1", "False", "eager", "False", "fp8dqrow").endswith("| — | — |")
+    sdxl_row, = [line for line in text.splitlines() if line.startswith("| stabilityai/")]
+    assert sdxl_row.endswith("| — | — |")
+    assert "published by the seed documents, not measured here" in text
+    assert "diffusers-torchao-README-v2.md" in text and 'mode="max-autotune"' in text and "`regional`" in text
+    assert "2.966 s" in text  # the quoted headline figure, listed as the seeds'
+
+
+def test_seed_figures_need_the_settings_the_seeds_state(tmp_path):
+    quick = write_results(tmp_path / "quick.json", {FLUX[0]: noisy(1.0)}, info={FLUX[0]: dict(FULL_SIZE, steps=4)})
+    (headers, (row,)) = report.table("flux-dev", list(results.load(quick).measurements.values()),
+                                     seeds.load(), results.load(quick).gpu)
+    assert row[headers.index("seed_time")] == "—"  # 4 steps are not the seeds' 28
+    a100 = write_results(tmp_path / "a100.json", {FLUX[0]: noisy(1.0)}, info={FLUX[0]: FULL_SIZE},
+                         gpu="NVIDIA A100-SXM4-80GB")
+    (headers, (row,)) = report.table("flux-dev", list(results.load(a100).measurements.values()),
+                                     seeds.load(), "NVIDIA A100-SXM4-80GB")
+    assert row[headers.index("seed_time")] == "—"  # the FLUX figures are H100 figures
+
+
+def _readme(path: Path, markers: bool = True) -> Path:
+    middle = f"{readme.START}\nold generated text\n{readme.END}\n" if markers else ""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(f"# Project\n\nIntro.\n\n## Measured results\n\nSee below.\n\n{middle}\n## After\n\nMore.\n")
+    return path
+
+
+def test_readme_section_is_replaced_and_nothing_else(run_file, tmp_path):
+    doc = _readme(tmp_path / "docs" / "README.md")
+    before = doc.read_text()
+    out = tmp_path / "baselines" / "report"
+    argv = ["report", str(run_file), "--seeds", "--out", str(out), "--readme", str(doc)]
+    assert cli.main(argv) == 0
+    after = doc.read_text()
+    head, tail = before.split(readme.START)[0], before.split(readme.END)[1]
+    assert after.startswith(head + readme.START) and after.endswith(readme.END + tail)
+    section = after.split(readme.START)[1].split(readme.END)[0]
+    assert "old generated text" not in section and "generated by `diffbench report" in section
+    assert "### diffbench report: run.json" in section and "#### flux-dev" in section  # under a ## section
+    assert "![flux-dev: latency vs peak memory](../baselines/report/flux-dev.png)" in section
+    assert (doc.parent / "../baselines/report/flux-dev.png").exists()
+    assert SEED_HEADER_END in section
+    assert cli.main(argv) == 0 and doc.read_text() == after  # idempotent
+
+
+def test_readme_without_markers_is_refused(run_file, tmp_path, capsys):
+    doc = _readme(tmp_path / "README.md", markers=False)
+    before = doc.read_text()
+    out = tmp_path / "report"
+    assert cli.main(["report", str(run_file), "--out", str(out), "--readme", str(doc)]) == 2
+    assert readme.START in capsys.readouterr().err
+    assert doc.read_text() == before and not out.exists()

@@ -60,10 +60,15 @@ class ClipScorer:
 
     @classmethod
     def load(cls, model_name: str, weights: str) -> "ClipScorer":
-        """`weights` is an open_clip pretrained tag (needs the hub) or a local checkpoint file."""
+        """`weights` is an open_clip pretrained tag (needs the hub), a local checkpoint file, or a folder in
+        open_clip's local-dir layout (open_clip_config.json, weights, tokenizer), such as the proxy CLIP."""
         import open_clip
 
-        pretrained = str(Path(weights).expanduser()) if Path(weights).expanduser().exists() else weights
+        local = Path(weights).expanduser()
+        if local.is_dir():
+            model_name, pretrained = f"local-dir:{local}", None
+        else:
+            pretrained = str(local) if local.exists() else weights
         model, _, preprocess = open_clip.create_model_and_transforms(model_name, pretrained=pretrained)
         return cls(model.eval(), preprocess, open_clip.get_tokenizer(model_name), f"{model_name}:{weights}")
 

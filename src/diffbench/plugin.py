@@ -107,13 +107,13 @@ def settings_from_options(opt, rootpath: Path) -> Settings:
                            compile_vae=opt.diffbench_compile_vae,
                            inductor_profile=_choice(opt.diffbench_inductor_profile, INDUCTOR_PROFILES,
                                                     "--inductor-profile")),
-        run=RunOptions(device=device, full_size=source.kind != "tiny", steps=steps, rounds=opt.diffbench_rounds),
-        quality=quality_options(opt, target, rootpath),
+        run=RunOptions(device=device, source=source, steps=steps, rounds=opt.diffbench_rounds),
+        quality=quality_options(opt, target, rootpath, source),
         scenario_timeout=_positive(opt.diffbench_scenario_timeout, "--scenario-timeout"),
     )
 
 
-def quality_options(opt, target: capabilities.Target, rootpath: Path) -> QualityOptions:
+def quality_options(opt, target: capabilities.Target, rootpath: Path, source: WeightsSource) -> QualityOptions:
     count = opt.diffbench_quality_prompts
     if not 1 <= count <= len(prompts.DEFAULT):
         raise UsageError(f"--quality-prompts takes 1..{len(prompts.DEFAULT)}, got {count}")
@@ -131,8 +131,17 @@ def quality_options(opt, target: capabilities.Target, rootpath: Path) -> Quality
         update=opt.diffbench_update_baselines,
         control=control,
         clip_model=opt.diffbench_clip_model,
-        clip_weights=opt.diffbench_clip_weights,
+        clip_weights=opt.diffbench_clip_weights or _proxy_clip(source),
     )
+
+
+def _proxy_clip(source: WeightsSource) -> str | None:
+    """With proxy weights, CLIP metrics use the proxy CLIP trained on the same scenes."""
+    from .proxy.architecture import CLIP_DIR
+
+    if source.kind == "proxy" and (CLIP_DIR / "open_clip_model.safetensors").exists():
+        return str(CLIP_DIR)
+    return None
 
 
 def configure(config: pytest.Config) -> None:
@@ -162,7 +171,8 @@ def scenario_params(settings: Settings) -> list:
     params = []
     for scenario in settings.selection.scenarios():
         marks = [pytest.mark.scenario]
-        if reason := matrix.skip_reason(scenario) or capabilities.skip_reason(scenario, settings.target):
+        if reason := (matrix.skip_reason(scenario) or settings.build.source.unavailable(scenario.spec)
+                      or capabilities.skip_reason(scenario, settings.target)):
             marks.append(pytest.mark.skip(reason=reason))
         if reason := capabilities.expected_failure(scenario, settings.target):
             marks.append(pytest.mark.xfail(reason=reason, strict=True))

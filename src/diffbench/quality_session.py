@@ -50,7 +50,7 @@ class QualitySession:
     def settings(self, scenario: Scenario) -> dict[str, Any]:
         """Everything a reference depends on: a reference made otherwise is refused."""
         spec = scenario.spec
-        inputs = spec.inputs if self.run.full_size else spec.tiny_inputs
+        inputs = self.run.source.inputs(spec)
         return dict(model=scenario.model, weights=self.weights, device=self.run.device,
                     height=inputs.height, width=inputs.width, frames=inputs.frames,
                     steps=self.run.steps or inputs.steps, prompts=self.prompts, seed=self.run.seed,

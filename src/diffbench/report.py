@@ -1,21 +1,26 @@
-"""A report from one results file: markdown tables in the seeds' column layout and latency-vs-memory plots.
+"""A report from a results file: markdown tables in the seeds' column layout and latency-vs-memory plots.
 
 One table and one plot per model. The table keeps the seeds' columns (ckpt, batch_size, fuse, compile,
 compile_vae, quantization, model_memory, inference_memory, time), then step_s and first_call_s, then the
-quality metrics where the run recorded them. The plot shows the median latency against the peak memory of
-every scenario, with the Pareto front (nothing both faster and smaller) highlighted per batch size.
+quality metrics where the run recorded them, then (with seeds) the seeds' published time and model memory
+for the same configuration. The plot shows the median latency against the peak memory of every scenario,
+with the Pareto front (nothing both faster and smaller) highlighted per batch size.
 """
 
 from __future__ import annotations
 
+import os
+import re
 from pathlib import Path
 from typing import Any
 
 from .results import QUALITY_METRICS, Measurement, Results, describe_failure
+from .seeds import Seeds, seed_row
 
 SEED_COLUMNS = ("ckpt", "batch_size", "fuse", "compile", "compile_vae", "quantization", "model_memory",
                 "inference_memory", "time")
 EXTRA_COLUMNS = ("step_s", "first_call_s")
+SEED_FIGURE_COLUMNS = ("seed_time", "seed_model_memory")  # the seeds' published figures, with --seeds
 ENV_KEYS = ("gpu", "weights", "torch", "torchao", "diffusers", "transformers", "cuda", "driver", "diffbench_git")
 
 
@@ -41,17 +46,27 @@ def _cell(value: Any, digits: int = 3) -> str:
     return str(value)
 
 
-def table(model: str, measurements: list[Measurement]) -> tuple[list[str], list[list[str]]]:
+def table(model: str, measurements: list[Measurement], seeds: Seeds | None = None,
+          gpu: str | None = None) -> tuple[list[str], list[list[str]]]:
+    """Headers and rows; with `seeds`, the seed row matching each scenario (on `gpu`) fills the seed columns."""
     metrics = [q for q in QUALITY_METRICS if any(m.quality(q) is not None for m in measurements)]
-    headers = [*SEED_COLUMNS, *EXTRA_COLUMNS, *metrics]
-    rows = [
-        [hub_id(model), _cell(m.get("batch")), _cell(bool(m.get("fuse_qkv"))), _cell(m.get("compile")),
-         _cell(bool(m.get("compile_vae"))), _cell(m.get("scheme")), _cell(m.number("model_memory_gib")),
-         _cell(m.number("peak_memory_gib")), _cell(m.median), _cell(m.number("step_s")),
-         _cell(m.number("first_call_s")), *(_cell(m.quality(q), 4) for q in metrics)]
-        for m in measurements
-    ]
+    headers = [*SEED_COLUMNS, *EXTRA_COLUMNS, *metrics, *(SEED_FIGURE_COLUMNS if seeds else ())]
+    rows = []
+    for m in measurements:
+        row = [hub_id(model), _cell(m.get("batch")), _cell(bool(m.get("fuse_qkv"))), _cell(m.get("compile")),
+               _cell(bool(m.get("compile_vae"))), _cell(m.get("scheme")), _cell(m.number("model_memory_gib")),
+               _cell(m.number("peak_memory_gib")), _cell(m.median), _cell(m.number("step_s")),
+               _cell(m.number("first_call_s")), *(_cell(m.quality(q), 4) for q in metrics)]
+        if seeds:
+            seed = seed_row(m, gpu, seeds)
+            row += [_cell(_float(seed.get("time")) if seed else None),
+                    _cell(_float(seed.get("model_memory")) if seed else None)]
+        rows.append(row)
     return headers, rows
+
+
+def _float(value: Any) -> float | None:
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
 
 def markdown_table(headers: list[str], rows: list[list[str]]) -> str:
@@ -125,27 +140,112 @@ def environment_line(results: Results) -> str:
     return " · ".join(f"{key} {results.env[key]}" for key in ENV_KEYS if results.env.get(key) is not None)
 
 
-def write(results: Results, out: Path) -> list[Path]:
-    """Write `report.md` and one `<model>.png` per model into `out`; returns their paths, markdown first."""
-    out.mkdir(parents=True, exist_ok=True)
-    lines = [f"# diffbench report: {results.path.name}", "",
+def sources_lines(results: Results) -> list[str]:
+    """The runs a merged file was made from, one bullet each."""
+    if not results.sources:
+        return []
+    lines = [f"Merged from {len(results.sources)} run file{'s' if len(results.sources) != 1 else ''} "
+             "(environment above: the newest):", ""]
+    for source in results.sources:
+        details = ", ".join(f"{key} {source[key]}" for key in ("diffbench_git", "torch", "torchao", "diffusers")
+                            if source.get(key) is not None)
+        lines.append(f"- `{source.get('file')}`: {source.get('datetime') or 'no date'}"
+                     + (f", {details}" if details else ""))
+    return [*lines, ""]
+
+
+def seed_notes(measurements: list[Measurement], results: Results, seeds: Seeds) -> list[str]:
+    """What the seed columns are, where their figures come from, and how our rows differ from the seeds'."""
+    matched = [(m, row) for m in measurements if (row := seed_row(m, results.gpu, seeds)) is not None]
+    lines = ["`seed_time`, `seed_model_memory`: **published by the seed documents, not measured here**: the "
+             "diffusers-torchao README's figures for the same model on the same kind of GPU, at the settings they "
+             "state, with the same batch size, fuse, compile_vae and quantization (our bf16 = their None), "
+             "compiled or not. They ran real weights with the PyTorch nightly, torchao and diffusers of 2024 and "
+             f"CUDA 12.2; our rows ran {results.weights or 'unrecorded'} weights in the environment above. "
+             "— where the seeds published no figure for the configuration."]
+    sources: dict[str, None] = dict.fromkeys(row.citation for _, row in matched)
+    if sources:
+        lines[0] += " Figures from " + "; ".join(sources) + "."
+    modes = sorted({str(m.get("compile")) for m, row in matched if m.get("compile") != "eager"})
+    if modes:
+        lines[0] += (" The seeds compiled the whole transformer with `torch.compile(mode=\"max-autotune\", "
+                     "fullgraph=True)`; our compiled rows matched to theirs used "
+                     + ", ".join(f"`{mode}`" for mode in modes)
+                     + (" (`regional`: only the repeated blocks, diffusers `compile_repeated_blocks`)"
+                        if "regional" in modes else "") + ".")
+    return [*lines, ""]
+
+
+def headline_lines(models: list[str], results: Results, seeds: Seeds) -> list[str]:
+    headlines = [h for h in seeds.headlines if h.model in models and results.gpu and h.gpu in results.gpu]
+    if not headlines:
+        return []
+    lines = ["## Seed headline figures", "",
+             "Quoted in the seed documents' text (their figures, not measured here):", ""]
+    for h in headlines:
+        figure = f"{h.time:g} s" if h.time is not None else f"{h.speedup_pct:g}% speedup"
+        where = f"line{'s' if '-' in h.lines else ''} {h.lines}"
+        lines.append(f"- {h.model}, {h.gpu}: **{figure}**, {h.what}. “{h.quote}” ({h.source}, {where})")
+    return [*lines, ""]
+
+
+def data_notes(results: Results) -> list[str]:
+    """Oddities in the data worth a reader's attention, stated as recorded (never corrected)."""
+    notes = []
+    for m in results.measurements.values():
+        model, peak = m.number("model_memory_gib"), m.number("peak_memory_gib")
+        weights = m.number("weights_gib")
+        if model is not None and peak is not None and model > peak:
+            notes.append(f"- `{m.scenario}`: model_memory {model:.3f} GiB exceeds its inference_memory (peak) "
+                         f"{peak:.3f} GiB" + (f"; its weights are {weights:.3f} GiB" if weights else "") + ". "
+                         "model_memory is the memory allocated after loading and quantizing, the peak is measured "
+                         "during the timed calls after a reset: something allocated when model_memory was taken "
+                         "(another pipeline or temporaries still resident) was freed before the timed calls. "
+                         "Shown as recorded.")
+    return ["## Notes on the data", "", *notes, ""] if notes else []
+
+
+def render(results: Results, out: Path, seeds: Seeds | None = None, link_base: Path | None = None,
+           heading_offset: int = 0) -> str:
+    """The report's markdown; image links relative to `link_base` (default `out`), headings deeper by
+    `heading_offset` levels (to embed it under a README section)."""
+    title = results.path.name
+    lines = [f"# diffbench report: {title}", "",
              f"{environment_line(results) or 'environment not recorded'} · run {results.datetime or '?'}", "",
+             *sources_lines(results),
              "Memory in GiB (1024³ bytes): `model_memory` after loading, `inference_memory` the peak during the "
              "timed calls. `time` is the median of the timed rounds in seconds, `step_s` the median denoising "
              "step, `first_call_s` the first call (compilation included).", ""]
+    groups = by_model(results)
+    for model, measurements in groups.items():
+        link = os.path.relpath((out / f"{model}.png").resolve(), (link_base or out).resolve())
+        lines += [f"## {model}", "", markdown_table(*table(model, measurements, seeds, results.gpu)), ""]
+        if seeds:
+            lines += seed_notes(measurements, results, seeds)
+        lines += [f"![{model}: latency vs peak memory]({Path(link).as_posix()})", ""]
+    if seeds:
+        lines += headline_lines(list(groups), results, seeds)
+    lines += data_notes(results)
+    if results.failures:
+        lines += ["## Failed", ""] + [f"- `{scenario}`: {describe_failure(f)}"
+                                      for scenario, records in results.failures.items() for f in records] + [""]
+    if results.skipped:
+        lines += ["## Skipped", ""] + [f"- `{s}`: {reason}" for s, reason in results.skipped.items()] + [""]
+    text = "\n".join(lines)
+    if heading_offset:
+        text = re.sub(r"^(#+) ", lambda h: "#" * (len(h.group(1)) + heading_offset) + " ", text, flags=re.M)
+    return text
+
+
+def write(results: Results, out: Path, seeds: Seeds | None = None) -> list[Path]:
+    """Write `report.md` and one `<model>.png` per model into `out`; returns their paths, markdown first."""
+    out.mkdir(parents=True, exist_ok=True)
     images = []
     for model, measurements in by_model(results).items():
         image = out / f"{model}.png"
         images.append(image)
         plot(model, measurements, f"{model} ({hub_id(model)}) on {results.gpu or 'CPU'}: latency vs peak memory",
              image)
-        lines += [f"## {model}", "", markdown_table(*table(model, measurements)), "",
-                  f"![{model}: latency vs peak memory]({image.name})", ""]
-    if results.failures:
-        lines += ["## Failed", ""] + [f"- `{scenario}`: {describe_failure(f)}"
-                                      for scenario, records in results.failures.items() for f in records] + [""]
-    if results.skipped:
-        lines += ["## Skipped", ""] + [f"- `{s}`: {reason}" for s, reason in results.skipped.items()] + [""]
     path = out / "report.md"
-    path.write_text("\n".join(lines))
+    path.write_text(render(results, out, seeds))
     return [path, *images]

@@ -59,6 +59,12 @@ class Results:
     def weights(self) -> str | None:
         return self.env.get("weights")
 
+    @property
+    def sources(self) -> list[dict[str, Any]]:
+        """The runs a merged file was made from (`diffbench merge`); empty for a single run."""
+        sources = self.env.get("sources")
+        return [s for s in sources if isinstance(s, dict)] if isinstance(sources, list) else []
+
 
 def describe_failure(failure: dict[str, Any]) -> str:
     """'OutOfMemoryError: CUDA out of memory (test_latency, peak 79.100 GiB)' from a failure record."""
@@ -80,7 +86,7 @@ def _measurement(path: Path, index: int, bench: Any) -> Measurement:
     if not isinstance(bench, dict) or not isinstance(bench.get("stats"), dict):
         raise ResultsError(f"{where} has no 'stats' (not a pytest-benchmark results file?)")
     info = bench.get("extra_info") if isinstance(bench.get("extra_info"), dict) else {}
-    scenario = info.get("scenario") or bench.get("name")
+    scenario = scenario_of(bench)
     if not isinstance(scenario, str):
         raise ResultsError(f"{where} has neither extra_info.scenario nor a name")
     stats = bench["stats"]
@@ -112,12 +118,27 @@ def _records(path: Path, section: Any, key: str) -> list[dict[str, Any]]:
 
 def load(path: str | Path) -> Results:
     path = Path(path)
+    return parse(read_json(path), path)
+
+
+def read_json(path: Path) -> Any:
+    """The file's JSON, or a ResultsError naming it."""
     try:
-        data = json.loads(path.read_text())
+        return json.loads(path.read_text())
     except OSError as exc:
         raise ResultsError(f"{path}: cannot read ({exc.strerror or exc})") from None
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ResultsError(f"{path}: not valid JSON ({exc})") from None
+
+
+def scenario_of(bench: dict[str, Any]) -> Any:
+    """A benchmark's scenario id: extra_info.scenario, else its name."""
+    info = bench.get("extra_info") if isinstance(bench.get("extra_info"), dict) else {}
+    return info.get("scenario") or bench.get("name")
+
+
+def parse(data: Any, path: Path) -> Results:
+    """Check and key a results file's JSON (`path` names it in errors)."""
     if not isinstance(data, dict) or not isinstance(data.get("benchmarks"), list) \
             or not isinstance(data.get("machine_info"), dict):
         raise ResultsError(f"{path}: not a pytest-benchmark results file (needs 'machine_info' and 'benchmarks')")

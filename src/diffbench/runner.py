@@ -10,12 +10,13 @@ import torch
 
 from . import compilation, measure, prompts
 from .build import Built
+from .weights import WeightsSource
 
 
 @dataclass(frozen=True)
 class RunOptions:
     device: str
-    full_size: bool  # the seeds' inputs (resolution, steps) rather than the tiny ones
+    source: WeightsSource  # decides the inputs: tiny, proxy, or the model's real defaults
     steps: int | None = None  # override the model's default number of steps
     rounds: int = 3
     seed: int = 0
@@ -24,7 +25,7 @@ class RunOptions:
 
 def call_kwargs(built: Built, options: RunOptions, prompt_list: list[str] | None = None) -> dict[str, Any]:
     spec, scenario = built.scenario.spec, built.scenario
-    inputs = spec.inputs if options.full_size else spec.tiny_inputs
+    inputs = options.source.inputs(spec)
     prompt_list = prompt_list or prompts.for_batch(scenario.batch)
     return inputs.call_kwargs(prompt_list, options.steps) | dict(output_type="np")
 

@@ -104,8 +104,8 @@ SCHEMES: dict[str, Scheme] = {
                "2:4 semi-structured sparse weights", cuda_only=True, min_sm=(8, 0)),
         # A control, not a recommendation: quality gates must reject it (their resolving power is its score).
         Scheme("int2wo", lambda ao: ao.config("IntxWeightOnlyConfig", weight_dtype=__import__("torch").int2,
-                                              granularity=ao.get("PerGroup")(32)),
-               "2-bit weight-only, group size 32: a deliberately lossy control for the quality gates"),
+                                              granularity=ao.get("PerGroup")(16)),
+               "2-bit weight-only, group size 16: a deliberately lossy control for the quality gates"),
         # Seed schemes that torchao has since removed: kept so their absence is reported.
         Scheme("autoquant", lambda ao: ao.get("autoquant"), "torchao autoquant", cuda_only=True),
         Scheme("int4dq", lambda ao: ao.config("Int8DynamicActivationInt4WeightConfig",

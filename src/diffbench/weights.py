@@ -24,10 +24,10 @@ from typing import Any
 import torch
 
 from . import tokenizers
-from .models import Component, ModelSpec
+from .models import Component, Inputs, ModelSpec
 
 SEED = 0
-NAMED_SOURCES = ("tiny", "synthetic")
+NAMED_SOURCES = ("tiny", "synthetic", "proxy")
 
 
 def default_cache_dir() -> Path:
@@ -167,6 +167,28 @@ class WeightsSource:
     def kind(self) -> str:
         return self.name if self.name in NAMED_SOURCES else "pretrained"
 
+    def inputs(self, spec: ModelSpec) -> Inputs:
+        """The call arguments that fit these weights: tiny ones, the proxy's, or the model's real defaults."""
+        if self.kind == "tiny":
+            return spec.tiny_inputs
+        if self.kind == "proxy":
+            from .proxy.architecture import FLUX_PROXY
+
+            return FLUX_PROXY.inputs
+        return spec.inputs
+
+    def unavailable(self, spec: ModelSpec) -> str | None:
+        """Why these weights cannot serve this model, or None."""
+        if self.kind != "proxy":
+            return None
+        from .proxy.architecture import PROXIES
+
+        if spec.name not in PROXIES:
+            return f"no proxy weights for {spec.name} (proxies: {', '.join(PROXIES)})"
+        if not (PROXIES[spec.name] / "model_index.json").exists():
+            return f"proxy weights for {spec.name} are not trained here (diffbench train-proxy all)"
+        return None
+
     def load(self, spec: ModelSpec, configs: dict[str, Any], device: str, dtype=torch.bfloat16) -> Loaded:
         if self.kind == "synthetic":
             start = time.perf_counter()
@@ -175,5 +197,10 @@ class WeightsSource:
             built_s = time.perf_counter() - start
             quantize_s = quantize(pipe, configs, device) if configs else None
             return Loaded(pipe, built_s, quantize_s)
-        path = saved_tiny(spec, self.cache_dir) if self.kind == "tiny" else self.name
+        if self.kind == "proxy":
+            from .proxy.architecture import PROXIES
+
+            path = PROXIES[spec.name]
+        else:
+            path = saved_tiny(spec, self.cache_dir) if self.kind == "tiny" else self.name
         return load_pretrained(path, configs, device, dtype, self.allow_pickle)

@@ -1,0 +1,175 @@
+"""Merging results files of one GPU and weights source into one, still shaped like pytest-benchmark's JSON.
+
+This builds the baseline store (`baselines/<gpu-slug>/<model>.json`, one file per GPU and model, updated only
+on purpose with `diffbench merge`) and lets `diffbench report` read several runs at once.
+
+Files are taken in the order given: on a scenario measured twice, the later file wins (and a note says so).
+Failures and skips are merged; a failure or skip recorded in one file is dropped when a later file measured
+the scenario (a quality-test failure only when the later measurement carries quality metrics). The environment
+(`machine_info`, `commit_info`, `datetime`, `version`) is the newest file's, and `machine_info.diffbench.sources`
+lists every run merged, with its date, suite revision and library versions; each benchmark's
+`extra_info.source_file` names the run it came from.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from .baselines import atomic_write_bytes
+from .compare import MismatchError
+from .results import Results, ResultsError, parse, read_json, scenario_of
+
+# Differences in these between merged runs are pointed out (gpu and weights must agree).
+VERSION_KEYS = ("torch", "torchao", "diffusers", "transformers", "cuda", "driver")
+SOURCE_KEYS = ("datetime", "diffbench_git", "torch", "torchao", "diffusers", "gpu", "weights")
+TOP_LEVEL = ("machine_info", "commit_info", "benchmarks", "datetime", "version")  # what pytest-benchmark writes
+
+
+@dataclass
+class Merged:
+    data: dict[str, Any]  # the merged results, pytest-benchmark-shaped
+    notes: list[str] = field(default_factory=list)  # replaced scenarios, dropped failures, version differences
+
+
+@dataclass(frozen=True)
+class _Run:
+    path: Path
+    data: dict[str, Any]
+    results: Results
+
+    def date(self) -> datetime | None:
+        try:
+            return datetime.fromisoformat(str(self.data.get("datetime")))
+        except ValueError:
+            return None
+
+
+def _read(path: Path) -> _Run:
+    data = read_json(path)
+    return _Run(path, data, parse(data, path))
+
+
+def check_same_setup(runs: list[Any]) -> list[str]:
+    """The GPU and weights-source differences between runs (each `run` has .path and .results)."""
+    first = runs[0]
+    return [f"{key}: {getattr(first.results, key)!r} ({first.path.name}) vs {getattr(run.results, key)!r} "
+            f"({run.path.name})"
+            for run in runs[1:] for key in ("gpu", "weights")
+            if getattr(run.results, key) != getattr(first.results, key)]
+
+
+def merge_files(paths: list[Path], allow_mismatch: bool = False) -> Merged:
+    if not paths:
+        raise ResultsError("no results files to merge")
+    return merge_runs([_read(Path(p)) for p in paths], allow_mismatch)
+
+
+def merge_runs(runs: list[_Run], allow_mismatch: bool = False) -> Merged:
+    mismatches = check_same_setup(runs)
+    if mismatches and not allow_mismatch:
+        raise MismatchError(f"runs from different setups ({'; '.join(mismatches)}); "
+                            "pass --allow-mismatch to merge anyway")
+    notes = [f"merging across setups: {line}" for line in mismatches]
+    notes += _version_differences(runs)
+    benchmarks: dict[str, dict[str, Any]] = {}
+    origin: dict[str, _Run] = {}
+    failures: list[dict[str, Any]] = []
+    skipped: list[dict[str, Any]] = []
+    extra: dict[str, Any] = {}  # other keys of the top-level diffbench section (quality_controls, ...)
+    for run in runs:
+        measured = run.results.measurements
+        for bench in run.data["benchmarks"]:
+            scenario = scenario_of(bench)
+            if scenario in benchmarks:
+                notes.append(f"{scenario}: {run.path.name} ({run.data.get('datetime')}) replaces "
+                             f"{origin[scenario].path.name} ({origin[scenario].data.get('datetime')})")
+            bench = copy.deepcopy(bench)
+            if isinstance(bench.get("extra_info"), dict):
+                bench["extra_info"].setdefault("source_file", run.path.name)
+            benchmarks[scenario] = bench
+            origin[scenario] = run
+        kept = []
+        for failure in failures:
+            if _superseded(failure, measured.get(failure["scenario"])):
+                notes.append(f"{failure['scenario']}: earlier failure ({failure.get('error_type', 'error')}) "
+                             f"dropped, measured in {run.path.name}")
+            else:
+                kept.append(failure)
+        failures = kept
+        skipped = [record for record in skipped if record["scenario"] not in measured]
+        section = run.data.get("diffbench") or {}
+        failures += _unseen(section.get("failures", []), failures)
+        skipped += _unseen(section.get("skipped", []), skipped)
+        for key, value in section.items():
+            if key not in ("failures", "skipped"):
+                both_dicts = isinstance(value, dict) and isinstance(extra.get(key), dict)
+                extra[key] = {**extra[key], **value} if both_dicts else copy.deepcopy(value)
+    newest = _newest(runs)
+    machine_info = copy.deepcopy(newest.data["machine_info"])
+    env = machine_info.get("diffbench")
+    if not isinstance(env, dict):
+        env = machine_info["diffbench"] = {}
+    env["sources"] = [source for run in runs for source in _sources(run)]
+    data = dict(
+        machine_info=machine_info,
+        commit_info=copy.deepcopy(newest.data.get("commit_info", {})),
+        benchmarks=list(benchmarks.values()),
+        datetime=newest.data.get("datetime"),
+        version=newest.data.get("version") or next((r.data["version"] for r in reversed(runs)
+                                                   if r.data.get("version")), None),
+        diffbench=dict(failures=failures, skipped=skipped, **extra),
+    )
+    parse(data, Path("merged results"))  # still a results file we can read
+    return Merged(data, notes)
+
+
+def write(merged: Merged, out: Path) -> None:
+    atomic_write_bytes(out, (json.dumps(merged.data, indent=4) + "\n").encode())
+
+
+def _superseded(failure: dict[str, Any], later: Any) -> bool:
+    """Whether a later measurement of the failed scenario replaces the failure record."""
+    if later is None:
+        return False
+    test = str(failure.get("nodeid", "")).rpartition("::")[2]
+    return bool(later.get("quality")) if test.startswith("test_quality") else True
+
+
+def _unseen(records: list[dict[str, Any]], have: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    keys = {json.dumps(r, sort_keys=True, default=str) for r in have}
+    return [copy.deepcopy(r) for r in records if json.dumps(r, sort_keys=True, default=str) not in keys]
+
+
+def _newest(runs: list[_Run]) -> _Run:
+    """The run with the latest datetime (on a tie, or without dates, the later one given)."""
+    dated = [(run.date(), i) for i, run in enumerate(runs)]
+    if all(date is None for date, _ in dated):
+        return runs[-1]
+    _, index = max(((date, i) for date, i in dated if date is not None), key=lambda pair: (pair[0], pair[1]))
+    return runs[index]
+
+
+def _sources(run: _Run) -> list[dict[str, Any]]:
+    """A run's entry in `sources`; a merged file contributes the runs it was made of."""
+    if run.results.sources:
+        return copy.deepcopy(run.results.sources)
+    env = run.results.env
+    return [dict(file=run.path.name, **{key: run.data.get("datetime") if key == "datetime" else env.get(key)
+                                        for key in SOURCE_KEYS})]
+
+
+def _version_differences(runs: list[_Run]) -> list[str]:
+    notes = []
+    for key in VERSION_KEYS:
+        values: dict[Any, list[str]] = {}
+        for run in runs:
+            values.setdefault(run.results.env.get(key), []).append(run.path.name)
+        if len(values) > 1:
+            notes.append(f"{key} differs between the runs: "
+                         + "; ".join(f"{value} ({', '.join(names)})" for value, names in values.items()))
+    return notes
