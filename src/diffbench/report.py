@@ -106,6 +106,7 @@ def plot(model: str, measurements: list[Measurement], title: str, path: Path) ->
     FigureCanvasAgg(fig)
     ax = fig.subplots()
     batches = sorted({m.get("batch") for m in measurements}, key=lambda b: (b is None, b))
+    labels = []
     for color, batch in zip(_colors(len(batches)), batches):
         group = [m for m in measurements if m.get("batch") == batch and m.number("peak_memory_gib") is not None]
         if not group:
@@ -119,14 +120,32 @@ def plot(model: str, measurements: list[Measurement], title: str, path: Path) ->
         ax.plot([x[i] for i in front], [y[i] for i in front], marker="o", drawstyle="steps-post", linestyle="--",
                 color=color, markersize=9, markeredgecolor="black", label=f"batch {batch}: Pareto front")
         for m, xi, yi in zip(group, x, y):
-            ax.annotate(label(m), (xi, yi), xytext=(5, 4), textcoords="offset points", fontsize=8)
+            labels.append(ax.annotate(label(m), (xi, yi), xytext=LABEL_OFFSET, textcoords="offset points",
+                                      fontsize=8))
     ax.set_xlabel("peak memory during inference (GiB)")
     ax.set_ylabel("latency, median of timed rounds (s)")
     ax.set_title(title, fontsize=10)
     ax.grid(alpha=0.3)
     ax.margins(x=0.15, y=0.12)
     ax.legend(fontsize=8)
+    _spread(fig, labels)
     fig.savefig(path, dpi=120)
+
+
+LABEL_OFFSET = (7, 4)  # points right of and above the marker
+
+
+def _spread(fig, labels) -> None:
+    """Move labels up, lowest point first, until none overlaps another (near points: same memory, close times)."""
+    fig.canvas.draw()
+    placed = []
+    for text in sorted(labels, key=lambda t: t.xy[1]):
+        box, shift = text.get_window_extent().expanded(1.0, 1.3), 0.0  # a little air between lines
+        while any(box.translated(0, shift).overlaps(other) for other in placed):
+            shift += 2.0
+        if shift:
+            text.set_position((LABEL_OFFSET[0], LABEL_OFFSET[1] + shift * 72 / fig.dpi))
+        placed.append(box.translated(0, shift))
 
 
 def _colors(n: int) -> list[str]:
