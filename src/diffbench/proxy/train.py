@@ -76,12 +76,11 @@ def train_vae(vae, images: torch.Tensor, device: str, seconds: float, batch: int
 
     def step(_):
         x = to_model(images[torch.randint(len(images), (batch,), generator=generator)], device)
-        with torch.autocast("cuda", torch.bfloat16, enabled=device == "cuda"):
-            posterior = vae.encode(x).latent_dist
-            reconstruction = vae.decode(posterior.sample()).sample
-        return F.mse_loss(reconstruction.float(), x) + 1e-6 * posterior.kl().mean()
+        posterior = vae.encode(x).latent_dist
+        reconstruction = vae.decode(posterior.sample()).sample
+        return F.mse_loss(reconstruction, x) + 1e-6 * posterior.kl().mean()
 
-    stats = _loop(list(vae.parameters()), seconds, 1e-3, step)
+    stats = _loop(list(vae.parameters()), seconds, 3e-4, step)
     vae.eval()
     with torch.no_grad():  # scale latents to unit variance, as the real VAEs' scaling/shift factors do
         latents = torch.cat([vae.encode(to_model(images[i:i + 512], device)).latent_dist.mode()
@@ -122,15 +121,14 @@ def train_flux(pipe, captions: list[str], images: torch.Tensor, device: str, sec
         noise = torch.randn_like(x0)
         t = torch.sigmoid(torch.randn(batch, device=device))  # logit-normal timesteps
         xt = (1 - t[:, None, None, None]) * x0 + t[:, None, None, None] * noise
-        with torch.autocast("cuda", torch.bfloat16, enabled=device == "cuda"):
-            pooled = pipe.text_encoder(clip_ids[idx]).pooler_output
-            text = pipe.text_encoder_2(t5_ids[idx]).last_hidden_state
-            prediction = pipe.transformer(
-                hidden_states=FluxPipeline._pack_latents(xt, batch, channels, height, width), timestep=t,
-                pooled_projections=pooled, encoder_hidden_states=text, txt_ids=text_ids, img_ids=image_ids,
-                return_dict=False)[0]
+        pooled = pipe.text_encoder(clip_ids[idx]).pooler_output
+        text = pipe.text_encoder_2(t5_ids[idx]).last_hidden_state
+        prediction = pipe.transformer(
+            hidden_states=FluxPipeline._pack_latents(xt, batch, channels, height, width), timestep=t,
+            pooled_projections=pooled, encoder_hidden_states=text, txt_ids=text_ids, img_ids=image_ids,
+            return_dict=False)[0]
         target = FluxPipeline._pack_latents(noise - x0, batch, channels, height, width)
-        return F.mse_loss(prediction.float(), target)
+        return F.mse_loss(prediction, target)
 
     stats = _loop([p for m in modules for p in m.parameters()], seconds, 5e-4, step)
     for module in modules:
@@ -162,9 +160,8 @@ def train_clip(out: Path, captions: list[str], images: torch.Tensor, device: str
         idx = torch.randint(len(images), (batch,), generator=generator)
         x = to_model(images[idx], device)  # [-1, 1] is the (0.5, 0.5) normalization of [0, 1]
         x = x + 0.05 * torch.randn_like(x)  # robust to the generator's small imperfections
-        with torch.autocast("cuda", torch.bfloat16, enabled=device == "cuda"):
-            image_features, text_features, logit_scale = model(x, tokens[idx])
-        return loss_fn(image_features.float(), text_features.float(), logit_scale)
+        image_features, text_features, logit_scale = model(x, tokens[idx])
+        return loss_fn(image_features, text_features, logit_scale)
 
     stats = _loop(list(model.parameters()), seconds, 1e-3, step)
     state = {k: v.detach().to(torch.float16).contiguous() for k, v in model.state_dict().items()}
@@ -185,6 +182,8 @@ def main(argv: list[str] | None = None) -> int:
     flux_dir = args.out / "flux-dev" if args.out else FLUX_DIR
     clip_dir = args.out / "clip" if args.out else CLIP_DIR
     torch.manual_seed(args.seed)
+    torch.backends.cuda.matmul.allow_tf32 = True  # fp32 weights, TF32 matmuls: stable and fast enough here
+    torch.backends.cudnn.allow_tf32 = True
     captions, images = dataset(args.samples, args.seed)
     log: dict[str, Any] = {}
 
