@@ -114,9 +114,13 @@ def settings_from_options(opt, rootpath: Path) -> Settings:
 
 
 def quality_options(opt, target: capabilities.Target, rootpath: Path, source: WeightsSource) -> QualityOptions:
+    from .proxy import scenes
+
     count = opt.diffbench_quality_prompts
-    if not 1 <= count <= len(prompts.DEFAULT):
-        raise UsageError(f"--quality-prompts takes 1..{len(prompts.DEFAULT)}, got {count}")
+    # The proxy only knows its scenes: it is judged on scene captions, other weights on the default prompts.
+    prompt_set = scenes.evaluation_prompts() if source.kind == "proxy" else list(prompts.DEFAULT)
+    if not 1 <= count <= len(prompt_set):
+        raise UsageError(f"--quality-prompts takes 1..{len(prompt_set)}, got {count}")
     control = None if opt.diffbench_quality_control == "none" else opt.diffbench_quality_control
     if control is not None:
         _choice(control, SCHEMES, "--quality-control scheme")
@@ -127,7 +131,7 @@ def quality_options(opt, target: capabilities.Target, rootpath: Path, source: We
     return QualityOptions(
         references=Path(opt.diffbench_baselines_dir or rootpath / "baselines") / measure.slug(target.name) / "references",
         thresholds=thresholds,
-        prompts=tuple(quality.default_prompts(count)),
+        prompts=tuple(prompt_set[:count]),
         update=opt.diffbench_update_baselines,
         control=control,
         clip_model=opt.diffbench_clip_model,

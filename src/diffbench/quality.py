@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from . import baselines, prompts as prompt_sets
+from . import baselines
 from .build import Built
 from .runner import RunOptions, call_kwargs
 
@@ -42,10 +42,6 @@ def to_uint8(images: np.ndarray) -> np.ndarray:
 
 def to_float(images: np.ndarray) -> np.ndarray:
     return images.astype(np.float32) / 255
-
-
-def default_prompts(count: int) -> list[str]:
-    return list(prompt_sets.DEFAULT[:count])
 
 
 # ------------------------------------------------------------------------------------------ references
