@@ -38,6 +38,8 @@ def _parser() -> argparse.ArgumentParser:
     default = Thresholds()
     parser = argparse.ArgumentParser(prog="diffbench", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("train-proxy", help="train the proxy models (see: diffbench train-proxy --help)")
+    commands.add_parser("proxy-eval", help="proxy caption retrieval and sample grid (diffbench proxy-eval --help)")
 
     compare = commands.add_parser("compare", help="compare two results files (BASE, NEW)",
                                   description="Compare NEW against BASE per scenario.",
@@ -128,8 +130,16 @@ def run_report(args, argv: list[str]) -> int:
     return OK
 
 
+# Subcommands with their own argument parsers (run on a GPU box, heavy imports): dispatched before parsing.
+DELEGATED = {"train-proxy": "diffbench.proxy.train", "proxy-eval": "diffbench.proxy.evaluate"}
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
+    if argv and argv[0] in DELEGATED:
+        import importlib
+
+        return importlib.import_module(DELEGATED[argv[0]]).main(argv[1:])
     try:
         args = _parser().parse_args(argv)
     except SystemExit as exc:  # argparse: usage errors exit 2, --help exits 0
