@@ -116,6 +116,11 @@ def quality_session(pytestconfig: pytest.Config):
     return plugin.quality_session(pytestconfig)
 
 
+@pytest.fixture(scope="session")
+def serialization_log(pytestconfig: pytest.Config) -> list:
+    return pytestconfig.stash[plugin.SERIALIZATION]
+
+
 @pytest.fixture
 def built(scenario, pipeline_cache):
     """The scenario's pipeline, built once and shared by consecutive tests with the same build key."""

@@ -28,6 +28,7 @@ SETTINGS = pytest.StashKey["Settings"]()
 CACHE = pytest.StashKey[PipelineCache]()
 QUALITY = pytest.StashKey[QualitySession]()
 OUTCOMES = pytest.StashKey[dict]()
+SERIALIZATION = pytest.StashKey[list]()
 
 
 @dataclass(frozen=True)
@@ -154,6 +155,7 @@ def configure(config: pytest.Config) -> None:
     except UsageError as exc:
         raise pytest.UsageError(str(exc)) from None
     config.stash[OUTCOMES] = dict(failures=[], skipped=[])
+    config.stash[SERIALIZATION] = []
     _quiet_progress_bars()
     opt = config.option
     if opt.diffbench_compile_cache or opt.diffbench_fresh_compile:
@@ -255,7 +257,11 @@ def _release_frames(exc: BaseException | None) -> None:
 
 def annotate_results(config: pytest.Config, output_json: dict) -> None:
     """Add failures, skips and quality metrics to pytest-benchmark's JSON (still readable by its compare)."""
-    output_json["diffbench"] = dict(config.stash[OUTCOMES])
+    output_json["diffbench"] = dict(config.stash[OUTCOMES], serialization=config.stash[SERIALIZATION])
+    round_trips = {r["scenario"]: r for r in config.stash[SERIALIZATION]}
+    for bench in output_json["benchmarks"]:
+        if bench["extra_info"].get("scenario") in round_trips:
+            bench["extra_info"]["serialization"] = round_trips[bench["extra_info"]["scenario"]]
     quality_session = config.stash.get(QUALITY, None)
     if quality_session is None:
         return

@@ -177,6 +177,9 @@ class Thresholds:
             yield table
             stack.extend(v for v in table.values() if isinstance(v, dict))
 
+    def serialization_tolerance(self) -> float:
+        return float(self.table.get("serialization", {}).get("pixel_diff_max", 0))
+
     def gates(self, model: str, scheme: str, weights: str) -> list[Gate]:
         """Most specific wins: default < scheme < model.scheme < weights.default < weights.scheme < weights.model.scheme."""
         merged: dict[str, float] = {}
