@@ -16,7 +16,8 @@ from functools import cached_property
 from typing import Any
 
 # Where torchao keeps its configs, newest layout first.
-TORCHAO_MODULES = ("torchao.quantization", "torchao.prototype.mx_formats", "torchao.sparsity")
+TORCHAO_MODULES = ("torchao.quantization", "torchao.prototype.mx_formats", "torchao.sparsity",
+                   "torchao.sparsity.sparse_api")
 
 
 class Unavailable(Exception):
