@@ -8,6 +8,7 @@ from __future__ import annotations
 import pytest
 
 from diffbench import measure, plugin
+from diffbench.settings import Settings
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -100,7 +101,7 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
 
 
 @pytest.fixture(scope="session")
-def settings(pytestconfig: pytest.Config) -> plugin.Settings:
+def settings(pytestconfig: pytest.Config) -> Settings:
     return pytestconfig.stash[plugin.SETTINGS]
 
 

@@ -1,0 +1,139 @@
+"""Command-line options → a validated `Settings`: every name and value is checked before anything is built.
+
+A bad value raises `UsageError` listing the valid choices; the pytest plugin turns it into a usage error.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from . import capabilities, matrix, measure, prompts, quality
+from .build import BuildOptions
+from .compilation import COMPILE_MODES, INDUCTOR_PROFILES
+from .matrix import FUSE_CHOICES, Selection, UsageError
+from .models import MODELS
+from .quality_session import QualityOptions
+from .runner import RunOptions
+from .schemes import SCHEMES
+from .weights import NAMED_SOURCES, WeightsSource
+
+
+@dataclass(frozen=True)
+class Settings:
+    selection: Selection
+    target: capabilities.Target
+    build: BuildOptions
+    run: RunOptions
+    quality: QualityOptions
+    scenario_timeout: float | None = None
+
+    @property
+    def device(self) -> str:
+        return self.target.device
+
+
+def _positive(value, label: str):
+    if value is not None and value <= 0:
+        raise UsageError(f"{label} must be positive, got {value}")
+    return value
+
+
+def _choice(value: str, valid, label: str) -> str:
+    if value not in valid:
+        raise UsageError(f"unknown {label} {value!r}; valid: {', '.join(valid)}")
+    return value
+
+
+def settings_from_options(opt, rootpath: Path) -> Settings:
+    """Validate every option before anything is built; a bad value is a UsageError listing the valid ones."""
+    device = opt.diffbench_device
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    _choice(device, ("cpu", "cuda"), "device")
+    try:
+        target = capabilities.Target.detect(device)
+    except RuntimeError as exc:
+        raise UsageError(str(exc)) from None
+
+    weights = opt.diffbench_weights
+    if weights == "auto":
+        weights = "synthetic" if device == "cuda" else "tiny"
+    if weights == "synthetic" and device != "cuda":
+        raise UsageError("--weights synthetic builds full-size models on the device: it needs --device cuda")
+
+    selection = Selection(
+        models=matrix.parse_names(opt.diffbench_models, MODELS, "model"),
+        schemes=matrix.parse_names(opt.diffbench_quant, SCHEMES, "quantization scheme"),
+        compile_modes=matrix.parse_names(opt.diffbench_compile, COMPILE_MODES, "compile mode"),
+        fuse_qkv=FUSE_CHOICES[_choice(opt.diffbench_fuse, FUSE_CHOICES, "--fuse value")],
+        batches=matrix.parse_ints(opt.diffbench_batch, "--batch"),
+    )
+    if weights not in NAMED_SOURCES:
+        if len(selection.models) != 1:
+            raise UsageError(f"--weights {weights!r} holds one model's weights: select that model with --models")
+        local = Path(weights).expanduser()
+        if local.exists() and not (local / "model_index.json").exists():
+            raise UsageError(f"--weights {weights}: no model_index.json in that folder (not a diffusers pipeline)")
+    steps = _positive(opt.diffbench_steps, "--steps")
+    if device == "cpu" and opt.diffbench_quant != "all":
+        needs_cuda = [s for s in selection.schemes if SCHEMES[s].cuda_only]
+        if needs_cuda:
+            raise UsageError(f"--quant {','.join(needs_cuda)} needs a CUDA device and none is in use "
+                             f"(CPU-capable: {', '.join(s for s in SCHEMES if not SCHEMES[s].cuda_only)})")
+    source = WeightsSource(weights, Path(opt.diffbench_cache_dir) if opt.diffbench_cache_dir else None,
+                           opt.diffbench_allow_pickle)
+    components = tuple(c.strip() for c in opt.diffbench_quant_components.split(",") if c.strip())
+    for model in selection.models:
+        unknown = [c for c in components if c != "denoiser" and c not in MODELS[model].components]
+        if unknown:
+            raise UsageError(f"--quant-components: {model} has no {unknown}; "
+                             f"valid: denoiser, {', '.join(MODELS[model].components)}")
+    return Settings(
+        selection=selection,
+        target=target,
+        build=BuildOptions(source=source, device=device, quant_components=components,
+                           compile_vae=opt.diffbench_compile_vae,
+                           inductor_profile=_choice(opt.diffbench_inductor_profile, INDUCTOR_PROFILES,
+                                                    "--inductor-profile")),
+        run=RunOptions(device=device, source=source, steps=steps, rounds=opt.diffbench_rounds),
+        quality=quality_options(opt, target, rootpath, source),
+        scenario_timeout=_positive(opt.diffbench_scenario_timeout, "--scenario-timeout"),
+    )
+
+
+def quality_options(opt, target: capabilities.Target, rootpath: Path, source: WeightsSource) -> QualityOptions:
+    from .proxy import scenes
+
+    count = opt.diffbench_quality_prompts
+    # The proxy only knows its scenes: it is judged on scene captions, other weights on the default prompts.
+    prompt_set = scenes.evaluation_prompts() if source.kind == "proxy" else list(prompts.DEFAULT)
+    if not 1 <= count <= len(prompt_set):
+        raise UsageError(f"--quality-prompts takes 1..{len(prompt_set)}, got {count}")
+    control = None if opt.diffbench_quality_control == "none" else opt.diffbench_quality_control
+    if control is not None:
+        _choice(control, SCHEMES, "--quality-control scheme")
+    try:
+        thresholds = quality.Thresholds.load(Path(opt.diffbench_thresholds or rootpath / "quality" / "thresholds.toml"))
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    return QualityOptions(
+        references=Path(opt.diffbench_baselines_dir or rootpath / "baselines") / measure.slug(target.name) / "references",
+        thresholds=thresholds,
+        prompts=tuple(prompt_set[:count]),
+        update=opt.diffbench_update_baselines,
+        control=control,
+        clip_model=opt.diffbench_clip_model,
+        clip_weights=opt.diffbench_clip_weights or _proxy_clip(source),
+    )
+
+
+def _proxy_clip(source: WeightsSource) -> str | None:
+    """With proxy weights, CLIP metrics use the proxy CLIP trained on the same scenes."""
+    from .proxy.architecture import CLIP_DIR
+
+    if source.kind == "proxy" and (CLIP_DIR / "open_clip_model.safetensors").exists():
+        return str(CLIP_DIR)
+    return None
