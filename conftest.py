@@ -25,7 +25,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     add("--batch", dest="diffbench_batch", default="1", metavar="SIZES",
         help="comma-separated batch sizes (default: 1)")
     add("--weights", dest="diffbench_weights", default="auto", metavar="SOURCE",
-        help="tiny | synthetic | a hub id or local pipeline folder (default: synthetic on CUDA, tiny on CPU)")
+        help="tiny | synthetic | proxy | a hub id or local pipeline folder (default: synthetic on CUDA, tiny on CPU)")
     add("--device", dest="diffbench_device", default="auto", choices=["auto", "cpu", "cuda"],
         help="where pipelines run (default: cuda when available)")
     add("--steps", dest="diffbench_steps", type=int, default=None, metavar="N",
