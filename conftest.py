@@ -24,6 +24,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="fuse the denoiser's QKV projections (default: off)")
     add("--batch", dest="diffbench_batch", default="1", metavar="SIZES",
         help="comma-separated batch sizes (default: 1)")
+    add("--offload", dest="diffbench_offload", default="none", metavar="MODES",
+        help="comma-separated CPU offload modes: none, model, sequential, group, or 'all' (default: none)")
+    add("--vae", dest="diffbench_vae", default="default", metavar="MODES",
+        help="comma-separated VAE memory modes: default, tiling, slicing, or 'all' (default: default)")
     add("--weights", dest="diffbench_weights", default="auto", metavar="SOURCE",
         help="tiny | synthetic | proxy | a hub id or local pipeline folder (default: synthetic on CUDA, tiny on CPU)")
     add("--device", dest="diffbench_device", default="auto", choices=["auto", "cpu", "cuda"],

@@ -68,3 +68,16 @@ def test_unknown_names_list_the_valid_ones():
         matrix.parse_ints("1,x", "--batch")
     with pytest.raises(UsageError, match="positive integers"):
         matrix.parse_ints("0", "--batch")
+
+
+def test_memory_dimensions_extend_ids_only_when_used():
+    assert Scenario("flux-dev", "int8wo", offload="model").id == "flux-dev-int8wo-eager-nofuse-bs1-offload-model"
+    assert Scenario("cogvideox-5b", "bf16", vae="tiling").id == "cogvideox-5b-bf16-eager-nofuse-bs1-vae-tiling"
+    assert Scenario("flux-dev", "int8wo").id == "flux-dev-int8wo-eager-nofuse-bs1"
+
+
+@pytest.mark.parametrize("offload", ["model", "sequential", "group"])
+def test_offload_needs_cuda(offload):
+    assert capabilities.skip_reason(Scenario("flux-dev", "bf16", offload=offload), CPU) == \
+        f"offload '{offload}' needs a CUDA device to offload from"
+    assert capabilities.skip_reason(Scenario("flux-dev", "bf16", offload=offload), H100) is None

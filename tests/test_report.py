@@ -175,3 +175,17 @@ def test_readme_without_markers_is_refused(run_file, tmp_path, capsys):
     assert cli.main(["report", str(run_file), "--out", str(out), "--readme", str(doc)]) == 2
     assert readme.START in capsys.readouterr().err
     assert doc.read_text() == before and not out.exists()
+
+
+def test_memory_strategy_columns_appear_only_when_used(tmp_path):
+    scenario = "flux-dev-bf16-eager-nofuse-bs1"
+    plain = write_results(tmp_path / "plain.json", {scenario: [1.0, 1.1, 1.0]})
+    headers, _ = report.table("flux-dev", list(results.load(plain).measurements.values()))
+    assert "offload" not in headers and "host_peak_rss" not in headers
+    offloaded = write_results(tmp_path / "offload.json", {scenario: [2.0, 2.1, 2.0]},
+                              info={scenario: dict(offload="model", host_peak_rss_gib=12.5)})
+    measurements = list(results.load(offloaded).measurements.values())
+    headers, rows = report.table("flux-dev", measurements)
+    assert rows[0][headers.index("offload")] == "model" and rows[0][headers.index("host_peak_rss")] == "12.500"
+    assert "vae" not in headers
+    assert report.label(measurements[0]) == "bf16/eager+offload model"

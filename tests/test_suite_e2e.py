@@ -78,3 +78,18 @@ def test_regional_compile_cold_then_warm_from_the_kept_cache(suite, tmp_path):
         assert str(tmp_path / "cc") in json.loads((suite.path / f"{name}.json").read_text())[
             "machine_info"]["diffbench"]["compile_cache_dir"]
     assert states == ["cold", "warm"]
+
+
+def test_memory_modes(suite):
+    """VAE tiling and slicing run on CPU; offload modes are skipped there with their reason."""
+    result = suite.runpytest_subprocess(
+        "benchmarks", "--models", "flux-dev,cogvideox-2b", "--quant", "int8wo", "--vae", "all", "--offload", "all",
+        "--steps", "2", "--rounds", "1", "--benchmark-json", "out.json", "-rs")
+    result.assert_outcomes(passed=6, skipped=18)
+    result.stdout.fnmatch_lines(["*offload 'group' needs a CUDA device to offload from*"])
+    data = json.loads((suite.path / "out.json").read_text())
+    ids = {b["extra_info"]["scenario"] for b in data["benchmarks"]}
+    assert "cogvideox-2b-int8wo-eager-nofuse-bs1-vae-tiling" in ids and "flux-dev-int8wo-eager-nofuse-bs1" in ids
+    assert all("host_peak_rss_gib" in b["extra_info"] for b in data["benchmarks"])
+    skipped = {s["scenario"] for s in data["diffbench"]["skipped"]}
+    assert "flux-dev-int8wo-eager-nofuse-bs1-offload-sequential-vae-slicing" in skipped

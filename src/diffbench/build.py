@@ -9,7 +9,7 @@ from typing import Any
 
 import torch
 
-from . import compilation, measure
+from . import compilation, measure, memory
 from .matrix import Scenario
 from .schemes import SCHEMES
 from .weights import WeightsSource, quantize
@@ -49,12 +49,19 @@ def build(scenario: Scenario, options: BuildOptions) -> Built:
     # torchao tensors cannot be concatenated, so fusing QKV must happen before quantization (as in the seeds):
     # such scenarios load in bf16, fuse, then quantize_ with the same configs.
     fuse_first = scenario.fuse_qkv and bool(configs)
-    loaded = options.source.load(spec, {} if fuse_first else configs, options.device, options.dtype)
+    offload = memory.OFFLOAD_MODES[scenario.offload]
+    # Offloaded pipelines start on the CPU (synthetic ones are built on the device, where random init is fast).
+    load_device = options.device if offload.apply is None or options.source.kind == "synthetic" else "cpu"
+    loaded = options.source.load(spec, {} if fuse_first else configs, load_device, options.dtype)
     pipe = loaded.pipe
     pipe.set_progress_bar_config(disable=True)
     if scenario.fuse_qkv:
         getattr(pipe, spec.denoiser).fuse_qkv_projections()
-    quantize_s = quantize(pipe, configs, options.device) if fuse_first else loaded.quantize_s
+    quantize_s = quantize(pipe, configs, load_device) if fuse_first else loaded.quantize_s
+    if offload.apply is not None:
+        pipe.to("cpu")
+        offload.apply(pipe, options.device)
+    memory.apply_vae_mode(pipe, scenario.vae)
     model_memory = measure.model_memory(pipe, options.device)
     compilation.compile_pipeline(pipe, compilation.COMPILE_MODES[scenario.compile], spec.denoiser,
                                  spec.repeated_blocks, options.compile_vae)

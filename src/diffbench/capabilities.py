@@ -41,6 +41,8 @@ def scheme_unavailable(name: str) -> str | None:
 
 
 def skip_reason(scenario: Scenario, target: Target) -> str | None:
+    if scenario.offload != "none" and target.device != "cuda":
+        return f"offload '{scenario.offload}' needs a CUDA device to offload from"
     scheme = SCHEMES[scenario.scheme]
     if (reason := scheme_unavailable(scenario.scheme)) is not None:
         return reason

@@ -38,6 +38,7 @@ def _parser() -> argparse.ArgumentParser:
     default = Thresholds()
     parser = argparse.ArgumentParser(prog="diffbench", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("schemes", help="which torchao object each scheme resolves to in the installed torchao")
     commands.add_parser("train-proxy", help="train the proxy models (see: diffbench train-proxy --help)")
     commands.add_parser("proxy-eval", help="proxy caption retrieval and sample grid (diffbench proxy-eval --help)")
 
@@ -130,6 +131,20 @@ def run_report(args, argv: list[str]) -> int:
     return OK
 
 
+def run_schemes() -> int:
+    from rich.table import Table
+
+    from .schemes import TorchAO, resolution_table
+
+    table = Table(title=f"quantization schemes in torchao {TorchAO().version}")
+    for column in ("scheme", "status", "resolved"):
+        table.add_column(column)
+    for row in resolution_table():
+        table.add_row(row["scheme"], row["status"], row["resolved"])
+    _console().print(table)
+    return OK
+
+
 # Subcommands with their own argument parsers (run on a GPU box, heavy imports): dispatched before parsing.
 DELEGATED = {"train-proxy": "diffbench.proxy.train", "proxy-eval": "diffbench.proxy.evaluate"}
 
@@ -145,6 +160,8 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as exc:  # argparse: usage errors exit 2, --help exits 0
         return exc.code if isinstance(exc.code, int) else USAGE
     try:
+        if args.command == "schemes":
+            return run_schemes()
         if args.command == "compare":
             return run_compare(args)
         return run_merge(args) if args.command == "merge" else run_report(args, argv)

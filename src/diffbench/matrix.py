@@ -26,10 +26,15 @@ class Scenario:
     compile: str = "eager"
     fuse_qkv: bool = False
     batch: int = 1
+    offload: str = "none"
+    vae: str = "default"
 
     @property
     def id(self) -> str:
-        return f"{self.model}-{self.scheme}-{self.compile}-{'fuse' if self.fuse_qkv else 'nofuse'}-bs{self.batch}"
+        base = f"{self.model}-{self.scheme}-{self.compile}-{'fuse' if self.fuse_qkv else 'nofuse'}-bs{self.batch}"
+        # Dimensions added later appear only when they leave their default, so older ids never change.
+        extra = [f"offload-{self.offload}"] * (self.offload != "none") + [f"vae-{self.vae}"] * (self.vae != "default")
+        return "-".join([base, *extra])
 
     @property
     def spec(self) -> ModelSpec:
@@ -38,7 +43,7 @@ class Scenario:
     @property
     def build_key(self) -> tuple:
         """Scenarios with the same build key share one built pipeline (batch size is a call argument)."""
-        return (self.model, self.scheme, self.compile, self.fuse_qkv)
+        return (self.model, self.scheme, self.compile, self.fuse_qkv, self.offload, self.vae)
 
     def params(self) -> dict:
         return {f.name: getattr(self, f.name) for f in fields(self)}
@@ -106,10 +111,12 @@ class Selection:
     compile_modes: tuple[str, ...] = ("eager",)
     fuse_qkv: tuple[bool, ...] = (False,)
     batches: tuple[int, ...] = (1,)
+    offloads: tuple[str, ...] = ("none",)
+    vaes: tuple[str, ...] = ("default",)
 
     def scenarios(self) -> list[Scenario]:
-        return [Scenario(*combo) for combo in
-                itertools.product(self.models, self.schemes, self.compile_modes, self.fuse_qkv, self.batches)]
+        return [Scenario(*combo) for combo in itertools.product(
+            self.models, self.schemes, self.compile_modes, self.fuse_qkv, self.batches, self.offloads, self.vaes)]
 
 
 class UsageError(ValueError):

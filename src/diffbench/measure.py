@@ -141,11 +141,10 @@ def _vm_hwm() -> int | None:
 def reset_peak(device: str) -> None:
     if torch.device(device).type == "cuda":
         torch.cuda.reset_peak_memory_stats()
-    else:
-        try:  # Linux: "5" resets the peak RSS (VmHWM) of this process
-            Path("/proc/self/clear_refs").write_text("5")
-        except OSError:
-            pass
+    try:  # Linux: "5" resets the peak RSS (VmHWM) of this process
+        Path("/proc/self/clear_refs").write_text("5")
+    except OSError:
+        pass
 
 
 def model_memory(pipe, device: str) -> dict[str, Any]:
@@ -160,15 +159,17 @@ def model_memory(pipe, device: str) -> dict[str, Any]:
         fields.update(memory_source="cuda_allocator", model_memory_gib=torch.cuda.memory_allocated() / GIB)
     else:
         fields.update(memory_source="process_rss", model_memory_gib=rss_bytes()[0] / GIB)
+    fields["host_rss_gib"] = rss_bytes()[0] / GIB  # offloaded weights live here
     return fields
 
 
 def inference_memory(device: str) -> dict[str, Any]:
     """Peaks since the last `reset_peak`."""
+    host_peak = rss_bytes()[1] / GIB
     if torch.device(device).type == "cuda":
         return dict(peak_memory_gib=torch.cuda.max_memory_allocated() / GIB,
-                    peak_reserved_gib=torch.cuda.max_memory_reserved() / GIB)
-    return dict(peak_memory_gib=rss_bytes()[1] / GIB, peak_reserved_gib=None)
+                    peak_reserved_gib=torch.cuda.max_memory_reserved() / GIB, host_peak_rss_gib=host_peak)
+    return dict(peak_memory_gib=host_peak, peak_reserved_gib=None, host_peak_rss_gib=host_peak)
 
 
 def summary(values: list[float]) -> dict[str, float | None]:

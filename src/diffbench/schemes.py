@@ -70,6 +70,12 @@ class Scheme:
         return None if self.make is None else self.make(ao or TorchAO())
 
 
+def _autoquant(ao: TorchAO) -> Any:
+    ao.get("autoquant")  # "not in torchao X.Y" where torchao removed it
+    raise Unavailable("autoquant wraps a compiled model rather than being a quantize_ config: "
+                      "the suite's quantize_/TorchAoConfig path does not run it yet")
+
+
 _CALIBRATION = "static activation scales need a calibration pass, which the suite does not run yet"
 
 SCHEMES: dict[str, Scheme] = {
@@ -108,7 +114,7 @@ SCHEMES: dict[str, Scheme] = {
                                               granularity=ao.get("PerGroup")(16)),
                "2-bit weight-only, group size 16: a deliberately lossy control for the quality gates"),
         # Seed schemes that torchao has since removed: kept so their absence is reported.
-        Scheme("autoquant", lambda ao: ao.get("autoquant"), "torchao autoquant", cuda_only=True),
+        Scheme("autoquant", _autoquant, "torchao autoquant", cuda_only=True),
         Scheme("int4dq", lambda ao: ao.config("Int8DynamicActivationInt4WeightConfig",
                                               "int8_dynamic_activation_int4_weight"),
                "int8 dynamic activation + int4 weight"),
@@ -123,3 +129,17 @@ SCHEMES: dict[str, Scheme] = {
         ],
     ]
 }
+
+
+def resolution_table(ao: TorchAO | None = None) -> list[dict[str, str]]:
+    """Which torchao object each scheme resolves to in the installed version, or why it cannot."""
+    ao = ao or TorchAO()
+    rows = []
+    for scheme in SCHEMES.values():
+        try:
+            config = scheme.torchao_config(ao)
+            resolved = "—" if config is None else f"{type(config).__module__}.{type(config).__qualname__}"
+            rows.append(dict(scheme=scheme.name, status="available", resolved=resolved))
+        except Unavailable as exc:
+            rows.append(dict(scheme=scheme.name, status="unavailable", resolved=str(exc)))
+    return rows

@@ -14,6 +14,7 @@ from . import capabilities, matrix, measure, prompts, quality
 from .build import BuildOptions
 from .compilation import COMPILE_MODES, INDUCTOR_PROFILES
 from .matrix import FUSE_CHOICES, Selection, UsageError
+from .memory import OFFLOAD_MODES, VAE_MODES
 from .models import MODELS
 from .quality_session import QualityOptions
 from .runner import RunOptions
@@ -70,6 +71,8 @@ def settings_from_options(opt, rootpath: Path) -> Settings:
         compile_modes=matrix.parse_names(opt.diffbench_compile, COMPILE_MODES, "compile mode"),
         fuse_qkv=FUSE_CHOICES[_choice(opt.diffbench_fuse, FUSE_CHOICES, "--fuse value")],
         batches=matrix.parse_ints(opt.diffbench_batch, "--batch"),
+        offloads=matrix.parse_names(opt.diffbench_offload, OFFLOAD_MODES, "offload mode"),
+        vaes=matrix.parse_names(opt.diffbench_vae, VAE_MODES, "vae mode"),
     )
     if weights not in NAMED_SOURCES:
         if len(selection.models) != 1:

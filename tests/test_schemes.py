@@ -1,0 +1,38 @@
+"""Scheme names resolve through the installed torchao, whatever its API generation."""
+
+from __future__ import annotations
+
+import sys
+import types
+from dataclasses import dataclass
+
+from diffbench import schemes
+
+
+@dataclass
+class OldInt8Config:  # what a function-style torchao returned
+    group_size: int | None = None
+
+
+def test_old_function_style_api_resolves_and_missing_names_are_reported(monkeypatch):
+    old = types.ModuleType("fake_torchao_old")
+    old.int8_weight_only = lambda: OldInt8Config()
+    old.autoquant = lambda model: model
+    monkeypatch.setitem(sys.modules, "fake_torchao_old", old)
+    monkeypatch.setattr(schemes, "TORCHAO_MODULES", ("fake_torchao_old",))
+    ao = schemes.TorchAO()
+    ao.__dict__["version"] = "0.9.0"  # cached_property slot
+    table = {row["scheme"]: row for row in schemes.resolution_table(ao)}
+    assert table["int8wo"] == dict(scheme="int8wo", status="available", resolved=f"{__name__}.OldInt8Config")
+    assert table["fp8dqrow"]["status"] == "unavailable"
+    assert table["fp8dqrow"]["resolved"].startswith("not in torchao 0.9.0: ")
+    assert table["int8dq"]["resolved"].startswith("not in torchao 0.9.0: Int8DynamicActivationInt8WeightConfig")
+    assert "wraps a compiled model" in table["autoquant"]["resolved"]  # present, but not a quantize_ config
+
+
+def test_installed_torchao_table_covers_every_scheme():
+    rows = schemes.resolution_table()
+    assert [r["scheme"] for r in rows] == list(schemes.SCHEMES)
+    by_name = {r["scheme"]: r for r in rows}
+    assert by_name["int8wo"]["status"] == "available"
+    assert by_name["bf16"]["resolved"] == "—"
