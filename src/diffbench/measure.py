@@ -154,12 +154,13 @@ def model_memory(pipe, device: str) -> dict[str, Any]:
         weights_gib=sum(weights.values()) / GIB,
         component_weights_gib={name: n / GIB for name, n in weights.items()},
     )
+    host_rss = rss_bytes()[0] / GIB  # offloaded weights live here
     if torch.device(device).type == "cuda":
         synchronize(device)
         fields.update(memory_source="cuda_allocator", model_memory_gib=torch.cuda.memory_allocated() / GIB)
     else:
-        fields.update(memory_source="process_rss", model_memory_gib=rss_bytes()[0] / GIB)
-    fields["host_rss_gib"] = rss_bytes()[0] / GIB  # offloaded weights live here
+        fields.update(memory_source="process_rss", model_memory_gib=host_rss)
+    fields["host_rss_gib"] = host_rss
     return fields
 
 

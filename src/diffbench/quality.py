@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import math
 import tomllib
 from dataclasses import dataclass, field
@@ -15,6 +14,7 @@ import torch
 from . import baselines
 from .build import Built
 from .runner import RunOptions, call_kwargs
+from .runner import outputs as pipeline_outputs
 
 # ------------------------------------------------------------------------------------------ generation
 
@@ -31,8 +31,7 @@ def generate(built: Built, options: RunOptions, prompts: list[str]) -> np.ndarra
         kwargs = call_kwargs(built, options, [prompts[i] for i in index])
         generators = [torch.Generator("cpu").manual_seed(options.seed + i) for i in index]
         result = built.pipe(**kwargs, generator=generators)
-        images = result.images if getattr(result, "frames", None) is None else result.frames
-        outputs.extend(np.asarray(images)[: len(prompts) - start])
+        outputs.extend(np.asarray(pipeline_outputs(result))[: len(prompts) - start])
     return to_uint8(np.stack(outputs))
 
 
@@ -228,6 +227,3 @@ def jsonable(value: Any) -> Any:
 def write_log(path: Path, records: list[dict[str, Any]], context: dict[str, Any]) -> None:
     baselines.write_json(path, jsonable(dict(results=records, **context)))
 
-
-def load_log(path: Path) -> dict[str, Any]:
-    return json.loads(path.read_text())

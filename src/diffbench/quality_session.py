@@ -62,15 +62,14 @@ class QualitySession:
             return self._references[model]
         settings = self.settings(scenario)
         images = None if self.options.update else self.store.load(model, self.weights, settings)
-        if images is None:
-            built = cache.get(Scenario(model, "bf16"))
-            images = quality.generate(built, self.run, self.prompts)
+        written = images is None
+        if written:
+            images = quality.generate(cache.get(Scenario(model, "bf16")), self.run, self.prompts)
             base = self.store.save(model, self.weights, settings, images, measure.environment())
-            self._references[model] = images
-            if not self.options.update:
-                raise ReferenceWritten(f"reference outputs were missing and have been written to {base}.npz; "
-                                       "check them and run again")
-        self._references[model] = images
+        self._references[model] = images  # kept for the session even when this test fails below
+        if written and not self.options.update:
+            raise ReferenceWritten(f"reference outputs were missing and have been written to {base}.npz; "
+                                   "check them and run again")
         return images
 
     def clip(self) -> metrics.ClipScorer | None:

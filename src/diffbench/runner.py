@@ -30,6 +30,12 @@ def call_kwargs(built: Built, options: RunOptions, prompt_list: list[str] | None
     return inputs.call_kwargs(prompt_list, options.steps) | dict(output_type="np")
 
 
+def outputs(result) -> Any:
+    """A pipeline's outputs: frames for video pipelines, images otherwise."""
+    frames = getattr(result, "frames", None)
+    return result.images if frames is None else frames
+
+
 def pipeline_call(built: Built, options: RunOptions):
     """A synchronized call with a fresh seeded generator, so every round computes the same output."""
     kwargs = call_kwargs(built, options)
@@ -53,7 +59,8 @@ def run(benchmark, built: Built, options: RunOptions) -> Any:
     overhead_check = options.overhead_check and not compilation.COMPILE_MODES[built.scenario.compile].whole_model
     with measure.denoiser_calls(denoiser) if overhead_check else contextlib.nullcontext() as calls:
         per_step = measure.step_times(built.pipe, call, options.device)
-    step_s = measure.summary(per_step)["median"]
+    step_stats = measure.summary(per_step)
+    step_s = step_stats["median"]
     floor = {}
     if calls and calls["inputs"] is not None and step_s:
         calls_per_step = calls["count"] / len(per_step)
@@ -63,8 +70,7 @@ def run(benchmark, built: Built, options: RunOptions) -> Any:
     measure.reset_peak(options.device)
     with compilation.recompiles_forbidden(built.scenario.compile != "eager"):
         output = benchmark.pedantic(call, rounds=options.rounds, iterations=1, warmup_rounds=0)
-    frames = getattr(output, "frames", None)
-    images = output.images if frames is None else frames
+    images = outputs(output)
     benchmark.extra_info.update(
         scenario=built.scenario.id,
         **built.scenario.params(),
@@ -72,7 +78,7 @@ def run(benchmark, built: Built, options: RunOptions) -> Any:
         first_call_s=first_call_s,
         compile_cache=compile_cache,
         step_s=step_s,
-        step_cv=measure.summary(per_step)["cv"],
+        step_cv=step_stats["cv"],
         **floor,
         steps=kwargs["num_inference_steps"],
         height=kwargs["height"],
