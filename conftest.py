@@ -52,6 +52,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
              "(default: torch's own temporary cache)")
     add("--fresh-compile", dest="diffbench_fresh_compile", action="store_true", default=False,
         help="compile cold: use an empty cache folder for this session")
+    add("--memory-cap-gib", dest="diffbench_memory_cap_gib", type=float, default=None, metavar="GIB",
+        help="cap this process's GPU memory (torch.cuda.set_per_process_memory_fraction), e.g. to see how a "
+             "smaller GPU fares; scenarios that do not fit fail with their OOM recorded (default: no cap)")
     add("--scenario-timeout", dest="diffbench_scenario_timeout", type=float, default=None, metavar="SECONDS",
         help="fail a scenario (build, compile and timed calls) that runs longer than this; the session goes on")
     add("--baselines-dir", dest="diffbench_baselines_dir", default=None, metavar="DIR",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -42,6 +43,7 @@ def resolve_components(scenario: Scenario, names: tuple[str, ...]) -> list[str]:
 
 
 def build(scenario: Scenario, options: BuildOptions) -> Built:
+    started = time.perf_counter()
     spec = scenario.spec
     scheme_config = SCHEMES[scenario.scheme].torchao_config()
     components = resolve_components(scenario, options.quant_components) if scheme_config is not None else []
@@ -76,6 +78,7 @@ def build(scenario: Scenario, options: BuildOptions) -> Built:
         inductor_profile=options.inductor_profile,
         inductor_flags=compilation.inductor_flags(),
         **model_memory,
+        build_s=time.perf_counter() - started,  # load + quantize + fuse + offload hooks + compile wrappers
     )
     return Built(scenario, pipe, info)
 

@@ -94,11 +94,6 @@ KNOWN_FAILURES: list[KnownFailure] = [
     KnownFailure(lambda s: s.scheme == "int8dq" and s.compile != "eager" and s.batch <= 16,
                  "compiled int8dq: torch._int_mm 'self.size(0) needs to be greater than 16' on 1-row linears",
                  torchao="<=0.18", min_sm=(8, 0)),
-    # H100, torchao 0.18 (baselines/nvidia-h100-80gb-hbm3/proxy/proxy-quality.json): per-tensor fp8 asserts on
-    # the proxy's small linears.
-    KnownFailure(lambda s: s.scheme == "fp8dq" and s.model == "flux-dev",
-                 "fp8dq on the proxy's small linears: torchao asserts 'input_tensor must be 1x128 scaled'",
-                 torchao="<=0.18", min_sm=(8, 9), weights="proxy"),
 ]
 
 

@@ -201,6 +201,12 @@ def _git_revision() -> str | None:
         return None
 
 
+def cap_gpu_memory(cap_gib: float) -> None:
+    """Let this process allocate at most `cap_gib` of GPU 0: a smaller GPU's budget on a bigger one."""
+    total = torch.cuda.get_device_properties(0).total_memory
+    torch.cuda.set_per_process_memory_fraction(min(1.0, cap_gib * GIB / total), 0)
+
+
 def environment() -> dict[str, Any]:
     """The fingerprint every result carries: what ran, on what."""
     env: dict[str, Any] = dict(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import sys
 import tempfile
+import time
 import traceback
 from pathlib import Path
 
@@ -24,6 +25,7 @@ CACHE = pytest.StashKey[PipelineCache]()
 QUALITY = pytest.StashKey[QualitySession]()
 OUTCOMES = pytest.StashKey[dict]()
 SERIALIZATION = pytest.StashKey[list]()
+STARTED = pytest.StashKey[float]()
 
 
 def configure(config: pytest.Config) -> None:
@@ -31,6 +33,7 @@ def configure(config: pytest.Config) -> None:
         config.stash[SETTINGS] = settings_from_options(config.option, config.rootpath)
     except UsageError as exc:
         raise pytest.UsageError(str(exc)) from None
+    config.stash[STARTED] = time.perf_counter()
     config.stash[OUTCOMES] = dict(failures=[], skipped=[])
     config.stash[SERIALIZATION] = []
     _quiet_progress_bars()
@@ -38,6 +41,8 @@ def configure(config: pytest.Config) -> None:
     if opt.diffbench_compile_cache or opt.diffbench_fresh_compile:
         root = Path(opt.diffbench_compile_cache or Path(tempfile.gettempdir()) / "diffbench-compile")
         compilation.use_compile_cache(root.expanduser(), measure.environment(), opt.diffbench_fresh_compile)
+    if (cap := config.stash[SETTINGS].memory_cap_gib) is not None:
+        measure.cap_gpu_memory(cap)
 
 
 def _quiet_progress_bars() -> None:
@@ -134,7 +139,12 @@ def _release_frames(exc: BaseException | None) -> None:
 
 def annotate_results(config: pytest.Config, output_json: dict) -> None:
     """Add failures, skips and quality metrics to pytest-benchmark's JSON (still readable by its compare)."""
-    output_json["diffbench"] = dict(config.stash[OUTCOMES], serialization=config.stash[SERIALIZATION])
+    settings = config.stash[SETTINGS]
+    output_json["diffbench"] = dict(
+        config.stash[OUTCOMES], serialization=config.stash[SERIALIZATION], memory_cap_gib=settings.memory_cap_gib,
+        command=["pytest", *config.invocation_params.args],  # how this file was made
+        # from configure to the JSON: imports, builds, compiles and timed calls (cold vs warm compile caches)
+        session_wall_s=time.perf_counter() - config.stash[STARTED])
     round_trips = {r["scenario"]: r for r in config.stash[SERIALIZATION]}
     for bench in output_json["benchmarks"]:
         if bench["extra_info"].get("scenario") in round_trips:

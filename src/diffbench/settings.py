@@ -30,6 +30,7 @@ class Settings:
     run: RunOptions
     quality: QualityOptions
     scenario_timeout: float | None = None
+    memory_cap_gib: float | None = None  # applied once per session by the plugin
 
     @property
     def device(self) -> str:
@@ -104,7 +105,19 @@ def settings_from_options(opt, rootpath: Path) -> Settings:
         run=RunOptions(device=device, source=source, steps=steps, rounds=opt.diffbench_rounds),
         quality=quality_options(opt, target, rootpath, source),
         scenario_timeout=_positive(opt.diffbench_scenario_timeout, "--scenario-timeout"),
+        memory_cap_gib=_memory_cap(opt.diffbench_memory_cap_gib, device),
     )
+
+
+def _memory_cap(cap_gib: float | None, device: str) -> float | None:
+    if cap_gib is None:
+        return None
+    if device != "cuda":
+        raise UsageError("--memory-cap-gib caps GPU memory: it needs --device cuda")
+    total = torch.cuda.get_device_properties(0).total_memory / measure.GIB
+    if not 0 < cap_gib <= total:
+        raise UsageError(f"--memory-cap-gib takes a size in (0, {total:.1f}] GiB for this GPU, got {cap_gib}")
+    return cap_gib
 
 
 def quality_options(opt, target: capabilities.Target, rootpath: Path, source: WeightsSource) -> QualityOptions:

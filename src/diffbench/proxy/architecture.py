@@ -31,8 +31,10 @@ FLUX_PROXY = ModelSpec(
     denoiser="transformer",
     components=dict(
         transformer=Component("diffusers", "FluxTransformer2DModel", **_same(dict(
+            # 6 heads x 32 = 192 wide: no 128x128 linear, which torchao 0.18's per-tensor fp8 mistakes for
+            # 128x128 block scaling ("input_tensor must be 1x128 scaled"); real FLUX has none either.
             patch_size=1, in_channels=16, num_layers=2, num_single_layers=4, attention_head_dim=32,
-            num_attention_heads=4, joint_attention_dim=128, pooled_projection_dim=64, guidance_embeds=False,
+            num_attention_heads=6, joint_attention_dim=128, pooled_projection_dim=64, guidance_embeds=False,
             axes_dims_rope=[8, 12, 12]))),
         text_encoder=Component("transformers", "CLIPTextModel", config_cls="CLIPTextConfig", **_same(dict(
             vocab_size=TINY_VOCAB, hidden_size=64, intermediate_size=256, num_hidden_layers=2,

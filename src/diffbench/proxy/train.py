@@ -2,7 +2,8 @@
 
 Stages, each bounded in wall time and reproducible from its seed:
 1. vae: the AutoencoderKL learns to reconstruct the scenes; its latent scale/shift are then measured.
-2. flux: the transformer and both text encoders learn rectified flow (FLUX's objective) on VAE latents.
+2. flux: the transformer and both text encoders learn rectified flow (FLUX's objective) on VAE latents
+   (run alone, it starts them afresh on the shipped VAE, e.g. after an architecture change).
 3. clip: an open_clip CLIP learns image-caption matching on the same scenes (for CLIP score offline).
 The pipeline is saved with save_pretrained (safetensors, bf16) and loaded like any real checkpoint.
 """
@@ -191,10 +192,9 @@ def main(argv: list[str] | None = None) -> int:
         return 60 * (args.minutes if args.minutes is not None else STAGE_MINUTES[stage])
 
     if args.stage in ("vae", "flux", "all"):
-        if args.stage == "flux":
-            pipe = weights.load_pretrained(flux_dir, {}, args.device, torch.float32).pipe
-        else:
-            pipe = weights.assemble(FLUX_PROXY, "full", args.device, torch.float32, args.seed)
+        pipe = weights.assemble(FLUX_PROXY, "full", args.device, torch.float32, args.seed)
+        if args.stage == "flux":  # a fresh transformer and text encoders on the trained VAE
+            pipe.vae = weights.load_pretrained(FLUX_DIR, {}, args.device, torch.float32).pipe.vae
         if args.stage in ("vae", "all"):
             print("vae:", flush=True)
             log["vae"] = train_vae(pipe.vae, images, args.device, seconds("vae"))
