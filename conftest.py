@@ -104,6 +104,7 @@ def pytest_benchmark_update_json(config: pytest.Config, benchmarks, output_json:
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
+    plugin.save_results_without_benchmarks(session.config)  # runs after pytest-benchmark's own saving
     plugin.write_quality_log(session.config)
 
 

@@ -76,6 +76,17 @@ def test_a_compile_error_is_recorded_for_every_batch_of_that_build(suite):
     assert all(f["error_type"] == "InternalTorchDynamoError" for f in failures.values())
 
 
+def test_failures_are_saved_when_no_scenario_completes(suite):
+    """pytest-benchmark writes nothing without a completed benchmark; the suite still writes the failures."""
+    result, data = _run(suite, "compile:flux-dev-bf16-eager-nofuse-bs1", "--quant", "bf16", "--batch", "1")
+    result.assert_outcomes(errors=1)
+    assert data["benchmarks"] == []
+    [failure] = data["diffbench"]["failures"]
+    assert failure["scenario"] == "flux-dev-bf16-eager-nofuse-bs1"
+    assert failure["error_type"] == "InternalTorchDynamoError"
+    assert data["machine_info"]["diffbench"]["weights"] == "tiny"
+
+
 def test_a_hang_past_the_scenario_timeout_is_recorded(suite):
     result, data = _run(suite, "hang:flux-dev-int8wo-eager-nofuse-bs1", "--scenario-timeout", "20")
     result.assert_outcomes(passed=3, failed=1)

@@ -161,6 +161,19 @@ def annotate_results(config: pytest.Config, output_json: dict) -> None:
                 {name: {k: v for k, v in stats.items() if k != "per_prompt"} for name, stats in record["metrics"].items()})
 
 
+def save_results_without_benchmarks(config: pytest.Config) -> None:
+    """pytest-benchmark writes no JSON when no benchmark completed (every scenario failed or was skipped), which
+    would lose exactly the failure records a user needs: write one in its format, with no timings."""
+    session = getattr(config, "_benchmarksession", None)
+    if session is None or not session.json or session.benchmarks:
+        return
+    output_json = config.hook.pytest_benchmark_generate_json(
+        config=config, benchmarks=[], include_data=True, machine_info=session.get_machine_info(),
+        commit_info=config.hook.pytest_benchmark_generate_commit_info(config=config))
+    config.hook.pytest_benchmark_update_json(config=config, benchmarks=[], output_json=output_json)
+    session.save_json(output_json)
+
+
 def write_quality_log(config: pytest.Config) -> None:
     path = config.option.diffbench_quality_json
     quality_session = config.stash.get(QUALITY, None)
