@@ -63,7 +63,7 @@ def _torchao_version() -> str | None:
         return None
 
 
-def expected_failure(scenario: Scenario, target: Target, weights: str | None = None) -> str | None:
+def expected_failure(scenario: Scenario, target: Target) -> str | None:
     """The reason (and link) of a known failure that applies to this scenario here, or None."""
     from packaging.specifiers import SpecifierSet
 
@@ -74,8 +74,6 @@ def expected_failure(scenario: Scenario, target: Target, weights: str | None = N
         if known.torchao and (installed is None or installed not in SpecifierSet(known.torchao)):
             continue
         if known.min_sm and (target.sm is None or target.sm < known.min_sm):
-            continue
-        if known.weights and known.weights != weights:
             continue
         return f"{known.reason} ({known.link})" if known.link else known.reason
     return None

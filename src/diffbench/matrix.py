@@ -83,7 +83,6 @@ class KnownFailure:
     link: str = ""
     torchao: str = ""  # a version specifier such as "<0.19"; empty: any version
     min_sm: tuple[int, int] | None = None  # only on GPUs at least this capable (None: anywhere)
-    weights: str | None = None  # only with this weights source (None: any)
 
 
 # Filled from measured runs (see baselines/); each entry says where it was seen.

@@ -62,7 +62,7 @@ def scenario_params(settings: Settings) -> list:
         if reason := (matrix.skip_reason(scenario) or settings.build.source.unavailable(scenario.spec)
                       or capabilities.skip_reason(scenario, settings.target)):
             marks.append(pytest.mark.skip(reason=reason))
-        if reason := capabilities.expected_failure(scenario, settings.target, settings.build.source.name):
+        if reason := capabilities.expected_failure(scenario, settings.target):
             marks.append(pytest.mark.xfail(reason=reason, strict=True))
         if settings.scenario_timeout:
             # pytest-timeout's signal method fails only this test; the session goes on.
