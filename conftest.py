@@ -28,6 +28,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="comma-separated CPU offload modes: none, model, sequential, group, or 'all' (default: none)")
     add("--vae", dest="diffbench_vae", default="default", metavar="MODES",
         help="comma-separated VAE memory modes: default, tiling, slicing, or 'all' (default: default)")
+    add("--attention", dest="diffbench_attention", default="sdpa", metavar="KERNELS",
+        help="comma-separated attention kernels: sdpa, sdpa-cudnn, sdpa-flash, sdpa-efficient, sdpa-math, "
+             "flash-attn, flash3, sage, or 'all' (default: sdpa, torch's own choice)")
     add("--weights", dest="diffbench_weights", default="auto", metavar="SOURCE",
         help="tiny | synthetic | proxy | a hub id or local pipeline folder (default: synthetic on CUDA, tiny on CPU)")
     add("--device", dest="diffbench_device", default="auto", choices=["auto", "cpu", "cuda"],

@@ -58,6 +58,10 @@ def test_tiny_pipeline_from_saved_folder(name, cache_dir):  # cache_dir: tests/c
     expected = (len(PROMPTS), inputs.frames, *image) if spec.output == "video" else (len(PROMPTS), *image)
     assert frames.shape == expected
     assert np.isfinite(frames).all()
+    # Dispatcher attention kernels (flash-attn, sage) reach only processors that call diffusers' dispatcher.
+    denoiser = getattr(pipe, spec.denoiser)
+    dispatching = any(hasattr(getattr(m, "processor", None), "_attention_backend") for m in denoiser.modules())
+    assert dispatching == spec.attention_dispatch
     # The saved folder holds exactly the assembled pipeline: same weights, tokenizers and scheduler.
     np.testing.assert_allclose(frames, _call(weights.assemble(spec, "tiny", "cpu", torch.float32), spec), atol=1e-5)
 

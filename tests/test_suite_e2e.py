@@ -56,6 +56,9 @@ def test_unknown_names_are_usage_errors(suite):
     result.stderr.fnmatch_lines(["*unknown model 'flux-pro'; valid: all, flux-dev*"])
     result = suite.runpytest_subprocess("benchmarks", "--batch", "two")
     assert result.ret == 4
+    result = suite.runpytest_subprocess("benchmarks", "--attention", "cudnn")
+    assert result.ret == 4
+    result.stderr.fnmatch_lines(["*unknown attention kernel 'cudnn'; valid: all, sdpa, sdpa-cudnn*"])
 
 
 def test_synthetic_weights_need_cuda(suite):

@@ -11,6 +11,7 @@ from typing import Any
 import torch
 
 from . import compilation, measure, memory
+from .attention import ATTENTION_KERNELS
 from .matrix import Scenario
 from .schemes import SCHEMES
 from .weights import WeightsSource, quantize
@@ -113,6 +114,8 @@ class PipelineCache:
             self.close()
             self._stack = contextlib.ExitStack()
             self._stack.enter_context(compilation.inductor_profile(self.options.inductor_profile))
+            # Held until teardown: compile traces, and every call runs, with the scenario's attention kernel.
+            self._stack.enter_context(ATTENTION_KERNELS[scenario.attention].active())
             try:
                 self._built = build(scenario, self.options)
             except BaseException as exc:

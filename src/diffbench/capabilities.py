@@ -11,6 +11,7 @@ from functools import cache
 
 import torch
 
+from .attention import ATTENTION_KERNELS
 from .matrix import KNOWN_FAILURES, Scenario
 from .schemes import SCHEMES, Unavailable
 
@@ -40,9 +41,19 @@ def scheme_unavailable(name: str) -> str | None:
     return None
 
 
+@cache
+def attention_unavailable(name: str) -> str | None:
+    return ATTENTION_KERNELS[name].unavailable()
+
+
 def skip_reason(scenario: Scenario, target: Target) -> str | None:
     if scenario.offload != "none" and target.device != "cuda":
         return f"offload '{scenario.offload}' needs a CUDA device to offload from"
+    kernel = ATTENTION_KERNELS[scenario.attention]
+    if kernel.cuda_only and target.device != "cuda":
+        return f"attention {kernel.name} needs a CUDA device"
+    if (reason := attention_unavailable(kernel.name)) is not None:
+        return reason
     scheme = SCHEMES[scenario.scheme]
     if (reason := scheme_unavailable(scenario.scheme)) is not None:
         return reason

@@ -12,6 +12,7 @@ import itertools
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, fields
 
+from .attention import ATTENTION_KERNELS
 from .compilation import COMPILE_MODES
 from .models import MODELS, ModelSpec
 from .schemes import SCHEMES
@@ -28,12 +29,14 @@ class Scenario:
     batch: int = 1
     offload: str = "none"
     vae: str = "default"
+    attention: str = "sdpa"
 
     @property
     def id(self) -> str:
         base = f"{self.model}-{self.scheme}-{self.compile}-{'fuse' if self.fuse_qkv else 'nofuse'}-bs{self.batch}"
         # Dimensions added later appear only when they leave their default, so older ids never change.
         extra = [f"offload-{self.offload}"] * (self.offload != "none") + [f"vae-{self.vae}"] * (self.vae != "default")
+        extra += [f"attn-{self.attention}"] * (self.attention != "sdpa")
         return "-".join([base, *extra])
 
     @property
@@ -43,7 +46,7 @@ class Scenario:
     @property
     def build_key(self) -> tuple:
         """Scenarios with the same build key share one built pipeline (batch size is a call argument)."""
-        return (self.model, self.scheme, self.compile, self.fuse_qkv, self.offload, self.vae)
+        return (self.model, self.scheme, self.compile, self.fuse_qkv, self.offload, self.vae, self.attention)
 
     def params(self) -> dict:
         return {f.name: getattr(self, f.name) for f in fields(self)}
@@ -66,6 +69,8 @@ def _has_fuse_qkv(spec: ModelSpec) -> bool:
 INVALID: list[Rule] = [
     Rule(lambda s: s.fuse_qkv and not _has_fuse_qkv(s.spec),
          "the denoiser has no fuse_qkv_projections"),
+    Rule(lambda s: ATTENTION_KERNELS[s.attention].dispatcher_backend is not None and not s.spec.attention_dispatch,
+         "the denoiser's attention does not go through diffusers' attention dispatcher (use an sdpa-* kernel)"),
 ]
 
 
@@ -107,10 +112,12 @@ class Selection:
     batches: tuple[int, ...] = (1,)
     offloads: tuple[str, ...] = ("none",)
     vaes: tuple[str, ...] = ("default",)
+    attentions: tuple[str, ...] = ("sdpa",)
 
     def scenarios(self) -> list[Scenario]:
         return [Scenario(*combo) for combo in itertools.product(
-            self.models, self.schemes, self.compile_modes, self.fuse_qkv, self.batches, self.offloads, self.vaes)]
+            self.models, self.schemes, self.compile_modes, self.fuse_qkv, self.batches, self.offloads, self.vaes,
+            self.attentions)]
 
 
 class UsageError(ValueError):

@@ -19,7 +19,9 @@ from .seeds import Seeds, seed_row
 
 SEED_COLUMNS = ("ckpt", "batch_size", "fuse", "compile", "compile_vae", "quantization", "model_memory",
                 "inference_memory", "time")
-MEMORY_COLUMNS = {"offload": "none", "vae": "default"}  # extra_info key → value when the strategy is unused
+# Dimensions added after the seeds: extra_info key → its default. Each gets a column only where a run left it.
+OPTIONAL_COLUMNS = {"offload": "none", "vae": "default", "attention": "sdpa"}
+MEMORY_STRATEGIES = ("offload", "vae")  # with these, host memory matters: weights move to the host
 EXTRA_COLUMNS = ("step_s", "first_call_s")
 SEED_FIGURE_COLUMNS = ("seed_time", "seed_model_memory")  # the seeds' published figures, with --seeds
 ENV_KEYS = ("gpu", "weights", "torch", "torchao", "diffusers", "transformers", "cuda", "driver", "diffbench_git")
@@ -51,17 +53,18 @@ def table(model: str, measurements: list[Measurement], seeds: Seeds | None = Non
           gpu: str | None = None) -> tuple[list[str], list[list[str]]]:
     """Headers and rows; with `seeds`, the seed row matching each scenario (on `gpu`) fills the seed columns."""
     metrics = [q for q in QUALITY_METRICS if any(m.quality(q) is not None for m in measurements)]
-    # Memory strategies get columns only where a run used them (host memory matters once weights are offloaded).
-    memory = [c for c, default in MEMORY_COLUMNS.items() if any((m.get(c) or default) != default for m in measurements)]
-    headers = [*SEED_COLUMNS, *EXTRA_COLUMNS, *memory, *(["host_peak_rss"] if memory else []), *metrics,
+    optional = [c for c, default in OPTIONAL_COLUMNS.items()
+                 if any((m.get(c) or default) != default for m in measurements)]
+    host = any(c in MEMORY_STRATEGIES for c in optional)
+    headers = [*SEED_COLUMNS, *EXTRA_COLUMNS, *optional, *(["host_peak_rss"] if host else []), *metrics,
                *(SEED_FIGURE_COLUMNS if seeds else ())]
     rows = []
     for m in measurements:
         row = [hub_id(model), _cell(m.get("batch")), _cell(bool(m.get("fuse_qkv"))), _cell(m.get("compile")),
                _cell(bool(m.get("compile_vae"))), _cell(m.get("scheme")), _cell(m.number("model_memory_gib")),
                _cell(m.number("peak_memory_gib")), _cell(m.median), _cell(m.number("step_s")),
-               _cell(m.number("first_call_s")), *(_cell(m.get(c) or MEMORY_COLUMNS[c]) for c in memory),
-               *([_cell(m.number("host_peak_rss_gib"))] if memory else []), *(_cell(m.quality(q), 4) for q in metrics)]
+               _cell(m.number("first_call_s")), *(_cell(m.get(c) or OPTIONAL_COLUMNS[c]) for c in optional),
+               *([_cell(m.number("host_peak_rss_gib"))] if host else []), *(_cell(m.quality(q), 4) for q in metrics)]
         if seeds:
             seed = seed_row(m, gpu, seeds)
             row += [_cell(_float(seed.get("time")) if seed else None),
@@ -100,7 +103,7 @@ def pareto_front(points: list[tuple[float, float]]) -> list[int]:
 
 
 def label(m: Measurement) -> str:
-    extras = [f"+{c} {m.get(c)}" for c, default in MEMORY_COLUMNS.items() if (m.get(c) or default) != default]
+    extras = [f"+{c} {m.get(c)}" for c, default in OPTIONAL_COLUMNS.items() if (m.get(c) or default) != default]
     return f"{m.get('scheme')}/{m.get('compile')}" + ("+fuse" if m.get("fuse_qkv") else "") + "".join(extras)
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 import torch
 
 from . import capabilities, matrix, measure, prompts, quality
+from .attention import ATTENTION_KERNELS
 from .build import BuildOptions
 from .compilation import COMPILE_MODES, INDUCTOR_PROFILES
 from .matrix import FUSE_CHOICES, Selection, UsageError
@@ -74,6 +75,7 @@ def settings_from_options(opt, rootpath: Path) -> Settings:
         batches=matrix.parse_ints(opt.diffbench_batch, "--batch"),
         offloads=matrix.parse_names(opt.diffbench_offload, OFFLOAD_MODES, "offload mode"),
         vaes=matrix.parse_names(opt.diffbench_vae, VAE_MODES, "vae mode"),
+        attentions=matrix.parse_names(opt.diffbench_attention, ATTENTION_KERNELS, "attention kernel"),
     )
     if weights not in NAMED_SOURCES:
         if len(selection.models) != 1:

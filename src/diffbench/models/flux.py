@@ -39,6 +39,7 @@ def _flux(name: str, hub_id: str, guidance_embeds: bool, scheduler: dict, inputs
         tokenizers=dict(tokenizer=CLIP_TOKENIZER, tokenizer_2=t5_tokenizer(inputs.extra["max_sequence_length"])),
         scheduler=("FlowMatchEulerDiscreteScheduler", scheduler),
         inputs=inputs,
+        attention_dispatch=True,
         tiny_inputs=Inputs(height=64, width=64, steps=4, guidance=inputs.guidance,
                            extra=dict(max_sequence_length=32)),
     )

@@ -69,6 +69,9 @@ class ModelSpec:
     # Block classes for regional compilation when the denoiser class has no `_repeated_blocks`.
     repeated_blocks: tuple[str, ...] = ()
     pipeline_kwargs: dict[str, Any] = field(default_factory=dict)  # extra constructor arguments
+    # Whether the denoiser's attention processors call diffusers' `dispatch_attention_fn`, so that dispatcher
+    # backends (flash-attn, sage, ...) reach them; tests/test_models.py checks it against the built model.
+    attention_dispatch: bool = False
 
     @property
     def component_names(self) -> list[str]:

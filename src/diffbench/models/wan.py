@@ -38,6 +38,7 @@ WAN_T2V_1_3B = ModelSpec(
     name="wan2.1-t2v-1.3b",
     pipeline="WanPipeline",
     hub_id="Wan-AI/Wan2.1-T2V-1.3B-Diffusers",
+    attention_dispatch=True,
     denoiser="transformer",
     components=dict(transformer=TRANSFORMER, text_encoder=UMT5_XXL, vae=VAE),
     tokenizers=dict(tokenizer=t5_tokenizer(512)),
