@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from diffbench import measure, plugin
+from diffbench import measure, plugin, workers
 from diffbench.settings import Settings
 
 
@@ -99,15 +99,32 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
 
 
 def pytest_benchmark_update_machine_info(config: pytest.Config, machine_info: dict) -> None:
-    machine_info["diffbench"] = measure.environment() | dict(weights=config.stash[plugin.SETTINGS].build.source.name)
+    machine_info["diffbench"] = (measure.environment() | dict(weights=config.stash[plugin.SETTINGS].build.source.name)
+                                 | workers.placement(config))
 
 
 def pytest_benchmark_update_json(config: pytest.Config, benchmarks, output_json: dict) -> None:
     plugin.annotate_results(config, output_json)
+    workers.tag_records(config, output_json)
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    workers.time_on_workers(session.config)  # after pytest-benchmark's (trylast) configure made its session
+
+
+@pytest.hookimpl(optionalhook=True)  # pytest-xdist's hooks (controller): how tests are handed out, each worker
+def pytest_xdist_make_scheduler(config: pytest.Config, log):
+    return workers.make_scheduler(config, log)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node) -> None:
+    workers.configure_node(node.config, node)
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
     plugin.save_results_without_benchmarks(session.config)  # runs after pytest-benchmark's own saving
+    workers.merge_results(session.config)  # under pytest-xdist, on the controller: the workers' files
     plugin.write_quality_log(session.config)
 
 

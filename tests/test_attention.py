@@ -43,8 +43,8 @@ def test_a_missing_attention_package_is_reported_with_diffusers_reason():
         pytest.skip("flash-attn is installed here")
 
 
-def test_the_kernel_is_held_for_the_scenario_and_released_after(cache_dir, monkeypatch):
-    """Every SDPA call of a sdpa-math scenario runs with the fused kernels disabled; the flags come back after."""
+def test_the_kernel_is_pinned_for_the_denoiser_only(cache_dir, monkeypatch):
+    """A sdpa-math scenario's denoiser calls run with the fused kernels disabled, the text encoders' do not."""
     real_sdpa = torch.nn.functional.scaled_dot_product_attention
     seen = []
 
@@ -63,9 +63,38 @@ def test_the_kernel_is_held_for_the_scenario_and_released_after(cache_dir, monke
 
     default = generate(Scenario("flux-dev", "bf16"))
     assert seen and all(flash for flash, _ in seen)  # torch may pick any kernel
+    calls = len(seen)
     seen.clear()
     math = generate(Scenario("flux-dev", "bf16", attention="sdpa-math"))
-    assert seen and all(not flash and math_on for flash, math_on in seen)
+    pinned = [math_on for flash, math_on in seen if not flash]
+    assert len(seen) == calls and pinned and all(pinned)  # the denoiser's calls
+    assert len(pinned) < calls  # the text encoders' calls keep torch's choice
     cache.close()
     assert torch.backends.cuda.flash_sdp_enabled()
     np.testing.assert_allclose(math, default, atol=1e-3)  # the same attention, computed by another kernel
+
+
+def test_the_pin_is_traced_into_compiled_graphs(cache_dir):
+    """A compiled block must carry the backend in its graph: otherwise compile caches (keyed on the graph)
+    hand a pinned scenario the default kernel's compiled code."""
+    from diffbench.attention import attention_modules
+    from diffbench.weights import assemble
+    from diffbench.models import MODELS
+
+    transformer = assemble(MODELS["flux-dev"], "tiny", "cpu", torch.float32).transformer
+    ATTENTION_KERNELS["sdpa-math"].pin(transformer)
+    block = transformer.transformer_blocks[0]
+    assert block.attn in attention_modules(transformer)
+    graphs = []
+
+    def capture(gm, example_inputs):
+        graphs.append(gm)
+        return gm.forward
+
+    torch._dynamo.reset()
+    compiled = torch.compile(block, backend=capture, fullgraph=True)
+    hidden, context = torch.randn(1, 16, 32), torch.randn(1, 8, 32)  # tiny: 2 heads x 16
+    temb = torch.randn(1, 32)
+    compiled(hidden, context, temb)
+    code = "\n".join(gm.code for gm in graphs)
+    assert "_sdpa_kernel" in code and "MATH" in code

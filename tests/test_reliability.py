@@ -74,6 +74,8 @@ def test_a_compile_error_is_recorded_for_every_batch_of_that_build(suite):
     failures = {f["scenario"]: f for f in data["diffbench"]["failures"]}
     assert set(failures) == {"flux-dev-int8wo-eager-nofuse-bs1", "flux-dev-int8wo-eager-nofuse-bs2"}
     assert all(f["error_type"] == "InternalTorchDynamoError" for f in failures.values())
+    # Wrapped errors hide where they came from: the record keeps the end of the traceback.
+    assert all("in faulty_build" in f["traceback"] for f in failures.values())
 
 
 def test_failures_are_saved_when_no_scenario_completes(suite):

@@ -66,6 +66,7 @@ def build(scenario: Scenario, options: BuildOptions) -> Built:
         offload.apply(pipe, options.device)
     memory.apply_vae_mode(pipe, scenario.vae)
     model_memory = measure.model_memory(pipe, options.device)
+    ATTENTION_KERNELS[scenario.attention].pin(getattr(pipe, spec.denoiser))  # before compile: traced with it
     compilation.compile_pipeline(pipe, compilation.COMPILE_MODES[scenario.compile], spec.denoiser,
                                  spec.repeated_blocks, options.compile_vae)
     info = dict(
@@ -114,8 +115,6 @@ class PipelineCache:
             self.close()
             self._stack = contextlib.ExitStack()
             self._stack.enter_context(compilation.inductor_profile(self.options.inductor_profile))
-            # Held until teardown: compile traces, and every call runs, with the scenario's attention kernel.
-            self._stack.enter_context(ATTENTION_KERNELS[scenario.attention].active())
             try:
                 self._built = build(scenario, self.options)
             except BaseException as exc:

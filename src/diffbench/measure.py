@@ -202,9 +202,11 @@ def _git_revision() -> str | None:
 
 
 def cap_gpu_memory(cap_gib: float) -> None:
-    """Let this process allocate at most `cap_gib` of GPU 0: a smaller GPU's budget on a bigger one."""
-    total = torch.cuda.get_device_properties(0).total_memory
-    torch.cuda.set_per_process_memory_fraction(min(1.0, cap_gib * GIB / total), 0)
+    """Let this process allocate at most `cap_gib` of its current GPU (an xdist worker's own): a smaller GPU's
+    budget on a bigger one."""
+    device = torch.cuda.current_device()
+    total = torch.cuda.get_device_properties(device).total_memory
+    torch.cuda.set_per_process_memory_fraction(min(1.0, cap_gib * GIB / total), device)
 
 
 def environment() -> dict[str, Any]:
@@ -220,10 +222,11 @@ def environment() -> dict[str, Any]:
         compile_cache_dir=os.environ.get("TORCHINDUCTOR_CACHE_DIR"),
     )
     if torch.cuda.is_available():
-        props = torch.cuda.get_device_properties(0)
+        device = torch.cuda.current_device()  # an xdist worker's own GPU
+        props = torch.cuda.get_device_properties(device)
         env.update(
             gpu=props.name,
-            gpu_sm=".".join(map(str, torch.cuda.get_device_capability(0))),
+            gpu_sm=".".join(map(str, torch.cuda.get_device_capability(device))),
             gpu_memory_gib=props.total_memory / GIB,
             gpu_count=torch.cuda.device_count(),
             driver=_nvidia_smi("driver_version"),

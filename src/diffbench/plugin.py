@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from . import capabilities, compilation, matrix, measure, quality
+from . import capabilities, compilation, matrix, measure, quality, workers
 from .build import PipelineCache
 from .matrix import Scenario, UsageError
 from .quality_session import QualitySession
@@ -34,6 +34,7 @@ def configure(config: pytest.Config) -> None:
     except UsageError as exc:
         raise pytest.UsageError(str(exc)) from None
     config.stash[STARTED] = time.perf_counter()
+    workers.use_worker_device(config, config.stash[SETTINGS].device)  # under xdist: this worker's own GPU
     config.stash[OUTCOMES] = dict(failures=[], skipped=[])
     config.stash[SERIALIZATION] = []
     _quiet_progress_bars()
@@ -58,7 +59,9 @@ def scenario_params(settings: Settings) -> list:
     """Every selected scenario, skipped with its reason where it cannot run here."""
     params = []
     for scenario in settings.selection.scenarios():
-        marks = [pytest.mark.scenario]
+        # Under pytest-xdist the batch sizes of one pipeline stay on one worker, which builds it once (the mark
+        # for xdist's own loadgroup; workers.make_scheduler groups the same way without it).
+        marks = [pytest.mark.scenario, pytest.mark.xdist_group(name=workers.group_name(scenario.build_key))]
         if reason := (matrix.skip_reason(scenario) or settings.build.source.unavailable(scenario.spec)
                       or capabilities.skip_reason(scenario, settings.target)):
             marks.append(pytest.mark.skip(reason=reason))
@@ -115,11 +118,19 @@ def record_outcome(item: pytest.Item, call: pytest.CallInfo, report: pytest.Test
         elif report.failed:
             memory = measure.inference_memory(item.config.stash[SETTINGS].device)
             outcomes["failures"].append(entry | dict(error_type=type(exc).__name__, message=str(exc)[:4000],
-                                                     peak_memory_gib=memory["peak_memory_gib"]))
+                                                     peak_memory_gib=memory["peak_memory_gib"],
+                                                     traceback=_traceback_tail(exc)))
     if report.failed:
         _release_frames(exc)
         if CACHE in item.config.stash:  # drop the pipeline: the next scenario starts on a clean device
             item.config.stash[CACHE].close()
+
+
+def _traceback_tail(exc: BaseException | None, limit: int = 6000) -> str | None:
+    """The end of the chained traceback: wrappers such as InductorError hide the real failure's stack."""
+    if exc is None:
+        return None
+    return "".join(traceback.format_exception(exc))[-limit:]
 
 
 def _release_frames(exc: BaseException | None) -> None:
@@ -165,8 +176,8 @@ def save_results_without_benchmarks(config: pytest.Config) -> None:
     """pytest-benchmark writes no JSON when no benchmark completed (every scenario failed or was skipped), which
     would lose exactly the failure records a user needs: write one in its format, with no timings."""
     session = getattr(config, "_benchmarksession", None)
-    if session is None or not session.json or session.benchmarks:
-        return
+    if session is None or not session.json or session.benchmarks or workers.is_controller(config):
+        return  # (an xdist controller runs no test: the workers write their files, merged by workers.py)
     output_json = config.hook.pytest_benchmark_generate_json(
         config=config, benchmarks=[], include_data=True, machine_info=session.get_machine_info(),
         commit_info=config.hook.pytest_benchmark_generate_commit_info(config=config))
