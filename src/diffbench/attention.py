@@ -91,5 +91,3 @@ ATTENTION_KERNELS: dict[str, AttentionKernel] = {
                         cuda_only=True),
     ]
 }
-
-DEFAULT = "sdpa"

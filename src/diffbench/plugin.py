@@ -59,9 +59,7 @@ def scenario_params(settings: Settings) -> list:
     """Every selected scenario, skipped with its reason where it cannot run here."""
     params = []
     for scenario in settings.selection.scenarios():
-        # Under pytest-xdist the batch sizes of one pipeline stay on one worker, which builds it once (the mark
-        # for xdist's own loadgroup; workers.make_scheduler groups the same way without it).
-        marks = [pytest.mark.scenario, pytest.mark.xdist_group(name=workers.group_name(scenario.build_key))]
+        marks = [pytest.mark.scenario]  # under pytest-xdist, workers.make_scheduler keeps a pipeline on one worker
         if reason := (matrix.skip_reason(scenario) or settings.build.source.unavailable(scenario.spec)
                       or capabilities.skip_reason(scenario, settings.target)):
             marks.append(pytest.mark.skip(reason=reason))
