@@ -92,6 +92,19 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 @pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem):
+    plugin.scenario_started(item)
+    result = yield  # an interrupt raises here: the scenario stays recorded as the one in progress
+    plugin.scenario_finished(item)
+    return result
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_call(item: pytest.Item) -> None:
+    plugin.scenario_phase(item, "call")
+
+
+@pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
     report = yield
     plugin.record_outcome(item, call, report)

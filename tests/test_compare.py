@@ -146,6 +146,17 @@ def test_mismatched_runs_are_refused_unless_allowed(tmp_path, capsys, field, val
     assert "warning: comparing across environments" in capsys.readouterr().out
 
 
+def test_runs_with_other_settings_are_refused_unless_allowed(tmp_path, capsys):
+    """Same scenario id, different steps: a 10-step run must not pass for a faster 28-step one."""
+    base = make(tmp_path, "base", info={FP8: dict(steps=28)})
+    new = make(tmp_path, "new", slower={FP8: 0.4}, info={FP8: dict(steps=10)})
+    assert run([base, new]) == 2
+    err = capsys.readouterr().err
+    assert FP8 in err and "steps 28 → 10" in err and "--allow-mismatch" in err
+    assert run([base, new, "--allow-mismatch"]) == 0
+    assert "other settings: steps 28 → 10" in capsys.readouterr().out.replace("\n", " ")
+
+
 @pytest.mark.parametrize("content", ["{not json", "[1, 2]", '{"benchmarks": []}', json.dumps(
     dict(machine_info={}, benchmarks=[{"name": "x", "stats": {"mean": 1.0}}]))])
 def test_corrupt_or_foreign_json_is_refused_naming_the_file(tmp_path, capsys, content):

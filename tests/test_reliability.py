@@ -6,7 +6,7 @@ import json
 
 FAULTS_PLUGIN = '''
 """Injects faults into chosen scenarios (loaded with -p faults)."""
-import os, time
+import os, signal, time
 import torch
 from diffbench import build, runner
 
@@ -23,6 +23,8 @@ def pipeline_call(built, options):
             raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 20.00 GiB (injected)")
         if FAULT == "hang":
             time.sleep(120)
+        if FAULT == "interrupt":  # what Ctrl-C or `timeout -s INT` does to a session
+            os.kill(os.getpid(), signal.SIGINT)
         return call()
     return faulty, kwargs
 
@@ -94,6 +96,22 @@ def test_a_hang_past_the_scenario_timeout_is_recorded(suite):
     result.assert_outcomes(passed=3, failed=1)
     failure = _check_isolated(data, "flux-dev-int8wo-eager-nofuse-bs1", "Failed")
     assert "Timeout" in failure["message"]
+
+
+def test_an_interrupted_session_names_the_scenario_it_stopped_in(suite):
+    result, data = _run(suite, "interrupt:flux-dev-int8wo-eager-nofuse-bs1")
+    assert result.ret == 2  # pytest's "interrupted"
+    assert {b["extra_info"]["scenario"] for b in data["benchmarks"]} == {
+        "flux-dev-bf16-eager-nofuse-bs1", "flux-dev-bf16-eager-nofuse-bs2"}
+    interrupted = data["diffbench"]["interrupted"]
+    assert interrupted["scenario"] == "flux-dev-int8wo-eager-nofuse-bs1" and interrupted["phase"] == "call"
+    assert interrupted["elapsed_s"] > 0
+
+
+def test_a_completed_session_has_no_interrupted_record(suite):
+    result, data = _run(suite, "oom:none", "--quant", "bf16", "--batch", "1")
+    result.assert_outcomes(passed=1)
+    assert "interrupted" not in data["diffbench"]
 
 
 def test_a_failed_scenario_releases_its_pipeline(suite):

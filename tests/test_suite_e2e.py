@@ -78,6 +78,7 @@ def test_regional_compile_cold_then_warm_from_the_kept_cache(suite, tmp_path):
         [bench] = json.loads((suite.path / f"{name}.json").read_text())["benchmarks"]
         states.append(bench["extra_info"]["compile_cache"])
         assert bench["extra_info"]["compile"] == "regional"
+        assert bench["extra_info"]["first_call_tuning_benchmarks"] == 0  # default profile: no coordinate descent
         assert str(tmp_path / "cc") in json.loads((suite.path / f"{name}.json").read_text())[
             "machine_info"]["diffbench"]["compile_cache_dir"]
     assert states == ["cold", "warm"]

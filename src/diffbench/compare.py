@@ -156,6 +156,21 @@ def _scenarios(results: Results) -> list[str]:
     return [*results.measurements, *results.failures, *results.skipped]
 
 
+# Settings outside the scenario id that change what is measured: a 10-step run is not a faster 28-step one.
+SETTINGS = ("steps", "height", "width", "frames", "dtype", "compile_vae", "inductor_profile", "quantized_components")
+
+
+def setting_changes(base: Measurement, new: Measurement) -> list[str]:
+    """The SETTINGS that differ between two measurements of one scenario (keys a file lacks are not compared)."""
+    return [f"{key} {base.get(key)!r} → {new.get(key)!r}" for key in SETTINGS
+            if key in base.info and key in new.info and base.get(key) != new.get(key)]
+
+
+# machine_info.diffbench keys that are not environment changes worth a line: compared above, or bookkeeping
+# (the run files a merged store came from, the xdist workers of a run).
+NOT_ENVIRONMENT = ("gpu", "weights", "sources", "xdist_workers")
+
+
 def check_compatible(base: Results, new: Results) -> list[str]:
     """What makes the two runs incomparable: a different GPU or a different weights source."""
     return [f"{key}: {b!r} (BASE) vs {n!r} (NEW)"
@@ -169,10 +184,21 @@ def compare(base: Results, new: Results, thresholds: Thresholds = Thresholds(),
         raise MismatchError(f"{base.path} and {new.path} are not comparable ({'; '.join(mismatches)}); "
                             "pass --allow-mismatch to compare anyway")
     scenarios = list(dict.fromkeys([*_scenarios(base), *_scenarios(new)]))
+    changed = {scenario: changes for scenario in scenarios
+               if (b := base.measurements.get(scenario)) and (n := new.measurements.get(scenario))
+               and (changes := setting_changes(b, n))}
+    if changed and not allow_mismatch:
+        listed = "; ".join(f"{scenario}: {', '.join(changes)}" for scenario, changes in changed.items())
+        raise MismatchError(f"{base.path} and {new.path} measured scenarios with different settings ({listed}); "
+                            "pass --allow-mismatch to compare anyway")
     env_changes = [f"{key}: {base.env.get(key)} → {new.env.get(key)}"
                    for key in dict.fromkeys([*base.env, *new.env])
-                   if key not in ("gpu", "weights") and base.env.get(key) != new.env.get(key)]
-    return Comparison(base, new, [_row(s, base, new, thresholds) for s in scenarios], mismatches, env_changes)
+                   if key not in NOT_ENVIRONMENT and base.env.get(key) != new.env.get(key)]
+    rows = [_row(s, base, new, thresholds) for s in scenarios]
+    for row in rows:
+        if row.scenario in changed:
+            row.notes.append(f"other settings: {', '.join(changed[row.scenario])}")
+    return Comparison(base, new, rows, mismatches, env_changes)
 
 
 def _change(base: float | None, new: float | None, digits: int = 3, percent: bool = True) -> str:

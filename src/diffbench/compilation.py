@@ -137,9 +137,12 @@ def use_compile_cache(root: Path, environment: dict[str, Any], fresh: bool = Fal
 
 
 def cache_counters() -> dict[str, int]:
+    """FX-graph cache hits and misses, and the kernel benchmarks coordinate-descent tuning ran (a warm cache
+    should run none: the tuned configs are cached beside the kernels)."""
     from torch._dynamo.utils import counters
 
-    return dict(hit=counters["inductor"]["fxgraph_cache_hit"], miss=counters["inductor"]["fxgraph_cache_miss"])
+    return dict(hit=counters["inductor"]["fxgraph_cache_hit"], miss=counters["inductor"]["fxgraph_cache_miss"],
+                tuning=counters["inductor"]["coordesc_tuning_bench"])
 
 
 def cache_state(before: dict[str, int], after: dict[str, int]) -> str | None:

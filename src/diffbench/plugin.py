@@ -26,6 +26,7 @@ QUALITY = pytest.StashKey[QualitySession]()
 OUTCOMES = pytest.StashKey[dict]()
 SERIALIZATION = pytest.StashKey[list]()
 STARTED = pytest.StashKey[float]()
+RUNNING = pytest.StashKey[dict]()  # the scenario in progress: still set if the session is interrupted in it
 
 
 def configure(config: pytest.Config) -> None:
@@ -104,6 +105,22 @@ def _scenario(item: pytest.Item) -> Scenario | None:
     return scenario if isinstance(scenario, Scenario) else None
 
 
+def scenario_started(item: pytest.Item) -> None:
+    if (scenario := _scenario(item)) is not None:
+        item.config.stash[RUNNING] = dict(scenario=scenario.id, nodeid=item.nodeid, phase="setup",
+                                          started=time.perf_counter())
+
+
+def scenario_phase(item: pytest.Item, phase: str) -> None:
+    if (running := item.config.stash.get(RUNNING, None)) is not None:
+        running["phase"] = phase
+
+
+def scenario_finished(item: pytest.Item) -> None:
+    if RUNNING in item.config.stash:  # (never reached when Ctrl-C or `timeout -s INT` stops the session)
+        del item.config.stash[RUNNING]
+
+
 def record_outcome(item: pytest.Item, call: pytest.CallInfo, report: pytest.TestReport) -> None:
     """Failed and skipped scenarios go into the results JSON with their reason; a failure frees the device."""
     scenario = _scenario(item)
@@ -154,6 +171,10 @@ def annotate_results(config: pytest.Config, output_json: dict) -> None:
         command=["pytest", *config.invocation_params.args],  # how this file was made
         # from configure to the JSON: imports, builds, compiles and timed calls (cold vs warm compile caches)
         session_wall_s=time.perf_counter() - config.stash[STARTED])
+    if (running := config.stash.get(RUNNING, None)) is not None:
+        # The session was stopped inside this scenario (setup: building it; call: compiling or timing it).
+        output_json["diffbench"]["interrupted"] = {k: v for k, v in running.items() if k != "started"} | dict(
+            elapsed_s=time.perf_counter() - running["started"])
     round_trips = {r["scenario"]: r for r in config.stash[SERIALIZATION]}
     for bench in output_json["benchmarks"]:
         if bench["extra_info"].get("scenario") in round_trips:
