@@ -42,10 +42,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     add("--quant-components", dest="diffbench_quant_components", default="denoiser", metavar="NAMES",
         help="components to quantize: 'denoiser' and/or component names such as text_encoder_2,vae "
              "(default: denoiser)")
-    add("--compile-vae", dest="diffbench_compile_vae", action="store_true", default=False,
-        help="also compile the VAE decoder with the scenario's compile mode")
-    add("--inductor-profile", dest="diffbench_inductor_profile", default="default", metavar="NAME",
-        help="named inductor flags applied per scenario: default, torchao (default: default)")
+    add("--compile-vae", dest="diffbench_compile_vae", nargs="?", const="on", default="off",
+        choices=["off", "on", "both"],
+        help="also compile the VAE decoder with the scenario's compile mode; bare --compile-vae means on "
+             "(default: off)")
+    add("--inductor-profile", dest="diffbench_inductor_profile", default="default", metavar="NAMES",
+        help="comma-separated named inductor flag sets applied per compiled scenario: default, torchao "
+             "(torchao's coordinate-descent tuning), or 'all' (default: default)")
     add("--cache-dir", dest="diffbench_cache_dir", default=None, metavar="DIR",
         help="where tiny pipelines are saved (default: $DIFFBENCH_CACHE or ~/.cache/diffbench)")
     add("--allow-pickle", dest="diffbench_allow_pickle", action="store_true", default=False,

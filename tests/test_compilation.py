@@ -87,3 +87,12 @@ def test_a_recompile_during_timed_rounds_is_an_error():
     with compilation.recompiles_forbidden(True), pytest.raises(Exception, match="[Rr]ecompil"):
         fn(torch.ones(3))
     torch.compiler.reset()
+
+
+def test_compile_vae_scenarios_compile_the_decoder(cache_dir):
+    cache = PipelineCache(BuildOptions(WeightsSource("tiny", cache_dir), "cpu"))
+    plain = cache.get(Scenario("flux-dev", "bf16", "regional")).pipe.vae.decode
+    assert not hasattr(plain, "_torchdynamo_orig_callable")
+    compiled = cache.get(Scenario("flux-dev", "bf16", "regional", compile_vae=True)).pipe.vae.decode
+    assert hasattr(compiled, "_torchdynamo_orig_callable")  # torch.compile's wrapper (compiles on first call)
+    cache.close()

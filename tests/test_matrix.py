@@ -76,6 +76,21 @@ def test_memory_dimensions_extend_ids_only_when_used():
     assert Scenario("flux-dev", "int8wo").id == "flux-dev-int8wo-eager-nofuse-bs1"
 
 
+def test_compile_dimensions_extend_ids_only_when_used():
+    regional = Scenario("flux-dev", "fp8dqrow", "regional", True, attention="sdpa-cudnn", compile_vae=True)
+    assert regional.id == "flux-dev-fp8dqrow-regional-fuse-bs1-attn-sdpa-cudnn-compile-vae"
+    tuned = Scenario("flux-dev", "fp8dqrow", "regional", True, inductor_profile="torchao")
+    assert tuned.id == "flux-dev-fp8dqrow-regional-fuse-bs1-inductor-torchao"
+    assert len({regional.build_key, tuned.build_key, Scenario("flux-dev", "fp8dqrow", "regional", True).build_key}) == 3
+
+
+def test_compile_dimensions_need_a_compile_mode():
+    reason = "compile_vae and inductor profiles apply to compiled scenarios: eager compiles nothing"
+    assert matrix.skip_reason(Scenario("flux-dev", "bf16", compile_vae=True)) == reason
+    assert matrix.skip_reason(Scenario("flux-dev", "bf16", inductor_profile="torchao")) == reason
+    assert matrix.skip_reason(Scenario("flux-dev", "bf16", "regional", compile_vae=True)) is None
+
+
 @pytest.mark.parametrize("offload", ["model", "sequential", "group"])
 def test_offload_needs_cuda(offload):
     assert capabilities.skip_reason(Scenario("flux-dev", "bf16", offload=offload), CPU) == \

@@ -23,8 +23,6 @@ class BuildOptions:
     device: str
     dtype: torch.dtype = torch.bfloat16
     quant_components: tuple[str, ...] = ("denoiser",)  # "denoiser" stands for the model's denoiser
-    compile_vae: bool = False
-    inductor_profile: str = "default"
 
 
 @dataclass
@@ -68,7 +66,7 @@ def build(scenario: Scenario, options: BuildOptions) -> Built:
     model_memory = measure.model_memory(pipe, options.device)
     ATTENTION_KERNELS[scenario.attention].pin(getattr(pipe, spec.denoiser))  # before compile: traced with it
     compilation.compile_pipeline(pipe, compilation.COMPILE_MODES[scenario.compile], spec.denoiser,
-                                 spec.repeated_blocks, options.compile_vae)
+                                 spec.repeated_blocks, scenario.compile_vae)
     info = dict(
         load_s=loaded.load_s,
         quantize_s=quantize_s,
@@ -76,8 +74,6 @@ def build(scenario: Scenario, options: BuildOptions) -> Built:
         quantized_components=sorted(configs),
         weights=options.source.name,
         dtype=str(options.dtype).removeprefix("torch."),
-        compile_vae=options.compile_vae,
-        inductor_profile=options.inductor_profile,
         inductor_flags=compilation.inductor_flags(),
         **model_memory,
         build_s=time.perf_counter() - started,  # load + quantize + fuse + offload hooks + compile wrappers
@@ -114,7 +110,7 @@ class PipelineCache:
         if self._key != key:
             self.close()
             self._stack = contextlib.ExitStack()
-            self._stack.enter_context(compilation.inductor_profile(self.options.inductor_profile))
+            self._stack.enter_context(compilation.inductor_profile(scenario.inductor_profile))
             try:
                 self._built = build(scenario, self.options)
             except BaseException as exc:

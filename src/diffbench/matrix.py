@@ -1,6 +1,6 @@
 """The benchmark matrix as data: scenarios, their stable ids, and the combinations that cannot run.
 
-A scenario is one (model, scheme, compile mode, fuse_qkv, batch size) point. Its id
+A scenario is one (model, scheme, compile mode, fuse_qkv, batch size, ...) point: the fields of `Scenario`. Its id
 (`flux-dev-fp8dqrow-max-autotune-fuse-bs1`) keys baseline files, so the id format never changes: new
 dimensions are appended only when they differ from their default.
 Hardware and library checks live in `capabilities`; this module holds what is invalid on any machine.
@@ -30,13 +30,16 @@ class Scenario:
     offload: str = "none"
     vae: str = "default"
     attention: str = "sdpa"
+    compile_vae: bool = False  # compile the VAE decoder too, with the scenario's compile mode (a seeds' column)
+    inductor_profile: str = "default"  # named inductor flags the scenario compiles with (compilation.py)
 
     @property
     def id(self) -> str:
         base = f"{self.model}-{self.scheme}-{self.compile}-{'fuse' if self.fuse_qkv else 'nofuse'}-bs{self.batch}"
         # Dimensions added later appear only when they leave their default, so older ids never change.
         extra = [f"offload-{self.offload}"] * (self.offload != "none") + [f"vae-{self.vae}"] * (self.vae != "default")
-        extra += [f"attn-{self.attention}"] * (self.attention != "sdpa")
+        extra += [f"attn-{self.attention}"] * (self.attention != "sdpa") + ["compile-vae"] * self.compile_vae
+        extra += [f"inductor-{self.inductor_profile}"] * (self.inductor_profile != "default")
         return "-".join([base, *extra])
 
     @property
@@ -46,7 +49,8 @@ class Scenario:
     @property
     def build_key(self) -> tuple:
         """Scenarios with the same build key share one built pipeline (batch size is a call argument)."""
-        return (self.model, self.scheme, self.compile, self.fuse_qkv, self.offload, self.vae, self.attention)
+        return (self.model, self.scheme, self.compile, self.fuse_qkv, self.offload, self.vae, self.attention,
+                self.compile_vae, self.inductor_profile)
 
     def params(self) -> dict:
         return {f.name: getattr(self, f.name) for f in fields(self)}
@@ -71,6 +75,8 @@ INVALID: list[Rule] = [
          "the denoiser has no fuse_qkv_projections"),
     Rule(lambda s: ATTENTION_KERNELS[s.attention].dispatcher_backend is not None and not s.spec.attention_dispatch,
          "the denoiser's attention does not go through diffusers' attention dispatcher (use an sdpa-* kernel)"),
+    Rule(lambda s: s.compile == "eager" and (s.compile_vae or s.inductor_profile != "default"),
+         "compile_vae and inductor profiles apply to compiled scenarios: eager compiles nothing"),
 ]
 
 
@@ -113,11 +119,13 @@ class Selection:
     offloads: tuple[str, ...] = ("none",)
     vaes: tuple[str, ...] = ("default",)
     attentions: tuple[str, ...] = ("sdpa",)
+    compile_vae: tuple[bool, ...] = (False,)
+    inductor_profiles: tuple[str, ...] = ("default",)
 
     def scenarios(self) -> list[Scenario]:
         return [Scenario(*combo) for combo in itertools.product(
             self.models, self.schemes, self.compile_modes, self.fuse_qkv, self.batches, self.offloads, self.vaes,
-            self.attentions)]
+            self.attentions, self.compile_vae, self.inductor_profiles)]
 
 
 class UsageError(ValueError):
@@ -146,4 +154,4 @@ def parse_ints(value: str, label: str) -> tuple[int, ...]:
     return numbers
 
 
-FUSE_CHOICES = {"off": (False,), "on": (True,), "both": (False, True)}
+ON_OFF_CHOICES = {"off": (False,), "on": (True,), "both": (False, True)}  # --fuse, --compile-vae

@@ -20,7 +20,7 @@ from .seeds import Seeds, seed_row
 SEED_COLUMNS = ("ckpt", "batch_size", "fuse", "compile", "compile_vae", "quantization", "model_memory",
                 "inference_memory", "time")
 # Dimensions added after the seeds: extra_info key → its default. Each gets a column only where a run left it.
-OPTIONAL_COLUMNS = {"offload": "none", "vae": "default", "attention": "sdpa"}
+OPTIONAL_COLUMNS = {"offload": "none", "vae": "default", "attention": "sdpa", "inductor_profile": "default"}
 MEMORY_STRATEGIES = ("offload", "vae")  # with these, host memory matters: weights move to the host
 EXTRA_COLUMNS = ("step_s", "first_call_s")
 SEED_FIGURE_COLUMNS = ("seed_time", "seed_model_memory")  # the seeds' published figures, with --seeds

@@ -14,7 +14,7 @@ from . import capabilities, matrix, measure, prompts, quality
 from .attention import ATTENTION_KERNELS
 from .build import BuildOptions
 from .compilation import COMPILE_MODES, INDUCTOR_PROFILES
-from .matrix import FUSE_CHOICES, Selection, UsageError
+from .matrix import ON_OFF_CHOICES, Selection, UsageError
 from .memory import OFFLOAD_MODES, VAE_MODES
 from .models import MODELS
 from .quality_session import QualityOptions
@@ -71,11 +71,13 @@ def settings_from_options(opt, rootpath: Path) -> Settings:
         models=matrix.parse_names(opt.diffbench_models, MODELS, "model"),
         schemes=matrix.parse_names(opt.diffbench_quant, SCHEMES, "quantization scheme"),
         compile_modes=matrix.parse_names(opt.diffbench_compile, COMPILE_MODES, "compile mode"),
-        fuse_qkv=FUSE_CHOICES[_choice(opt.diffbench_fuse, FUSE_CHOICES, "--fuse value")],
+        fuse_qkv=ON_OFF_CHOICES[_choice(opt.diffbench_fuse, ON_OFF_CHOICES, "--fuse value")],
         batches=matrix.parse_ints(opt.diffbench_batch, "--batch"),
         offloads=matrix.parse_names(opt.diffbench_offload, OFFLOAD_MODES, "offload mode"),
         vaes=matrix.parse_names(opt.diffbench_vae, VAE_MODES, "vae mode"),
         attentions=matrix.parse_names(opt.diffbench_attention, ATTENTION_KERNELS, "attention kernel"),
+        compile_vae=ON_OFF_CHOICES[_choice(opt.diffbench_compile_vae, ON_OFF_CHOICES, "--compile-vae value")],
+        inductor_profiles=matrix.parse_names(opt.diffbench_inductor_profile, INDUCTOR_PROFILES, "inductor profile"),
     )
     if weights not in NAMED_SOURCES:
         if len(selection.models) != 1:
@@ -100,10 +102,7 @@ def settings_from_options(opt, rootpath: Path) -> Settings:
     return Settings(
         selection=selection,
         target=target,
-        build=BuildOptions(source=source, device=device, quant_components=components,
-                           compile_vae=opt.diffbench_compile_vae,
-                           inductor_profile=_choice(opt.diffbench_inductor_profile, INDUCTOR_PROFILES,
-                                                    "--inductor-profile")),
+        build=BuildOptions(source=source, device=device, quant_components=components),
         run=RunOptions(device=device, source=source, steps=steps, rounds=opt.diffbench_rounds),
         quality=quality_options(opt, target, rootpath, source),
         scenario_timeout=_positive(opt.diffbench_scenario_timeout, "--scenario-timeout"),
