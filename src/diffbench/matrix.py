@@ -48,9 +48,9 @@ class Scenario:
 
     @property
     def build_key(self) -> tuple:
-        """Scenarios with the same build key share one built pipeline (batch size is a call argument)."""
-        return (self.model, self.scheme, self.compile, self.fuse_qkv, self.offload, self.vae, self.attention,
-                self.compile_vae, self.inductor_profile)
+        """Scenarios with the same build key share one built pipeline: every field but the batch size, which is
+        a call argument (a new dimension joins the key by being a field)."""
+        return tuple(value for name, value in self.params().items() if name != "batch")
 
     def params(self) -> dict:
         return {f.name: getattr(self, f.name) for f in fields(self)}
