@@ -49,7 +49,7 @@ class _Run:
             return None
 
 
-def _read(path: Path) -> _Run:
+def read_run(path: Path) -> _Run:
     data = read_json(path)
     return _Run(path, data, parse(data, path))
 
@@ -66,7 +66,7 @@ def check_same_setup(runs: list[Any]) -> list[str]:
 def merge_files(paths: list[Path], allow_mismatch: bool = False) -> Merged:
     if not paths:
         raise ResultsError("no results files to merge")
-    return merge_runs([_read(Path(p)) for p in paths], allow_mismatch)
+    return merge_runs([read_run(Path(p)) for p in paths], allow_mismatch)
 
 
 def merge_runs(runs: list[_Run], allow_mismatch: bool = False) -> Merged:

@@ -24,7 +24,7 @@ import pytest
 
 from . import merge
 from .compare import MismatchError
-from .results import ResultsError, read_json
+from .results import ResultsError
 
 CUDA_DEVICE = pytest.StashKey["int | None"]()
 WORKER_FILES = pytest.StashKey[dict]()  # controller: worker id -> the JSON that worker writes
@@ -170,11 +170,12 @@ def merge_results(config: pytest.Config) -> None:
     if not paths:
         return
     try:
-        merged = merge.merge_files(paths)
+        runs = [merge.read_run(path) for path in paths]
+        merged = merge.merge_runs(runs)
     except (ResultsError, MismatchError) as exc:
         _say(config, f"could not merge the workers' results, kept {', '.join(map(str, paths))}: {exc}")
         return
-    as_one_run(merged.data, [read_json(path) for path in paths])
+    as_one_run(merged.data, [run.data for run in runs])
     merge.write(merged, Path(bs.json))
     for path in paths:
         path.unlink()
