@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import pytest
 
 from diffbench import capabilities, matrix
@@ -96,3 +98,40 @@ def test_offload_needs_cuda(offload):
     assert capabilities.skip_reason(Scenario("flux-dev", "bf16", offload=offload), CPU) == \
         f"offload '{offload}' needs a CUDA device to offload from"
     assert capabilities.skip_reason(Scenario("flux-dev", "bf16", offload=offload), H100) is None
+
+
+def test_known_failures_apply_by_version_and_gpu(monkeypatch):
+    monkeypatch.setattr(capabilities, "_torchao_version", lambda: "0.18.0")
+    reason, run = capabilities.expected_failure(Scenario("flux-dev", "int8dq", "regional"), H100)
+    assert "torch._int_mm" in reason and run
+    assert capabilities.expected_failure(Scenario("flux-dev", "int8dq", "regional"), CPU) is None
+    assert capabilities.expected_failure(Scenario("flux-dev", "int8dq"), H100) is None  # eager works
+    monkeypatch.setattr(capabilities, "_torchao_version", lambda: "0.19.0")
+    assert capabilities.expected_failure(Scenario("flux-dev", "int8dq", "regional"), H100) is None
+
+
+def test_a_probed_known_failure_holds_only_where_its_probe_confirms_it(monkeypatch):
+    compiled_int8wo = Scenario("flux-dev", "int8wo", "regional")
+    monkeypatch.setitem(capabilities.PROBES, "compiled_linear_slowdown", lambda s, t: "measured here: 90 ms vs 1 ms")
+    reason, run = capabilities.expected_failure(compiled_int8wo, H100)
+    assert "_weight_int8pack_mm" in reason and reason.endswith("measured here: 90 ms vs 1 ms (pytorch/pytorch#161680)")
+    assert run is False  # pathological slowness: reported, not run
+    assert capabilities.expected_failure(Scenario("flux-dev", "int8wo"), H100) is None
+    monkeypatch.setitem(capabilities.PROBES, "compiled_linear_slowdown", lambda s, t: None)  # a fixed torch
+    assert capabilities.expected_failure(compiled_int8wo, H100) is None
+
+
+def test_the_compiled_linear_probe_only_judges_cuda():
+    assert capabilities.compiled_linear_slowdown(Scenario("flux-dev", "int8wo", "regional"), CPU) is None
+
+
+def test_a_not_run_known_failure_is_an_xfail_that_does_not_run(monkeypatch):
+    from diffbench import plugin
+
+    monkeypatch.setattr(capabilities, "expected_failure", lambda s, t: ("too slow here", False))
+    source = SimpleNamespace(unavailable=lambda spec: None)
+    settings = SimpleNamespace(selection=matrix.Selection(("flux-dev",), ("bf16",)), target=CPU,
+                               build=SimpleNamespace(source=source), scenario_timeout=None)
+    [param] = plugin.scenario_params(settings)
+    [xfail] = [m for m in param.marks if m.name == "xfail"]
+    assert xfail.kwargs == dict(reason="too slow here", strict=True, run=False)

@@ -74,8 +74,9 @@ def _torchao_version() -> str | None:
         return None
 
 
-def expected_failure(scenario: Scenario, target: Target) -> str | None:
-    """The reason (and link) of a known failure that applies to this scenario here, or None."""
+def expected_failure(scenario: Scenario, target: Target) -> tuple[str, bool] | None:
+    """The reason (with link and probe finding) of a known failure that applies to this scenario here, and
+    whether to run it; None when none applies."""
     from packaging.specifiers import SpecifierSet
 
     installed = _torchao_version()
@@ -86,5 +87,48 @@ def expected_failure(scenario: Scenario, target: Target) -> str | None:
             continue
         if known.min_sm and (target.sm is None or target.sm < known.min_sm):
             continue
-        return f"{known.reason} ({known.link})" if known.link else known.reason
+        finding = PROBES[known.probe](scenario, target) if known.probe else ""
+        if finding is None:  # the probe says this machine does not have the problem
+            continue
+        reason = "; ".join(filter(None, [known.reason, finding]))
+        return (f"{reason} ({known.link})" if known.link else reason), known.run
     return None
+
+
+SLOWDOWN = 3.0  # a compiled linear this many times slower than eager is a known failure, not a result
+PROBE_SHAPE = (4096, 3072, 3072)  # rows (FLUX's image tokens at 1024²), in, out features
+
+
+def compiled_linear_slowdown(scenario: Scenario, target: Target) -> str | None:
+    """Time one linear of the scenario's scheme, eager and compiled, on this device: the finding when compiled
+    is more than SLOWDOWN times slower, else None."""
+    if target.device != "cuda":
+        return None
+    return _compiled_linear_slowdown(scenario.scheme, target.device)
+
+
+@cache
+def _compiled_linear_slowdown(scheme: str, device: str) -> str | None:
+    from torchao.quantization import quantize_
+
+    from .compilation import inductor_profile
+    from .measure import median_s
+
+    rows, features_in, features_out = PROBE_SHAPE
+    linear = torch.nn.Linear(features_in, features_out, device=device, dtype=torch.bfloat16)
+    quantize_(linear, SCHEMES[scheme].torchao_config())
+    x = torch.randn(rows, features_in, device=device, dtype=torch.bfloat16)
+    with torch.no_grad(), inductor_profile("default"):
+        eager_s = median_s(lambda: linear(x), device)
+        compiled = torch.compile(linear, fullgraph=True)
+        try:
+            compiled_s = median_s(lambda: compiled(x), device)
+        except Exception:  # a compile error is the scenario's own result to record, not this probe's
+            return None
+    if compiled_s < SLOWDOWN * eager_s:
+        return None
+    return (f"measured here: one {rows}x{features_in}x{features_out} {scheme} linear takes "
+            f"{compiled_s * 1e3:.1f} ms compiled vs {eager_s * 1e3:.2f} ms eager")
+
+
+PROBES = {"compiled_linear_slowdown": compiled_linear_slowdown}

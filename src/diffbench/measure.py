@@ -83,23 +83,28 @@ def denoiser_calls(module: torch.nn.Module):
 
 
 def bare_forward_s(module: torch.nn.Module, inputs: tuple, device: str, repeats: int = 10) -> float:
-    """Median seconds of the denoiser alone, in a tight loop timed with CUDA events (host clock on CPU):
-    the floor the suite's per-step time is compared with."""
+    """Median seconds of the denoiser alone, in a tight loop: the floor the suite's per-step time is compared
+    with."""
     args, kwargs = inputs
-    times = []
     with torch.no_grad():
-        module(*args, **kwargs)  # warm
-        for _ in range(repeats):
-            if torch.device(device).type == "cuda":
-                start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-                start.record()
-                module(*args, **kwargs)
-                end.record()
-                end.synchronize()
-                times.append(start.elapsed_time(end) / 1000)
-            else:
-                elapsed, _ = timed(lambda: module(*args, **kwargs))
-                times.append(elapsed)
+        return median_s(lambda: module(*args, **kwargs), device, repeats)
+
+
+def median_s(fn: Callable[[], Any], device: str, repeats: int = 10) -> float:
+    """Median seconds of `fn` after one warm call, timed with CUDA events (host clock on CPU)."""
+    fn()
+    times = []
+    for _ in range(repeats):
+        if torch.device(device).type == "cuda":
+            start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+            start.record()
+            fn()
+            end.record()
+            end.synchronize()
+            times.append(start.elapsed_time(end) / 1000)
+        else:
+            elapsed, _ = timed(fn)
+            times.append(elapsed)
     return statistics.median(times)
 
 

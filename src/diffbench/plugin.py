@@ -64,8 +64,9 @@ def scenario_params(settings: Settings) -> list:
         if reason := (matrix.skip_reason(scenario) or settings.build.source.unavailable(scenario.spec)
                       or capabilities.skip_reason(scenario, settings.target)):
             marks.append(pytest.mark.skip(reason=reason))
-        if reason := capabilities.expected_failure(scenario, settings.target):
-            marks.append(pytest.mark.xfail(reason=reason, strict=True))
+        if known := capabilities.expected_failure(scenario, settings.target):
+            reason, run = known
+            marks.append(pytest.mark.xfail(reason=reason, strict=True, run=run))
         if settings.scenario_timeout:
             # pytest-timeout's signal method fails only this test; the session goes on.
             marks.append(pytest.mark.timeout(settings.scenario_timeout, method="signal"))
@@ -128,11 +129,14 @@ def record_outcome(item: pytest.Item, call: pytest.CallInfo, report: pytest.Test
     if scenario is not None:
         outcomes = item.config.stash[OUTCOMES]
         entry = dict(scenario=scenario.id, nodeid=item.nodeid, phase=report.when)
-        if report.skipped and isinstance(report.longrepr, tuple):
+        if hasattr(report, "wasxfail"):  # a known failure (matrix.KNOWN_FAILURES): no measurement, a reason
+            outcomes["skipped"].append(entry | dict(reason=f"known failure: {report.wasxfail}"))
+        elif report.skipped and isinstance(report.longrepr, tuple):
             outcomes["skipped"].append(entry | dict(reason=report.longrepr[2].removeprefix("Skipped: ")))
         elif report.failed:
             memory = measure.inference_memory(item.config.stash[SETTINGS].device)
-            outcomes["failures"].append(entry | dict(error_type=type(exc).__name__, message=str(exc)[:4000],
+            error_type, message = (type(exc).__name__, str(exc)) if exc else ("XPASS(strict)", str(report.longrepr))
+            outcomes["failures"].append(entry | dict(error_type=error_type, message=message[:4000],
                                                      peak_memory_gib=memory["peak_memory_gib"],
                                                      traceback=_traceback_tail(exc)))
     if report.failed:
