@@ -189,3 +189,18 @@ def test_memory_strategy_columns_appear_only_when_used(tmp_path):
     assert rows[0][headers.index("offload")] == "model" and rows[0][headers.index("host_peak_rss")] == "12.500"
     assert "vae" not in headers
     assert report.label(measurements[0]) == "bf16/eager+offload model"
+
+
+def test_plot_labels_stay_apart_and_a_wide_latency_span_goes_log(tmp_path):
+    # Ten scenarios at the same memory and near-equal times: their labels must not pile onto each other.
+    times = {f"flux-dev-bf16-eager-nofuse-bs{b}": [3.0 + 0.01 * b] * 3 for b in range(1, 11)}
+    measurements = list(results.load(write_results(tmp_path / "near.json", times)).measurements.values())
+    fig = report.figure(measurements, "near")
+    [ax] = fig.axes
+    boxes = [t.get_window_extent() for t in ax.texts]
+    assert len(boxes) == 10
+    assert not any(a.overlaps(b) for i, a in enumerate(boxes) for b in boxes[i + 1:])
+    assert ax.get_yscale() == "linear"
+    spread = {"flux-dev-bf16-eager-nofuse-bs1": [3.0] * 3, "flux-dev-int8dq-eager-nofuse-bs1": [47.0] * 3}
+    fig = report.figure(list(results.load(write_results(tmp_path / "wide.json", spread)).measurements.values()), "w")
+    assert fig.axes[0].get_yscale() == "log"

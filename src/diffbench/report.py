@@ -104,10 +104,16 @@ def pareto_front(points: list[tuple[float, float]]) -> list[int]:
 
 def label(m: Measurement) -> str:
     extras = [f"+{c} {m.get(c)}" for c, default in OPTIONAL_COLUMNS.items() if (m.get(c) or default) != default]
-    return f"{m.get('scheme')}/{m.get('compile')}" + ("+fuse" if m.get("fuse_qkv") else "") + "".join(extras)
+    flags = ("+fuse" if m.get("fuse_qkv") else "") + ("+compile_vae" if m.get("compile_vae") else "")
+    return f"{m.get('scheme')}/{m.get('compile')}" + flags + "".join(extras)
 
 
-def plot(model: str, measurements: list[Measurement], title: str, path: Path) -> None:
+def plot(measurements: list[Measurement], title: str, path: Path) -> None:
+    figure(measurements, title).savefig(path, dpi=120)
+
+
+def figure(measurements: list[Measurement], title: str):
+    """Latency vs peak memory, one colour per batch size, its Pareto front, every point labelled."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
@@ -129,29 +135,45 @@ def plot(model: str, measurements: list[Measurement], title: str, path: Path) ->
         ax.plot([x[i] for i in front], [y[i] for i in front], marker="o", drawstyle="steps-post", linestyle="--",
                 color=color, markersize=9, markeredgecolor="black", label=f"batch {batch}: Pareto front")
         for m, xi, yi in zip(group, x, y):
+            # A label moved off its point to avoid another keeps a thin line back to it.
             labels.append(ax.annotate(label(m), (xi, yi), xytext=LABEL_OFFSET, textcoords="offset points",
-                                      fontsize=8))
+                                      fontsize=8, arrowprops=dict(arrowstyle="-", color="0.6", lw=0.5,
+                                                                  shrinkA=0, shrinkB=4)))
+    latencies = [m.median for m in measurements if m.median]
+    log_scale = bool(latencies) and max(latencies) > LOG_SCALE_SPAN * min(latencies)
+    if log_scale:  # a slow outlier would squash every other point into one band
+        from matplotlib.ticker import FuncFormatter
+
+        ax.set_yscale("log")
+        seconds = FuncFormatter(lambda value, _: f"{value:g}")
+        ax.yaxis.set_major_formatter(seconds)
+        ax.yaxis.set_minor_formatter(seconds)
     ax.set_xlabel("peak memory during inference (GiB)")
-    ax.set_ylabel("latency, median of timed rounds (s)")
+    ax.set_ylabel("latency, median of timed rounds (s)" + (", log scale" if log_scale else ""))
     ax.set_title(title, fontsize=10)
     ax.grid(alpha=0.3)
     ax.margins(x=0.15, y=0.12)
     ax.legend(fontsize=8)
-    _spread(fig, labels)
-    fig.savefig(path, dpi=120)
+    _spread(fig, ax, labels)
+    return fig
 
 
 LABEL_OFFSET = (7, 4)  # points right of and above the marker
+LOG_SCALE_SPAN = 5  # latencies spanning more than this factor are plotted on a log axis
 
 
-def _spread(fig, labels) -> None:
-    """Move labels up, lowest point first, until none overlaps another (near points: same memory, close times)."""
+def _spread(fig, ax, labels) -> None:
+    """Move each label (lowest point first) the least distance up or down that keeps it clear of the labels
+    already placed, and inside the axes where possible (near points: same memory, close times)."""
     fig.canvas.draw()
+    frame = ax.get_window_extent()
     placed = []
     for text in sorted(labels, key=lambda t: t.xy[1]):
-        box, shift = text.get_window_extent().expanded(1.0, 1.3), 0.0  # a little air between lines
-        while any(box.translated(0, shift).overlaps(other) for other in placed):
-            shift += 2.0
+        box = text.get_window_extent().expanded(1.0, 1.3)  # a little air between lines
+        shifts = [sign * step for step in range(0, 2000, 2) for sign in ((1,) if step == 0 else (1, -1))]
+        clear = [d for d in shifts if not any(box.translated(0, d).overlaps(other) for other in placed)]
+        inside = [d for d in clear if frame.y0 <= box.y0 + d and box.y1 + d <= frame.y1]
+        shift = (inside or clear or [0])[0]
         if shift:
             text.set_position((LABEL_OFFSET[0], LABEL_OFFSET[1] + shift * 72 / fig.dpi))
         placed.append(box.translated(0, shift))
@@ -272,7 +294,7 @@ def write(results: Results, out: Path, seeds: Seeds | None = None) -> list[Path]
     for model, measurements in by_model(results).items():
         image = out / f"{model}.png"
         images.append(image)
-        plot(model, measurements, f"{model} ({hub_id(model)}) on {results.gpu or 'CPU'}: latency vs peak memory",
+        plot(measurements, f"{model} ({hub_id(model)}) on {results.gpu or 'CPU'}: latency vs peak memory",
              image)
     path = out / "report.md"
     path.write_text(render(results, out, seeds))
