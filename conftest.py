@@ -48,7 +48,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
              "(default: off)")
     add("--inductor-profile", dest="diffbench_inductor_profile", default="default", metavar="NAMES",
         help="comma-separated named inductor flag sets applied per compiled scenario: default, torchao "
-             "(torchao's coordinate-descent tuning), or 'all' (default: default)")
+             "(torchao's coordinate-descent tuning), max-autotune-gemm (Triton GEMM templates autotuned), or 'all' "
+             "(default: default)")
     add("--cache-dir", dest="diffbench_cache_dir", default=None, metavar="DIR",
         help="where tiny pipelines are saved (default: $DIFFBENCH_CACHE or ~/.cache/diffbench)")
     add("--allow-pickle", dest="diffbench_allow_pickle", action="store_true", default=False,

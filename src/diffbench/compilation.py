@@ -23,6 +23,9 @@ INDUCTOR_PROFILES: dict[str, dict[str, Any]] = {
     # What torchao's set_inductor_config=True turns on (torchao.quantization.utils.recommended_inductor_config_setter).
     "torchao": dict(coordinate_descent_tuning=True, coordinate_descent_check_all_directions=True,
                     force_fuse_int_mm_with_mul=True, fx_graph_cache=True),
+    # Benchmark Triton templates against cuBLAS for every matmul (what mode="max-autotune" does for GEMMs),
+    # in any compile mode, regional included.
+    "max-autotune-gemm": dict(max_autotune_gemm=True),
 }
 
 # The flags recorded in each result, so two runs can be told apart.
