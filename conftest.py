@@ -50,6 +50,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="comma-separated named inductor flag sets applied per compiled scenario: default, torchao "
              "(torchao's coordinate-descent tuning), max-autotune-gemm (Triton GEMM templates autotuned), or 'all' "
              "(default: default)")
+    add("--quantize-paths", dest="diffbench_quantize_paths", default="all", metavar="NAMES",
+        help="comma-separated ways the quantization-cost tests put a quantized denoiser on the device: cpu "
+             "(quantize, then move), cuda (move, then quantize), per-parameter (quantize_ with device=), "
+             "from_pretrained (TorchAoConfig while loading), or 'all' (default: all)")
     add("--cache-dir", dest="diffbench_cache_dir", default=None, metavar="DIR",
         help="where tiny pipelines are saved (default: $DIFFBENCH_CACHE or ~/.cache/diffbench)")
     add("--allow-pickle", dest="diffbench_allow_pickle", action="store_true", default=False,
@@ -165,6 +169,11 @@ def quality_session(pytestconfig: pytest.Config):
 @pytest.fixture(scope="session")
 def serialization_log(pytestconfig: pytest.Config) -> list:
     return pytestconfig.stash[plugin.SERIALIZATION]
+
+
+@pytest.fixture(scope="session")
+def quantization_cost_log(pytestconfig: pytest.Config) -> list:
+    return pytestconfig.stash[plugin.QUANTIZATION_COST]
 
 
 @pytest.fixture

@@ -20,7 +20,7 @@ def suite(pytester, cache_dir):
     """A pytester folder holding the real suite (conftest, benchmarks, quality, pytest config)."""
     pytester.makeconftest((ROOT / "conftest.py").read_text())
     pytester.makefile(".toml", pyproject=(ROOT / "pyproject.toml").read_text())
-    for folder in ("benchmarks", "quality", "serialization"):
+    for folder in ("benchmarks", "quality", "serialization", "quantization"):
         source = ROOT / folder
         if source.exists():
             for path in source.rglob("*"):

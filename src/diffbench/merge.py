@@ -107,8 +107,7 @@ def merge_runs(runs: list[_Run], allow_mismatch: bool = False) -> Merged:
         skipped += _unseen(section.get("skipped", []), skipped)
         for key, value in section.items():
             if key not in ("failures", "skipped"):
-                both_dicts = isinstance(value, dict) and isinstance(extra.get(key), dict)
-                extra[key] = {**extra[key], **value} if both_dicts else copy.deepcopy(value)
+                extra[key] = _merged_section(extra.get(key), value)
     newest = _newest(runs)
     machine_info = copy.deepcopy(newest.data["machine_info"])
     env = machine_info.get("diffbench")
@@ -126,6 +125,18 @@ def merge_runs(runs: list[_Run], allow_mismatch: bool = False) -> Merged:
     )
     parse(data, Path("merged results"))  # still a results file we can read
     return Merged(data, notes)
+
+
+def _merged_section(earlier: Any, later: Any) -> Any:
+    """Dicts merge key by key and lists of scenario records record by record (a later file's record of a
+    scenario replaces an earlier one's); anything else is replaced by the later value."""
+    if isinstance(earlier, dict) and isinstance(later, dict):
+        return {**earlier, **copy.deepcopy(later)}
+    if isinstance(earlier, list) and isinstance(later, list) and all(
+            isinstance(r, dict) and "scenario" in r for r in [*earlier, *later]):
+        replaced = {r["scenario"] for r in later}
+        return [r for r in earlier if r["scenario"] not in replaced] + copy.deepcopy(later)
+    return copy.deepcopy(later)
 
 
 def write(merged: Merged, out: Path) -> None:

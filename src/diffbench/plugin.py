@@ -18,6 +18,8 @@ from . import capabilities, compilation, matrix, measure, quality, workers
 from .build import PipelineCache
 from .matrix import Scenario, UsageError
 from .quality_session import QualitySession
+from .quantization_cost import QuantizationCase
+from .schemes import SCHEMES
 from .settings import Settings, settings_from_options
 
 SETTINGS = pytest.StashKey["Settings"]()
@@ -25,6 +27,7 @@ CACHE = pytest.StashKey[PipelineCache]()
 QUALITY = pytest.StashKey[QualitySession]()
 OUTCOMES = pytest.StashKey[dict]()
 SERIALIZATION = pytest.StashKey[list]()
+QUANTIZATION_COST = pytest.StashKey[list]()
 STARTED = pytest.StashKey[float]()
 RUNNING = pytest.StashKey[dict]()  # the scenario in progress: still set if the session is interrupted in it
 
@@ -38,6 +41,7 @@ def configure(config: pytest.Config) -> None:
     workers.use_worker_device(config, config.stash[SETTINGS].device)  # under xdist: this worker's own GPU
     config.stash[OUTCOMES] = dict(failures=[], skipped=[])
     config.stash[SERIALIZATION] = []
+    config.stash[QUANTIZATION_COST] = []
     _quiet_progress_bars()
     opt = config.option
     if opt.diffbench_compile_cache or opt.diffbench_fresh_compile:
@@ -60,23 +64,46 @@ def scenario_params(settings: Settings) -> list:
     """Every selected scenario, skipped with its reason where it cannot run here."""
     params = []
     for scenario in settings.selection.scenarios():
-        marks = [pytest.mark.scenario]  # under pytest-xdist, workers.make_scheduler keeps a pipeline on one worker
-        if reason := (matrix.skip_reason(scenario) or settings.build.source.unavailable(scenario.spec)
-                      or capabilities.skip_reason(scenario, settings.target)):
-            marks.append(pytest.mark.skip(reason=reason))
+        marks = _marks(settings, matrix.skip_reason(scenario) or _cannot_run_here(scenario, settings))
         if known := capabilities.expected_failure(scenario, settings.target):
             reason, run = known
             marks.append(pytest.mark.xfail(reason=reason, strict=True, run=run))
-        if settings.scenario_timeout:
-            # pytest-timeout's signal method fails only this test; the session goes on.
-            marks.append(pytest.mark.timeout(settings.scenario_timeout, method="signal"))
         params.append(pytest.param(scenario, id=scenario.id, marks=marks))
     return params
+
+
+def quantization_params(settings: Settings) -> list:
+    """One case per selected (model, scheme) and quantization path: the other dimensions play no part."""
+    params = []
+    for scenario in dict.fromkeys(Scenario(s.model, s.scheme) for s in settings.selection.scenarios()):
+        for path in settings.quantize_paths:
+            case = QuantizationCase(scenario, path)
+            reason = ("bf16 has nothing to quantize" if SCHEMES[scenario.scheme].make is None else None) \
+                or _cannot_run_here(scenario, settings) \
+                or (f"path '{path.name}' needs a CUDA device" if path.needs_cuda and settings.device != "cuda" else None)
+            params.append(pytest.param(case, id=case.id, marks=_marks(settings, reason)))
+    return params
+
+
+def _cannot_run_here(scenario: Scenario, settings: Settings) -> str | None:
+    return settings.build.source.unavailable(scenario.spec) or capabilities.skip_reason(scenario, settings.target)
+
+
+def _marks(settings: Settings, skip_reason: str | None) -> list:
+    marks = [pytest.mark.scenario]  # under pytest-xdist, workers.make_scheduler keeps a pipeline on one worker
+    if skip_reason:
+        marks.append(pytest.mark.skip(reason=skip_reason))
+    if settings.scenario_timeout:
+        # pytest-timeout's signal method fails only this test; the session goes on.
+        marks.append(pytest.mark.timeout(settings.scenario_timeout, method="signal"))
+    return marks
 
 
 def parametrize(metafunc: pytest.Metafunc) -> None:
     if "scenario" in metafunc.fixturenames:
         metafunc.parametrize("scenario", scenario_params(metafunc.config.stash[SETTINGS]))
+    if "quantization_case" in metafunc.fixturenames:
+        metafunc.parametrize("quantization_case", quantization_params(metafunc.config.stash[SETTINGS]))
 
 
 def order_by_build(items: list[pytest.Item]) -> None:
@@ -106,8 +133,15 @@ def _scenario(item: pytest.Item) -> Scenario | None:
     return scenario if isinstance(scenario, Scenario) else None
 
 
+def _subject(item: pytest.Item) -> Scenario | QuantizationCase | None:
+    """What a test's outcome is recorded under (by its `.id`): its scenario or its quantization case."""
+    callspec = getattr(item, "callspec", None)
+    case = callspec.params.get("quantization_case") if callspec else None
+    return case if isinstance(case, QuantizationCase) else _scenario(item)
+
+
 def scenario_started(item: pytest.Item) -> None:
-    if (scenario := _scenario(item)) is not None:
+    if (scenario := _subject(item)) is not None:
         item.config.stash[RUNNING] = dict(scenario=scenario.id, nodeid=item.nodeid, phase="setup",
                                           started=time.perf_counter())
 
@@ -124,7 +158,7 @@ def scenario_finished(item: pytest.Item) -> None:
 
 def record_outcome(item: pytest.Item, call: pytest.CallInfo, report: pytest.TestReport) -> None:
     """Failed and skipped scenarios go into the results JSON with their reason; a failure frees the device."""
-    scenario = _scenario(item)
+    scenario = _subject(item)
     exc = call.excinfo.value if call.excinfo else None
     if scenario is not None:
         outcomes = item.config.stash[OUTCOMES]
@@ -171,7 +205,8 @@ def annotate_results(config: pytest.Config, output_json: dict) -> None:
     """Add failures, skips and quality metrics to pytest-benchmark's JSON (still readable by its compare)."""
     settings = config.stash[SETTINGS]
     output_json["diffbench"] = dict(
-        config.stash[OUTCOMES], serialization=config.stash[SERIALIZATION], memory_cap_gib=settings.memory_cap_gib,
+        config.stash[OUTCOMES], serialization=config.stash[SERIALIZATION],
+        quantization_cost=config.stash[QUANTIZATION_COST], memory_cap_gib=settings.memory_cap_gib,
         command=["pytest", *config.invocation_params.args],  # how this file was made
         # from configure to the JSON: imports, builds, compiles and timed calls (cold vs warm compile caches)
         session_wall_s=time.perf_counter() - config.stash[STARTED])

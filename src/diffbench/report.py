@@ -239,6 +239,24 @@ def headline_lines(models: list[str], results: Results, seeds: Seeds) -> list[st
     return [*lines, ""]
 
 
+QUANTIZATION_COST_COLUMNS = ("load_s", "load_quantized_s", "quantize_s", "quantize_onto_device_s", "to_device_s",
+                             "total_s", "peak_device_gib", "host_peak_rss_gib", "bf16_gib", "quantized_gib")
+
+
+def quantization_cost_lines(results: Results) -> list[str]:
+    """The quantization-cost records: one row per model, scheme and path, each step's seconds and the peaks."""
+    records = results.quantization_cost
+    if not records:
+        return []
+    columns = [c for c in QUANTIZATION_COST_COLUMNS if any(r.get(c) is not None for r in records)]
+    rows = [[r.get("model", "?"), r.get("scheme", "?"), r.get("path", "?"), *(_cell(r.get(c)) for c in columns)]
+            for r in records]
+    return ["## Quantization cost", "",
+            "Each path starts from the same saved bf16 denoiser and ends with the quantized denoiser on the device "
+            "(seconds per step, synchronized; peaks since the path began, in GiB).", "",
+            markdown_table(["model", "quantization", "path", *columns], rows), ""]
+
+
 def data_notes(results: Results) -> list[str]:
     """Oddities in the data worth a reader's attention, stated as recorded (never corrected)."""
     notes = []
@@ -276,6 +294,7 @@ def render(results: Results, out: Path, seeds: Seeds | None = None, link_base: P
     if seeds:
         lines += headline_lines(list(groups), results, seeds)
     lines += data_notes(results)
+    lines += quantization_cost_lines(results)
     if results.failures:
         lines += ["## Failed", ""] + [f"- `{scenario}`: {describe_failure(f)}"
                                       for scenario, records in results.failures.items() for f in records] + [""]

@@ -50,6 +50,7 @@ class Results:
     measurements: dict[str, Measurement]
     failures: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # scenario → its failure records
     skipped: dict[str, str] = field(default_factory=dict)  # scenario → reason(s)
+    quantization_cost: list[dict[str, Any]] = field(default_factory=list)  # quantization_cost.measure_case records
 
     @property
     def gpu(self) -> str | None:
@@ -160,6 +161,7 @@ def parse(data: Any, path: Path) -> Results:
         failures=_by_scenario(_records(path, section, "failures")),
         skipped={s: "; ".join(dict.fromkeys(str(r.get("reason", "")) for r in records))
                  for s, records in _by_scenario(_records(path, section, "skipped")).items()},
+        quantization_cost=_records(path, section, "quantization_cost"),
     )
 
 

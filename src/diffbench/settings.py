@@ -18,6 +18,7 @@ from .matrix import ON_OFF_CHOICES, Selection, UsageError
 from .memory import OFFLOAD_MODES, VAE_MODES
 from .models import MODELS
 from .quality_session import QualityOptions
+from .quantization_cost import QUANTIZE_PATHS, QuantizePath
 from .runner import RunOptions
 from .schemes import SCHEMES
 from .weights import NAMED_SOURCES, WeightsSource
@@ -32,6 +33,7 @@ class Settings:
     quality: QualityOptions
     scenario_timeout: float | None = None
     memory_cap_gib: float | None = None  # applied once per session by the plugin
+    quantize_paths: tuple[QuantizePath, ...] = tuple(QUANTIZE_PATHS.values())  # for the quantization-cost tests
 
     @property
     def device(self) -> str:
@@ -107,6 +109,8 @@ def settings_from_options(opt, rootpath: Path) -> Settings:
         quality=quality_options(opt, target, rootpath, source),
         scenario_timeout=_positive(opt.diffbench_scenario_timeout, "--scenario-timeout"),
         memory_cap_gib=_memory_cap(opt.diffbench_memory_cap_gib, device),
+        quantize_paths=tuple(QUANTIZE_PATHS[name] for name in matrix.parse_names(
+            opt.diffbench_quantize_paths, QUANTIZE_PATHS, "quantization path")),
     )
 
 

@@ -17,6 +17,7 @@ import shutil
 import tempfile
 import time
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -137,22 +138,61 @@ def _fingerprint(spec: ModelSpec, size: str, seed: int) -> str:
 
 
 def saved_tiny(spec: ModelSpec, cache_dir: Path | None = None, seed: int = SEED) -> Path:
-    """The tiny pipeline's folder, written once (atomically: a half-written folder is never used)."""
+    """The tiny pipeline's folder, written once."""
     root = cache_dir or default_cache_dir()
     folder = root / "pipelines" / f"{spec.name}-tiny-{_fingerprint(spec, 'tiny', seed)}"
-    if (folder / "model_index.json").exists():
+    return _saved_once(folder, "model_index.json",
+                       lambda staging: assemble(spec, "tiny", "cpu", torch.float32, seed).save_pretrained(
+                           staging, safe_serialization=True))
+
+
+def saved_synthetic_denoiser(spec: ModelSpec, cache_dir: Path | None = None, seed: int = SEED,
+                             dtype=torch.bfloat16) -> Path:
+    """The full-size denoiser with seeded random weights (built on the CPU, as `assemble` seeds it), written once:
+    what the quantization-cost paths load, like a real checkpoint's denoiser folder."""
+    root = cache_dir or default_cache_dir()
+    folder = root / "denoisers" / f"{spec.name}-synthetic-{_fingerprint(spec, 'full', seed)}"
+
+    def write(staging: Path) -> None:
+        with torch.device("cpu"), _default_dtype(dtype):
+            torch.manual_seed(seed + zlib.crc32(spec.denoiser.encode()))  # seeded as assemble() seeds it
+            _instantiate(spec.components[spec.denoiser], "full").to(dtype).save_pretrained(
+                staging, safe_serialization=True)
+
+    return _saved_once(folder, "config.json", write)
+
+
+def _saved_once(folder: Path, marker: str, write: Callable[[Path], None]) -> Path:
+    """`folder`, written by `write` into a staging folder first (a half-written folder is never used)."""
+    if (folder / marker).exists():
         return folder
     folder.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}-", dir=folder.parent))
     try:
-        assemble(spec, "tiny", "cpu", torch.float32, seed).save_pretrained(staging, safe_serialization=True)
+        write(staging)
         os.replace(staging, folder)
     except OSError:
-        if not (folder / "model_index.json").exists():  # lost a race with another worker: theirs is fine
+        if not (folder / marker).exists():  # lost a race with another worker: theirs is fine
             raise
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return folder
+
+
+@dataclass(frozen=True)
+class DenoiserFolder:
+    """A saved denoiser, loaded the way a user loads one: `<cls>.from_pretrained(path, subfolder=...)`."""
+
+    path: str
+    subfolder: str | None
+    cls: str  # its diffusers class
+    allow_pickle: bool = False
+
+    def load(self, dtype=torch.bfloat16, **kwargs: Any) -> torch.nn.Module:
+        import diffusers
+
+        return getattr(diffusers, self.cls).from_pretrained(
+            self.path, subfolder=self.subfolder, torch_dtype=dtype, use_safetensors=not self.allow_pickle, **kwargs)
 
 
 @dataclass(frozen=True)
@@ -189,6 +229,20 @@ class WeightsSource:
             return f"proxy weights for {spec.name} are not trained here (diffbench train-proxy all)"
         return None
 
+    def denoiser_folder(self, spec: ModelSpec) -> DenoiserFolder:
+        """Where these weights keep the model's denoiser (synthetic ones are saved once for this)."""
+        cls = spec.components[spec.denoiser].cls
+        if self.kind == "synthetic":
+            return DenoiserFolder(str(saved_synthetic_denoiser(spec, self.cache_dir)), None, cls)
+        return DenoiserFolder(str(self._pipeline_path(spec)), spec.denoiser, cls, self.allow_pickle)
+
+    def _pipeline_path(self, spec: ModelSpec) -> Path | str:
+        if self.kind == "proxy":
+            from .proxy.architecture import PROXIES
+
+            return PROXIES[spec.name]
+        return saved_tiny(spec, self.cache_dir) if self.kind == "tiny" else self.name
+
     def load(self, spec: ModelSpec, configs: dict[str, Any], device: str, dtype=torch.bfloat16) -> Loaded:
         if self.kind == "synthetic":
             start = time.perf_counter()
@@ -197,10 +251,4 @@ class WeightsSource:
             built_s = time.perf_counter() - start
             quantize_s = quantize(pipe, configs, device) if configs else None
             return Loaded(pipe, built_s, quantize_s)
-        if self.kind == "proxy":
-            from .proxy.architecture import PROXIES
-
-            path = PROXIES[spec.name]
-        else:
-            path = saved_tiny(spec, self.cache_dir) if self.kind == "tiny" else self.name
-        return load_pretrained(path, configs, device, dtype, self.allow_pickle)
+        return load_pretrained(self._pipeline_path(spec), configs, device, dtype, self.allow_pickle)
