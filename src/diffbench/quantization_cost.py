@@ -15,7 +15,7 @@ from typing import Any
 import torch
 
 from . import measure
-from .build import BuildOptions
+from .build import BuildOptions, teardown
 from .matrix import Scenario
 from .schemes import SCHEMES
 from .weights import DenoiserFolder
@@ -105,6 +105,7 @@ STEPS: dict[str, Callable[[Job, Any], torch.nn.Module]] = dict(
 
 def run(path: QuantizePath, job: Job) -> dict[str, Any]:
     """Run the path's steps, each synchronized and timed; returns the record (seconds per step, peaks, sizes)."""
+    teardown(job.device)  # the previous case's denoiser must not count in this one's peak
     measure.reset_peak(job.device)
     module, seconds, bf16_bytes = None, {}, None
     for step in path.steps:
@@ -114,12 +115,15 @@ def run(path: QuantizePath, job: Job) -> dict[str, Any]:
             bf16_bytes = measure.module_nbytes(module)
     peaks = measure.inference_memory(job.device)
     on_cuda = torch.device(job.device).type == "cuda"
-    return dict(path=path.name, **seconds, total_s=sum(seconds.values()),
-                peak_device_gib=peaks["peak_memory_gib"] if on_cuda else None,
-                host_peak_rss_gib=peaks["host_peak_rss_gib"],
-                bf16_gib=bf16_bytes / measure.GIB if bf16_bytes is not None else None,
-                quantized_gib=measure.module_nbytes(module) / measure.GIB,
-                quantized_tensors=sum(_is_torchao(p) for p in module.parameters()))
+    record = dict(path=path.name, **seconds, total_s=sum(seconds.values()),
+                  peak_device_gib=peaks["peak_memory_gib"] if on_cuda else None,
+                  host_peak_rss_gib=peaks["host_peak_rss_gib"],
+                  bf16_gib=bf16_bytes / measure.GIB if bf16_bytes is not None else None,
+                  quantized_gib=measure.module_nbytes(module) / measure.GIB,
+                  quantized_tensors=sum(_is_torchao(p) for p in module.parameters()))
+    del module
+    teardown(job.device)
+    return record
 
 
 def _is_torchao(tensor: torch.Tensor) -> bool:
