@@ -113,7 +113,7 @@ KNOWN_FAILURES: list[KnownFailure] = [
                  "compiled int8dq: torch._int_mm 'self.size(0) needs to be greater than 16' on 1-row linears "
                  "(--inductor-profile max-autotune-gemm avoids it)",
                  torchao="<=0.18", min_sm=(8, 0)),
-    # H100, torch 2.11 (baselines/nvidia-h100-80gb-hbm3/runs/flux-dev-int8wo-regional-runxfail.json): inductor
+    # H100, torch 2.11 (baselines/nvidia-h100-80gb-hbm3/runs/flux-dev-int8-regional-known-failures.json): inductor
     # rewrites int8 weight-only matmuls on CUDA to aten._weight_int8pack_mm, a kernel made for a few rows; at
     # FLUX's 4096-token rows a compiled step takes minutes. The probe times one linear both ways here.
     KnownFailure(lambda s: s.scheme == "int8wo" and s.compile != "eager",

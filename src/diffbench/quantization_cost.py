@@ -3,7 +3,7 @@
 The seeds compared three ways for FLUX's transformer: quantize on the CPU then move it, move it then quantize on
 CUDA, and `quantize_(..., device="cuda")`, which moves each linear just before quantizing it. diffusers adds a
 fourth: quantizing while loading, with `TorchAoConfig`. Every path starts from the same saved bf16 denoiser
-(`weights.saved_denoiser`), so the paths differ only in where and when the work happens.
+(`WeightsSource.denoiser_folder`), so the paths differ only in where and when the work happens.
 """
 
 from __future__ import annotations
@@ -109,7 +109,7 @@ def run(path: QuantizePath, job: Job) -> dict[str, Any]:
     measure.reset_peak(job.device)
     module, seconds, bf16_bytes = None, {}, None
     for step in path.steps:
-        elapsed, module = measure.timed(lambda: _synchronized(STEPS[step](job, module), job.device))
+        elapsed, module = measure.timed(measure.synchronized(lambda: STEPS[step](job, module), job.device))
         seconds[f"{step}_s"] = elapsed
         if step == "load":
             bf16_bytes = measure.module_nbytes(module)
@@ -129,8 +129,3 @@ def run(path: QuantizePath, job: Job) -> dict[str, Any]:
 def _is_torchao(tensor: torch.Tensor) -> bool:
     return type(tensor).__module__.startswith("torchao") or type(getattr(tensor, "data", None)).__module__.startswith(
         "torchao")
-
-
-def _synchronized(module: torch.nn.Module, device: str) -> torch.nn.Module:
-    measure.synchronize(device)
-    return module

@@ -167,13 +167,20 @@ def _spread(fig, ax, labels) -> None:
     already placed, and inside the axes where possible (near points: same memory, close times)."""
     fig.canvas.draw()
     frame = ax.get_window_extent()
+    shifts = [0, *(sign * step for step in range(2, 2000, 2) for sign in (1, -1))]  # nearest first
     placed = []
     for text in sorted(labels, key=lambda t: t.xy[1]):
         box = text.get_window_extent().expanded(1.0, 1.3)  # a little air between lines
-        shifts = [sign * step for step in range(0, 2000, 2) for sign in ((1,) if step == 0 else (1, -1))]
-        clear = [d for d in shifts if not any(box.translated(0, d).overlaps(other) for other in placed)]
-        inside = [d for d in clear if frame.y0 <= box.y0 + d and box.y1 + d <= frame.y1]
-        shift = (inside or clear or [0])[0]
+        first_clear = None
+        for d in shifts:
+            if any(box.translated(0, d).overlaps(other) for other in placed):
+                continue
+            first_clear = d if first_clear is None else first_clear
+            if frame.y0 <= box.y0 + d and box.y1 + d <= frame.y1:
+                shift = d
+                break
+        else:
+            shift = first_clear or 0
         if shift:
             text.set_position((LABEL_OFFSET[0], LABEL_OFFSET[1] + shift * 72 / fig.dpi))
         placed.append(box.translated(0, shift))
