@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 H100 = "NVIDIA H100 80GB HBM3"
-ID = re.compile(r"(?P<model>.+)-(?P<scheme>[^-]+)-(?P<compile>eager|compile|max-autotune|regional)"
+ID = re.compile(r"(?P<model>.+)-(?P<scheme>[^-]+)-(?P<compile>eager|compile|max-autotune|regional-all|regional)"
                 r"-(?P<fuse>fuse|nofuse)-bs(?P<batch>\d+)")
 
 

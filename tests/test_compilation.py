@@ -96,3 +96,28 @@ def test_compile_vae_scenarios_compile_the_decoder(cache_dir):
     compiled = cache.get(Scenario("flux-dev", "bf16", "regional", compile_vae=True)).pipe.vae.decode
     assert hasattr(compiled, "_torchdynamo_orig_callable")  # torch.compile's wrapper (compiles on first call)
     cache.close()
+
+
+def test_hitting_the_recompile_limit_is_an_error_not_a_silent_eager_fallback():
+    torch.compiler.reset()
+    fn = torch.compile(lambda x: x * 2, backend="eager", dynamic=False)
+    with compilation.eager_fallback_forbidden(), torch._dynamo.config.patch(recompile_limit=2, automatic_dynamic_shapes=False):
+        fn(torch.ones(1))
+        fn(torch.ones(2))
+        with pytest.raises(Exception, match="[Rr]ecompile.limit|cache_size_limit|recompile_limit"):
+            fn(torch.ones(3))
+    torch.compiler.reset()
+
+
+def test_regional_all_compiles_every_block_and_each_other_child(cache_dir):
+    cache = PipelineCache(BuildOptions(WeightsSource("tiny", cache_dir), "cpu"))
+    built = cache.get(Scenario("flux-dev", "bf16", "regional-all"))
+    denoiser = built.pipe.transformer
+    compiled = {name for name, m in denoiser.named_modules() if m._compiled_call_impl is not None}
+    rest = {"pos_embed", "time_text_embed", "context_embedder", "x_embedder", "norm_out", "proj_out"}
+    blocks = {f"transformer_blocks.{i}" for i in range(len(denoiser.transformer_blocks))}
+    blocks |= {f"single_transformer_blocks.{i}" for i in range(len(denoiser.single_transformer_blocks))}
+    assert compiled == rest | blocks  # the block lists themselves and the denoiser stay eager
+    plain = cache.get(Scenario("flux-dev", "bf16", "regional")).pipe.transformer
+    assert {name for name, m in plain.named_modules() if m._compiled_call_impl is not None} == blocks
+    cache.close()

@@ -111,6 +111,7 @@ class PipelineCache:
             self.close()
             self._stack = contextlib.ExitStack()
             self._stack.enter_context(compilation.inductor_profile(scenario.inductor_profile))
+            self._stack.enter_context(compilation.eager_fallback_forbidden())
             try:
                 self._built = build(scenario, self.options)
             except BaseException as exc:

@@ -39,6 +39,9 @@ class CompileMode:
     name: str
     compile_kwargs: dict[str, Any] | None = None  # None: eager
     regional: bool = False  # compile the repeated blocks instead of the whole denoiser
+    # Regional, and also each other child of the denoiser (embedders, final norm, projections) as a region of its
+    # own: the eager prologue and epilogue are what keeps plain regional compile behind whole-model compile.
+    compile_rest: bool = False
     description: str = ""
 
     @property
@@ -55,6 +58,8 @@ COMPILE_MODES: dict[str, CompileMode] = {
                     description="whole denoiser, mode=max-autotune, fullgraph (the seeds' setting)"),
         CompileMode("regional", dict(fullgraph=True), regional=True,
                     description="each repeated transformer block (diffusers compile_repeated_blocks)"),
+        CompileMode("regional-all", dict(fullgraph=True), regional=True, compile_rest=True,
+                    description="regional, plus every other child of the denoiser compiled on its own"),
     ]
 }
 
@@ -102,23 +107,34 @@ def compile_pipeline(pipe, mode: CompileMode, denoiser: str, repeated_blocks: tu
         return
     module = getattr(pipe, denoiser)
     if mode.regional:
-        _compile_regions(module, repeated_blocks, mode.compile_kwargs)
+        block_classes = _compile_regions(module, repeated_blocks, mode.compile_kwargs)
+        if mode.compile_rest:
+            _compile_rest(module, block_classes, mode.compile_kwargs)
     else:
         module.compile(**mode.compile_kwargs)
     if compile_vae:
         pipe.vae.decode = torch.compile(pipe.vae.decode, **mode.compile_kwargs)
 
 
-def _compile_regions(module: torch.nn.Module, repeated_blocks: tuple[str, ...], kwargs: dict[str, Any]) -> None:
+def _compile_regions(module: torch.nn.Module, repeated_blocks: tuple[str, ...], kwargs: dict[str, Any]) -> set[str]:
+    """Compile each repeated block; returns the block class names."""
     if getattr(module, "_repeated_blocks", None) and hasattr(module, "compile_repeated_blocks"):
         module.compile_repeated_blocks(**kwargs)
-        return
+        return set(module._repeated_blocks)
     # Models without diffusers' `_repeated_blocks`: compile each block of the classes the spec names.
     blocks = [m for m in module.modules() if type(m).__name__ in repeated_blocks]
     if not blocks:
         raise ValueError(f"{type(module).__name__} has no repeated blocks to compile regionally")
     for block in blocks:
         block.compile(**kwargs)
+    return set(repeated_blocks)
+
+
+def _compile_rest(module: torch.nn.Module, block_classes: set[str], kwargs: dict[str, Any]) -> None:
+    """Compile every direct child of the denoiser that holds no repeated block, each on its own."""
+    for child in module.children():
+        if not any(type(m).__name__ in block_classes for m in child.modules()):
+            child.compile(**kwargs)
 
 
 def cache_key(environment: dict[str, Any]) -> str:
@@ -154,6 +170,14 @@ def cache_state(before: dict[str, int], after: dict[str, int]) -> str | None:
     if hits + misses == 0:
         return None
     return "warm" if misses == 0 else "cold" if hits == 0 else "partial"
+
+
+@contextlib.contextmanager
+def eager_fallback_forbidden():
+    """Past `recompile_limit` variants of one code object, dynamo runs it eagerly with only a warning: a
+    scenario would then be timed partly eager under a compiled name. Make that an error for its lifetime."""
+    with torch._dynamo.config.patch(fail_on_recompile_limit_hit=True):
+        yield
 
 
 @contextlib.contextmanager

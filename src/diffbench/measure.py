@@ -18,6 +18,8 @@ from typing import Any
 
 import torch
 
+from . import torch_fixes
+
 GIB = 1024**3
 
 
@@ -225,6 +227,7 @@ def environment() -> dict[str, Any]:
         diffbench_git=_git_revision(),
         cpu_count=os.cpu_count(),
         compile_cache_dir=os.environ.get("TORCHINDUCTOR_CACHE_DIR"),
+        torch_fixes=torch_fixes.applied(),
     )
     if torch.cuda.is_available():
         device = torch.cuda.current_device()  # an xdist worker's own GPU

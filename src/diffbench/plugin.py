@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from . import capabilities, compilation, matrix, measure, quality, workers
+from . import capabilities, compilation, matrix, measure, quality, torch_fixes, workers
 from .build import PipelineCache
 from .matrix import Scenario, UsageError
 from .quality_session import QualitySession
@@ -43,6 +43,7 @@ def configure(config: pytest.Config) -> None:
     config.stash[SERIALIZATION] = []
     config.stash[QUANTIZATION_COST] = []
     _quiet_progress_bars()
+    torch_fixes.apply()
     opt = config.option
     if opt.diffbench_compile_cache or opt.diffbench_fresh_compile:
         root = Path(opt.diffbench_compile_cache or Path(tempfile.gettempdir()) / "diffbench-compile")

@@ -225,11 +225,13 @@ def seed_notes(measurements: list[Measurement], results: Results, seeds: Seeds) 
         lines[0] += " Figures from " + "; ".join(sources) + "."
     modes = sorted({str(m.get("compile")) for m, row in matched if m.get("compile") != "eager"})
     if modes:
+        from .compilation import COMPILE_MODES  # here: the report needs torch only for this note
+
         lines[0] += (" The seeds compiled the whole transformer with `torch.compile(mode=\"max-autotune\", "
                      "fullgraph=True)`; our compiled rows matched to theirs used "
                      + ", ".join(f"`{mode}`" for mode in modes)
-                     + (" (`regional`: only the repeated blocks, diffusers `compile_repeated_blocks`)"
-                        if "regional" in modes else "") + ".")
+                     + "".join(f" (`{mode}`: {COMPILE_MODES[mode].description})"
+                               for mode in modes if COMPILE_MODES[mode].regional) + ".")
     return [*lines, ""]
 
 

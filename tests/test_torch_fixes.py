@@ -1,0 +1,62 @@
+"""The torch 2.9-2.11 warm-cache coordinate-descent fix: detected, applied once, recorded, and it keeps the winner."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import pytest
+
+from diffbench import measure, torch_fixes
+
+
+class BuggyAutotuner:
+    def recheck_autotune_cache(self, reload_kernel_from_src):
+        configs = []
+        if len(configs) > 1:  # the affected versions' guard
+            pass
+
+
+def test_the_bug_is_recognised_by_its_guard():
+    assert torch_fixes.has_coordesc_warm_cache_bug(BuggyAutotuner.recheck_autotune_cache)
+    assert not torch_fixes.has_coordesc_warm_cache_bug(torch_fixes.recheck_autotune_cache)
+    assert not torch_fixes.has_coordesc_warm_cache_bug(len)  # no source: leave torch alone
+
+
+def test_applied_once_and_recorded_in_the_environment(monkeypatch):
+    autotuner = type("Autotuner", (BuggyAutotuner,), {})
+    monkeypatch.setattr(torch_fixes, "_autotuner", lambda: autotuner)
+    assert torch_fixes.applied() == []
+    torch_fixes.apply()
+    torch_fixes.apply()
+    assert autotuner.recheck_autotune_cache is torch_fixes.recheck_autotune_cache
+    assert measure.environment()["torch_fixes"] == [torch_fixes.COORDESC_WARM_CACHE]
+
+
+def test_a_fixed_torch_is_left_alone(monkeypatch):
+    class Fixed:
+        def recheck_autotune_cache(self, reload_kernel_from_src):
+            return None
+
+    original = Fixed.recheck_autotune_cache
+    monkeypatch.setattr(torch_fixes, "_autotuner", lambda: Fixed)
+    torch_fixes.apply()
+    assert Fixed.recheck_autotune_cache is original and torch_fixes.applied() == []
+
+
+@pytest.mark.parametrize("found_by_coordesc", [True, False])
+def test_a_single_config_kernel_keeps_the_cached_winner_and_its_coordesc_mark(monkeypatch, found_by_coordesc):
+    """The two upstream bugs: one config (the affected versions skip the hit) and the mark not passed on."""
+    triton = pytest.importorskip("triton")
+    from torch._inductor.runtime import triton_heuristics
+
+    compiled = SimpleNamespace(config=triton.Config({"XBLOCK": 128}, num_warps=4, num_stages=1))
+    cached = triton.Config({"XBLOCK": 128}, num_warps=4, num_stages=1)
+    cached.found_by_coordesc = found_by_coordesc
+    monkeypatch.setattr(triton_heuristics, "check_autotune_cache",
+                        lambda configs, filename, meta: ([cached], None, {"hit": True}))
+    kernel = SimpleNamespace(is_statically_launchable=lambda: True, compile_results=[compiled],
+                             filename="k.py", inductor_meta={})
+    torch_fixes.recheck_autotune_cache(kernel, reload_kernel_from_src=None)
+    assert kernel.compile_results == [compiled]
+    assert compiled.config.found_by_coordesc is found_by_coordesc  # run() skips coordinate descent when True
+    assert kernel.autotune_cache_info == {"hit": True}
