@@ -95,6 +95,7 @@ def test_compile_vae_is_a_dimension(suite):
     compiled_vae = {b["extra_info"]["scenario"]: b["extra_info"]["compile_vae"] for b in data["benchmarks"]}
     assert compiled_vae == {"flux-dev-int8wo-eager-nofuse-bs1": False, "flux-dev-int8wo-regional-all-nofuse-bs1": False,
                             "flux-dev-int8wo-regional-all-nofuse-bs1-compile-vae": True}
+    assert all(b["extra_info"]["bare_step_s"] > 0 for b in data["benchmarks"])  # the denoiser floor, every mode
 
 
 def test_memory_modes(suite):

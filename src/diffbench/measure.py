@@ -67,21 +67,34 @@ def step_times(pipe, fn: Callable[[], Any], device: str) -> list[float]:
     return [b - a for a, b in zip(marks, marks[1:])]
 
 
-@contextlib.contextmanager
-def denoiser_calls(module: torch.nn.Module):
-    """Counts the denoiser's calls and keeps the first call's inputs (for `bare_forward_s`)."""
-    record: dict[str, Any] = dict(count=0, inputs=None)
+class _FirstStepDone(Exception):
+    pass
 
-    def hook(_module, args, kwargs):
-        record["count"] += 1
-        if record["inputs"] is None:
-            record["inputs"] = (args, kwargs)
 
-    handle = module.register_forward_pre_hook(hook, with_kwargs=True)
+def first_step_calls(pipe, denoiser: torch.nn.Module, fn: Callable[[], Any]) -> list[tuple]:
+    """The denoiser's calls (args, kwargs) in the first denoising step of `fn`, a pipeline call stopped there.
+
+    The denoiser's own call runs eagerly meanwhile: a hook on a whole-model-compiled module would be traced into
+    its graph (and recompile it); its blocks stay compiled.
+    """
+    calls: list[tuple] = []
+
+    def stop(*args, **kwargs):
+        raise _FirstStepDone
+
+    compiled, denoiser._compiled_call_impl = denoiser._compiled_call_impl, None
+    handle = denoiser.register_forward_pre_hook(lambda _m, args, kwargs: calls.append((args, kwargs)),
+                                                with_kwargs=True)
+    pipe.scheduler.step = stop
     try:
-        yield record
+        fn()
+    except _FirstStepDone:
+        pass
     finally:
+        del pipe.scheduler.step  # back to the class method
         handle.remove()
+        denoiser._compiled_call_impl = compiled
+    return calls
 
 
 def bare_forward_s(module: torch.nn.Module, inputs: tuple, device: str, repeats: int = 10) -> float:

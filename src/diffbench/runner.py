@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 from dataclasses import dataclass
 from typing import Any
 
@@ -54,20 +53,19 @@ def run(benchmark, built: Built, options: RunOptions) -> Any:
     first_call_s, _ = measure.timed(call)
     after_first_call = compilation.cache_counters()
     compile_cache = compilation.cache_state(counters, after_first_call)
-    denoiser = getattr(built.pipe, built.scenario.spec.denoiser)
-    # Hooks on a whole-model-compiled module would be traced into its graph: the floor is measured
-    # only where the denoiser's own call stays eager (eager and regional modes).
-    overhead_check = options.overhead_check and not compilation.COMPILE_MODES[built.scenario.compile].whole_model
-    with measure.denoiser_calls(denoiser) if overhead_check else contextlib.nullcontext() as calls:
-        per_step = measure.step_times(built.pipe, call, options.device)
+    per_step = measure.step_times(built.pipe, call, options.device)
     step_stats = measure.summary(per_step)
     step_s = step_stats["median"]
     floor = {}
-    if calls and calls["inputs"] is not None and step_s:
-        calls_per_step = calls["count"] / len(per_step)
-        bare_step_s = measure.bare_forward_s(denoiser, calls["inputs"], options.device) * calls_per_step
-        floor = dict(bare_step_s=bare_step_s, denoiser_calls_per_step=calls_per_step,
-                     step_overhead_pct=100 * (step_s - bare_step_s) / bare_step_s)
+    if options.overhead_check and step_s:
+        denoiser = getattr(built.pipe, built.scenario.spec.denoiser)
+        calls = measure.first_step_calls(built.pipe, denoiser, call)
+        if calls:
+            # The same compiled denoiser on the same inputs: a recompile here would be the suite's own bug.
+            with compilation.recompiles_forbidden(built.scenario.compile != "eager"):
+                bare_step_s = measure.bare_forward_s(denoiser, calls[0], options.device) * len(calls)
+            floor = dict(bare_step_s=bare_step_s, denoiser_calls_per_step=len(calls),
+                         step_overhead_pct=100 * (step_s - bare_step_s) / bare_step_s)
     measure.reset_peak(options.device)
     with compilation.recompiles_forbidden(built.scenario.compile != "eager"):
         output = benchmark.pedantic(call, rounds=options.rounds, iterations=1, warmup_rounds=0)
