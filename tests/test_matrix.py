@@ -108,8 +108,12 @@ def test_known_failures_apply_by_version_and_gpu(monkeypatch):
     assert capabilities.expected_failure(Scenario("flux-dev", "int8dq"), H100) is None  # eager works
     autotuned = Scenario("flux-dev", "int8dq", "regional", inductor_profile="max-autotune-gemm")
     assert capabilities.expected_failure(autotuned, H100) is None  # Triton templates take the 1-row matmuls
+    regional_all_fp8 = Scenario("flux-dev", "fp8dqrow", "regional-all")
+    assert "Float8Tensor" in capabilities.expected_failure(regional_all_fp8, H100)[0]
+    assert capabilities.expected_failure(Scenario("flux-dev", "fp8dqrow", "regional"), H100) is None
     monkeypatch.setattr(capabilities, "_torchao_version", lambda: "0.19.0")
     assert capabilities.expected_failure(Scenario("flux-dev", "int8dq", "regional"), H100) is None
+    assert capabilities.expected_failure(regional_all_fp8, H100) is None
 
 
 def test_a_probed_known_failure_holds_only_where_its_probe_confirms_it(monkeypatch):
