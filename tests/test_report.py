@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -204,3 +205,14 @@ def test_plot_labels_stay_apart_and_a_wide_latency_span_goes_log(tmp_path):
     spread = {"flux-dev-bf16-eager-nofuse-bs1": [3.0] * 3, "flux-dev-int8dq-eager-nofuse-bs1": [47.0] * 3}
     fig = report.figure(list(results.load(write_results(tmp_path / "wide.json", spread)).measurements.values()), "w")
     assert fig.axes[0].get_yscale() == "log"
+
+
+def test_an_interrupted_scenario_is_reported(run_file, tmp_path):
+    data = json.loads(run_file.read_text())
+    data["diffbench"]["interrupted"] = dict(scenario="flux-dev-int8dq-regional-nofuse-bs1", phase="call",
+                                            elapsed_s=238.7)
+    run_file.write_text(json.dumps(data))
+    assert cli.main(["report", str(run_file), "--out", str(tmp_path / "report")]) == 0
+    text = (tmp_path / "report" / "report.md").read_text()
+    assert "## Interrupted\n\n- `flux-dev-int8dq-regional-nofuse-bs1`: the session was stopped in it (phase call, " \
+           "after 238.7 s)" in text

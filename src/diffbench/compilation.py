@@ -57,7 +57,7 @@ COMPILE_MODES: dict[str, CompileMode] = {
         CompileMode("max-autotune", dict(mode="max-autotune", fullgraph=True),
                     description="whole denoiser, mode=max-autotune, fullgraph (the seeds' setting)"),
         CompileMode("regional", dict(fullgraph=True), regional=True,
-                    description="each repeated transformer block (diffusers compile_repeated_blocks)"),
+                    description="each repeated transformer block, diffusers compile_repeated_blocks"),
         CompileMode("regional-all", dict(fullgraph=True), regional=True, compile_rest=True,
                     description="regional, plus every other child of the denoiser compiled on its own"),
     ]

@@ -230,7 +230,7 @@ def seed_notes(measurements: list[Measurement], results: Results, seeds: Seeds) 
         lines[0] += (" The seeds compiled the whole transformer with `torch.compile(mode=\"max-autotune\", "
                      "fullgraph=True)`; our compiled rows matched to theirs used "
                      + ", ".join(f"`{mode}`" for mode in modes)
-                     + "".join(f" (`{mode}`: {COMPILE_MODES[mode].description})"
+                     + "".join(f"; `{mode}`: {COMPILE_MODES[mode].description}"
                                for mode in modes if COMPILE_MODES[mode].regional) + ".")
     return [*lines, ""]
 
@@ -307,6 +307,9 @@ def render(results: Results, out: Path, seeds: Seeds | None = None, link_base: P
     if results.failures:
         lines += ["## Failed", ""] + [f"- `{scenario}`: {describe_failure(f)}"
                                       for scenario, records in results.failures.items() for f in records] + [""]
+    if stopped := results.interrupted:
+        lines += ["## Interrupted", "", f"- `{stopped.get('scenario')}`: the session was stopped in it "
+                  f"(phase {stopped.get('phase')}, after {stopped.get('elapsed_s', 0):.1f} s)", ""]
     if results.skipped:
         lines += ["## Skipped", ""] + [f"- `{s}`: {reason}" for s, reason in results.skipped.items()] + [""]
     text = "\n".join(lines)

@@ -51,6 +51,7 @@ class Results:
     failures: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # scenario → its failure records
     skipped: dict[str, str] = field(default_factory=dict)  # scenario → reason(s)
     quantization_cost: list[dict[str, Any]] = field(default_factory=list)  # quantization_cost.measure_case records
+    interrupted: dict[str, Any] | None = None  # the scenario a stopped session was in (plugin: diffbench.interrupted)
 
     @property
     def gpu(self) -> str | None:
@@ -162,6 +163,7 @@ def parse(data: Any, path: Path) -> Results:
         skipped={s: "; ".join(dict.fromkeys(str(r.get("reason", "")) for r in records))
                  for s, records in _by_scenario(_records(path, section, "skipped")).items()},
         quantization_cost=_records(path, section, "quantization_cost"),
+        interrupted=(section or {}).get("interrupted"),
     )
 
 
