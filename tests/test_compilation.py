@@ -101,7 +101,8 @@ def test_compile_vae_scenarios_compile_the_decoder(cache_dir):
 def test_hitting_the_recompile_limit_is_an_error_not_a_silent_eager_fallback():
     torch.compiler.reset()
     fn = torch.compile(lambda x: x * 2, backend="eager", dynamic=False)
-    with compilation.eager_fallback_forbidden(), torch._dynamo.config.patch(recompile_limit=2, automatic_dynamic_shapes=False):
+    limited = torch._dynamo.config.patch(recompile_limit=2, automatic_dynamic_shapes=False)
+    with compilation.eager_fallback_forbidden(), limited:
         fn(torch.ones(1))
         fn(torch.ones(2))
         with pytest.raises(Exception, match="[Rr]ecompile.limit|cache_size_limit|recompile_limit"):

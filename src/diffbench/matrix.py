@@ -116,6 +116,10 @@ KNOWN_FAILURES: list[KnownFailure] = [
     # H100, torch 2.11 (baselines/nvidia-h100-80gb-hbm3/runs/flux-dev-int8-regional-known-failures.json): inductor
     # rewrites int8 weight-only matmuls on CUDA to aten._weight_int8pack_mm, a kernel made for a few rows; at
     # FLUX's 4096-token rows a compiled step takes minutes. The probe times one linear both ways here.
+    KnownFailure(lambda s: s.scheme == "int8wo" and s.compile != "eager",
+                 "compiled int8wo: inductor lowers int8 weight-only linears to aten._weight_int8pack_mm, "
+                 "orders of magnitude slower than eager at diffusion sizes; not run (--runxfail runs it)",
+                 link="pytorch/pytorch#161680", probe="compiled_linear_slowdown", run=False),
     # H100, torch 2.11, torchao 0.18 (baselines/nvidia-h100-80gb-hbm3/runs/flux-dev-fp8dqrow-regional-all-vs-whole.json,
     # and one child at a time on a 1+1-block FLUX: only the bare Linear children fail): dynamo cannot trace
     # torchao's __torch_function__ table lookup when an nn.Linear holding a Float8Tensor is compiled on its own.
@@ -124,10 +128,6 @@ KNOWN_FAILURES: list[KnownFailure] = [
                  "('Polyfill handler <method-wrapper __eq__> does not have a traceable function' in torchao's "
                  "_dispatch__torch_function__)",
                  torchao="<=0.18", min_sm=(8, 9)),
-    KnownFailure(lambda s: s.scheme == "int8wo" and s.compile != "eager",
-                 "compiled int8wo: inductor lowers int8 weight-only linears to aten._weight_int8pack_mm, "
-                 "orders of magnitude slower than eager at diffusion sizes; not run (--runxfail runs it)",
-                 link="pytorch/pytorch#161680", probe="compiled_linear_slowdown", run=False),
 ]
 
 

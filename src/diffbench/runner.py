@@ -53,6 +53,7 @@ def run(benchmark, built: Built, options: RunOptions) -> Any:
     first_call_s, _ = measure.timed(call)
     after_first_call = compilation.cache_counters()
     compile_cache = compilation.cache_state(counters, after_first_call)
+    compiled = built.scenario.compile != "eager"
     per_step = measure.step_times(built.pipe, call, options.device)
     step_stats = measure.summary(per_step)
     step_s = step_stats["median"]
@@ -62,12 +63,12 @@ def run(benchmark, built: Built, options: RunOptions) -> Any:
         calls = measure.first_step_calls(built.pipe, denoiser, call)
         if calls:
             # The same compiled denoiser on the same inputs: a recompile here would be the suite's own bug.
-            with compilation.recompiles_forbidden(built.scenario.compile != "eager"):
+            with compilation.recompiles_forbidden(compiled):
                 bare_step_s = measure.bare_forward_s(denoiser, calls[0], options.device) * len(calls)
             floor = dict(bare_step_s=bare_step_s, denoiser_calls_per_step=len(calls),
                          step_overhead_pct=100 * (step_s - bare_step_s) / bare_step_s)
     measure.reset_peak(options.device)
-    with compilation.recompiles_forbidden(built.scenario.compile != "eager"):
+    with compilation.recompiles_forbidden(compiled):
         output = benchmark.pedantic(call, rounds=options.rounds, iterations=1, warmup_rounds=0)
     images = outputs(output)
     benchmark.extra_info.update(
