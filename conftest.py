@@ -8,7 +8,17 @@ from __future__ import annotations
 import pytest
 
 from diffbench import measure, plugin, workers
+from diffbench.attention import ATTENTION_KERNELS
+from diffbench.compilation import COMPILE_MODES, INDUCTOR_PROFILES
+from diffbench.memory import OFFLOAD_MODES, VAE_MODES
+from diffbench.quantization_cost import QUANTIZE_PATHS
 from diffbench.settings import Settings
+from diffbench.weights import NAMED_SOURCES
+
+
+def _names(table) -> str:
+    """The valid names of an option, from the table the suite checks them against (never listed by hand)."""
+    return ", ".join(table)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -19,20 +29,21 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     add("--quant", dest="diffbench_quant", default="all", metavar="SCHEMES",
         help="comma-separated quantization schemes, or 'all' (default: all)")
     add("--compile", dest="diffbench_compile", default="eager", metavar="MODES",
-        help="comma-separated compile modes: eager, compile, max-autotune, regional, or 'all' (default: eager)")
+        help=f"comma-separated compile modes: {_names(COMPILE_MODES)}, or 'all' (default: eager)")
     add("--fuse", dest="diffbench_fuse", default="off", choices=["off", "on", "both"],
         help="fuse the denoiser's QKV projections (default: off)")
     add("--batch", dest="diffbench_batch", default="1", metavar="SIZES",
         help="comma-separated batch sizes (default: 1)")
     add("--offload", dest="diffbench_offload", default="none", metavar="MODES",
-        help="comma-separated CPU offload modes: none, model, sequential, group, or 'all' (default: none)")
+        help=f"comma-separated CPU offload modes: {_names(OFFLOAD_MODES)}, or 'all' (default: none)")
     add("--vae", dest="diffbench_vae", default="default", metavar="MODES",
-        help="comma-separated VAE memory modes: default, tiling, slicing, or 'all' (default: default)")
+        help=f"comma-separated VAE memory modes: {_names(VAE_MODES)}, or 'all' (default: default)")
     add("--attention", dest="diffbench_attention", default="sdpa", metavar="KERNELS",
-        help="comma-separated attention kernels: sdpa, sdpa-cudnn, sdpa-flash, sdpa-efficient, sdpa-math, "
-             "flash-attn, flash3, sage, or 'all' (default: sdpa, torch's own choice)")
+        help=f"comma-separated attention kernels: {_names(ATTENTION_KERNELS)}, or 'all' "
+             "(default: sdpa, torch's own choice)")
     add("--weights", dest="diffbench_weights", default="auto", metavar="SOURCE",
-        help="tiny | synthetic | proxy | a hub id or local pipeline folder (default: synthetic on CUDA, tiny on CPU)")
+        help=f"{' | '.join(NAMED_SOURCES)} | a hub id or local pipeline folder "
+             "(default: synthetic on CUDA, tiny on CPU)")
     add("--device", dest="diffbench_device", default="auto", choices=["auto", "cpu", "cuda"],
         help="where pipelines run (default: cuda when available)")
     add("--steps", dest="diffbench_steps", type=int, default=None, metavar="N",
@@ -47,13 +58,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="also compile the VAE decoder with the scenario's compile mode; bare --compile-vae means on "
              "(default: off)")
     add("--inductor-profile", dest="diffbench_inductor_profile", default="default", metavar="NAMES",
-        help="comma-separated named inductor flag sets applied per compiled scenario: default, torchao "
-             "(torchao's coordinate-descent tuning), max-autotune-gemm (Triton GEMM templates autotuned), or 'all' "
-             "(default: default)")
+        help=f"comma-separated named inductor flag sets applied per compiled scenario: {_names(INDUCTOR_PROFILES)} "
+             "(their flags: src/diffbench/compilation.py), or 'all' (default: default)")
     add("--quantize-paths", dest="diffbench_quantize_paths", default="all", metavar="NAMES",
-        help="comma-separated ways the quantization-cost tests put a quantized denoiser on the device: cpu "
-             "(quantize, then move), cuda (move, then quantize), per-parameter (quantize_ with device=), "
-             "from_pretrained (TorchAoConfig while loading), or 'all' (default: all)")
+        help="comma-separated ways the quantization-cost tests put a quantized denoiser on the device: "
+             + ", ".join(f"{p.name} ({p.description})" for p in QUANTIZE_PATHS.values()) + ", or 'all' (default: all)")
     add("--cache-dir", dest="diffbench_cache_dir", default=None, metavar="DIR",
         help="where tiny pipelines are saved (default: $DIFFBENCH_CACHE or ~/.cache/diffbench)")
     add("--allow-pickle", dest="diffbench_allow_pickle", action="store_true", default=False,
@@ -74,8 +83,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="regenerate reference outputs on purpose instead of comparing with them")
     add("--thresholds", dest="diffbench_thresholds", default=None, metavar="FILE",
         help="quality gates file (default: <rootdir>/quality/thresholds.toml)")
-    add("--quality-prompts", dest="diffbench_quality_prompts", type=int, default=4, metavar="N",
-        help="how many prompts of the default set the quality tests generate (default: 4)")
+    add("--quality-prompts", dest="diffbench_quality_prompts", type=int, default=8, metavar="N",
+        help="how many prompts of the default set the quality tests generate (default: 8, the whole default set; "
+             "the proxy's gates are calibrated on 8)")
     add("--quality-control", dest="diffbench_quality_control", default="int2wo", metavar="SCHEME",
         help="a lossy scheme scored beside every quality result to show the gates' resolving power, "
              "or 'none' (default: int2wo)")
@@ -120,8 +130,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
 
 
 def pytest_benchmark_update_machine_info(config: pytest.Config, machine_info: dict) -> None:
-    machine_info["diffbench"] = (measure.environment() | dict(weights=config.stash[plugin.SETTINGS].build.source.name)
-                                 | workers.placement(config))
+    weights = config.stash[plugin.SETTINGS].build.source.name
+    machine_info["diffbench"] = measure.environment(config.rootpath) | dict(weights=weights) | workers.placement(config)
 
 
 def pytest_benchmark_update_json(config: pytest.Config, benchmarks, output_json: dict) -> None:

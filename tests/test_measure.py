@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
+import pytest
 import torch
 
-from diffbench import compilation, measure
+from diffbench import compilation, measure, runner
 
 
 class Scheduler:
@@ -47,3 +50,13 @@ def test_first_step_calls_of_a_whole_model_compiled_denoiser():
 def test_step_times_one_per_step():
     pipe = TwoCallsPerStep(steps=4)
     assert len(measure.step_times(pipe, pipe, "cpu")) == 4
+
+
+def test_the_floor_is_the_denoiser_alone_times_its_calls_per_step():
+    """runner.denoiser_floor (recorded on CUDA only, where a tight loop is a floor) on the two-calls pipeline."""
+    pipe = TwoCallsPerStep()
+    built = SimpleNamespace(pipe=pipe, scenario=SimpleNamespace(spec=SimpleNamespace(denoiser="denoiser")))
+    with torch.no_grad():
+        floor = runner.denoiser_floor(built, pipe, step_s=1.0, device="cpu", compiled=False)
+    assert floor["denoiser_calls_per_step"] == 2 and 0 < floor["bare_step_s"] < 1.0
+    assert floor["step_overhead_pct"] == pytest.approx(100 * (1.0 - floor["bare_step_s"]) / floor["bare_step_s"])

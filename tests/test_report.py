@@ -18,6 +18,8 @@ FLUX = ["flux-dev-bf16-eager-nofuse-bs1", "flux-dev-fp8dqrow-eager-nofuse-bs1",
         "flux-dev-fp8dqrow-regional-fuse-bs1", "flux-dev-bf16-eager-nofuse-bs4"]
 SDXL = ["sdxl-int8wo-compile-nofuse-bs1"]
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+FLUX_CKPT = "synthetic (black-forest-labs/FLUX.1-dev config)"  # the fake runs' weights are synthetic
+SDXL_CKPT = "synthetic (stabilityai/stable-diffusion-xl-base-1.0 config)"
 
 
 @pytest.fixture
@@ -37,11 +39,11 @@ def test_markdown_in_the_seeds_layout(run_file, tmp_path):
     lines = text.splitlines()
     assert lines.count(HEADER) == 1  # flux-dev; sdxl's table adds its quality column
     assert lines.count(HEADER + " ssim |") == 1
-    flux_rows = [line for line in lines if line.startswith("| black-forest-labs/FLUX.1-dev |")]
+    flux_rows = [line for line in lines if line.startswith(f"| {FLUX_CKPT} |")]
     assert len(flux_rows) == len(FLUX)
-    assert "| black-forest-labs/FLUX.1-dev | 1 | True | regional | False | fp8dqrow | 20.000 | 23.000 |" in text
-    assert "| black-forest-labs/FLUX.1-dev | 4 | False | eager | False | bf16 | 30.000 | 33.000 |" in text
-    sdxl_row, = [line for line in lines if line.startswith("| stabilityai/stable-diffusion-xl-base-1.0")]
+    assert f"| {FLUX_CKPT} | 1 | True | regional | False | fp8dqrow | 20.000 | 23.000 |" in text
+    assert f"| {FLUX_CKPT} | 4 | False | eager | False | bf16 | 30.000 | 33.000 |" in text
+    sdxl_row, = [line for line in lines if line.startswith(f"| {SDXL_CKPT} |")]
     assert sdxl_row.endswith("| 0.9712 |")
     assert "nvfp4 needs SM 10.0+" in text and "OutOfMemoryError: oom" in text
 
@@ -69,7 +71,7 @@ def test_the_committed_h100_run(tmp_path):
     assert cli.main(["report", str(H100_RUN), "--out", str(out)]) == 0
     text = (out / "report.md").read_text()
     assert HEADER in text and "NVIDIA H100 80GB HBM3" in text
-    assert "| black-forest-labs/FLUX.1-dev | 1 | False | eager | False | bf16 | 31.434 | 33.848 | 5.295 |" in text
+    assert f"| {FLUX_CKPT} | 1 | False | eager | False | bf16 | 31.434 | 33.848 | 5.295 |" in text
     assert (out / "flux-dev.png").stat().st_size > 0
 
 
@@ -89,7 +91,7 @@ FULL_SIZE = dict(steps=28, height=1024, width=1024)  # the settings the seeds st
 
 def _row(text: str, *cells: str) -> str:
     """The one markdown row starting with the FLUX ckpt and these cells."""
-    prefix = "| " + " | ".join(["black-forest-labs/FLUX.1-dev", *cells]) + " |"
+    prefix = "| " + " | ".join([FLUX_CKPT, *cells]) + " |"
     rows = [line for line in text.splitlines() if line.startswith(prefix)]
     assert len(rows) == 1, (prefix, rows)
     return rows[0]
@@ -104,7 +106,7 @@ def test_a_report_over_two_files(run_file, tmp_path, capsys):
     assert f"{FLUX[0]}: later.json" in capsys.readouterr().err  # the duplicate is reported
     text = (out / "report.md").read_text()
     assert "# diffbench report: run.json + later.json" in text and "Merged from 2 run files" in text
-    flux_rows = [line for line in text.splitlines() if line.startswith("| black-forest-labs/FLUX.1-dev |")]
+    flux_rows = [line for line in text.splitlines() if line.startswith(f"| {FLUX_CKPT} |")]
     assert len(flux_rows) == len(FLUX) + 1  # the duplicate once, the new scenario added
     later_time = float(_row(text, "1", "False", "eager", "False", "bf16").split(" | ")[8])
     assert later_time == pytest.approx(7.0, rel=0.03)  # the later file's figure
@@ -125,7 +127,7 @@ def test_seeds_add_the_published_figures_where_a_seed_row_matches(tmp_path):
     assert _row(text, "1", "True", "regional", "False", "fp8dqrow").endswith("| 3.030 | 22.376 |")  # fused
     # the seeds published fp8dqrow compiled only; and nothing for SDXL
     assert _row(text, "1", "False", "eager", "False", "fp8dqrow").endswith("| — | — |")
-    sdxl_row, = [line for line in text.splitlines() if line.startswith("| stabilityai/")]
+    sdxl_row, = [line for line in text.splitlines() if line.startswith(f"| {SDXL_CKPT} |")]
     assert sdxl_row.endswith("| — | — |")
     assert "published by the seed documents, not measured here" in text
     assert "diffusers-torchao-README-v2.md" in text and 'mode="max-autotune"' in text and "`regional`" in text
@@ -216,3 +218,23 @@ def test_an_interrupted_scenario_is_reported(run_file, tmp_path):
     text = (tmp_path / "report" / "report.md").read_text()
     assert "## Interrupted\n\n- `flux-dev-int8dq-regional-nofuse-bs1`: the session was stopped in it (phase call, " \
            "after 238.7 s)" in text
+
+
+@pytest.mark.parametrize("weights, shown", [
+    ("tiny", "tiny (black-forest-labs/FLUX.1-dev config)"),
+    ("synthetic", FLUX_CKPT),
+    ("proxy", "proxy"),
+    ("black-forest-labs/FLUX.1-dev", "black-forest-labs/FLUX.1-dev"),  # real weights: the hub id or folder
+    ("/data/flux-finetune", "/data/flux-finetune"),
+])
+def test_ckpt_says_which_weights_ran(tmp_path, weights, shown):
+    """Random weights are never shown as the real checkpoint they copy the config of."""
+    run = write_results(tmp_path / "run.json", {FLUX[0]: [1.0, 1.1]}, weights=weights,
+                        info={FLUX[0]: {"weights": weights}})
+    (headers, (row,)) = report.table("flux-dev", list(results.load(run).measurements.values()))
+    assert row[headers.index("ckpt")] == shown
+    old = write_results(tmp_path / "old.json", {FLUX[0]: [1.0, 1.1]}, weights=weights,
+                        info={FLUX[0]: {"weights": None}})
+    loaded = results.load(old)  # a file whose rows do not record their weights: the run's source is used
+    (headers, (row,)) = report.table("flux-dev", list(loaded.measurements.values()), weights=loaded.weights)
+    assert row[headers.index("ckpt")] == shown

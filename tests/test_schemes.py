@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import re
 import sys
 import types
 from dataclasses import dataclass
+from pathlib import Path
 
 from diffbench import schemes
 
@@ -36,3 +38,11 @@ def test_installed_torchao_table_covers_every_scheme():
     by_name = {r["scheme"]: r for r in rows}
     assert by_name["int8wo"]["status"] == "available"
     assert by_name["bf16"]["resolved"] == "—"
+
+
+def test_every_scheme_offered_is_a_real_choice_and_the_readme_lists_them_all():
+    # Static-activation schemes were stubs that always skipped (no calibration pass): not offered.
+    assert not {"fp8static", "int8static"} & schemes.SCHEMES.keys()
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    [row] = [line for line in readme.splitlines() if line.startswith("| `--quant` |")]
+    assert set(re.findall(r"`([^`]+)`", row.split("|")[3])) == set(schemes.SCHEMES)

@@ -38,14 +38,41 @@ def test_a_pipeline_is_one_unit_of_work():
     assert workers.group_name(("flux-dev", "bf16", "eager", False)) == "flux-dev/bf16/eager/False"
 
 
-@pytest.mark.parametrize("xdist_disabled_it, user_disabled", [(True, False), (False, True)])
-def test_workers_time_again_unless_the_user_said_not_to(monkeypatch, xdist_disabled_it, user_disabled):
-    # pytest-benchmark sets xdist_warning exactly when it turned itself off for xdist (not for the user).
-    bs = SimpleNamespace(disabled=True, xdist_warning=xdist_disabled_it, json=Path("out.json"))
+def _config(bs, **options):
+    """A pytest config as time_on_workers sees it: pytest-benchmark's session and the options it read."""
+    return SimpleNamespace(_benchmarksession=bs, getoption=lambda name, default=None: options.get(name, default))
+
+
+@pytest.mark.parametrize("has_xdist_warning", [True, False], ids=["pytest-benchmark>=5.3", "pytest-benchmark<5.3"])
+@pytest.mark.parametrize("user_option", [None, "benchmark_disable", "benchmark_skip"])
+def test_workers_time_again_unless_the_user_said_not_to(monkeypatch, has_xdist_warning, user_option):
+    # pytest-benchmark disabled itself (xdist or the user's option); only >= 5.3 has xdist_warning, set when xdist did.
+    bs = SimpleNamespace(disabled=True, json=Path("out.json"))
+    if has_xdist_warning:
+        bs.xdist_warning = user_option is None
     monkeypatch.setenv("PYTEST_XDIST_WORKER", "gw1")
-    workers.time_on_workers(SimpleNamespace(_benchmarksession=bs))
-    assert bs.disabled is user_disabled and bs.xdist_warning is False
+    workers.time_on_workers(_config(bs, **({user_option: True} if user_option else {})))
+    assert bs.disabled is (user_option is not None)
+    assert getattr(bs, "xdist_warning", False) is False and hasattr(bs, "xdist_warning") is has_xdist_warning
     assert bs.json == Path("out.gw1.json")  # failures-only files go there too
+
+
+def test_a_worker_writes_its_own_file_where_pytest_benchmark_opened_one(monkeypatch, tmp_path):
+    # pytest-benchmark < 5.3 opens --benchmark-json while parsing options (argparse.FileType) and writes into it.
+    monkeypatch.setenv("PYTEST_XDIST_WORKER", "gw0")
+    opened = (tmp_path / "out.json").open("wb")
+    bs = SimpleNamespace(disabled=True, json=opened)
+    workers.time_on_workers(_config(bs))
+    with bs.json:
+        assert opened.closed and bs.json.name == str(tmp_path / "out.gw0.json") and bs.disabled is False
+    assert workers.json_path(bs) == tmp_path / "out.gw0.json"
+
+
+def test_the_controller_stays_off_without_the_xdist_warning(monkeypatch):
+    monkeypatch.delenv("PYTEST_XDIST_WORKER", raising=False)
+    bs = SimpleNamespace(disabled=True, xdist_warning=True, json=Path("out.json"))
+    workers.time_on_workers(_config(bs, dist="load", tx=["popen"] * 2))
+    assert bs.disabled is True and bs.xdist_warning is False and bs.json == Path("out.json")
 
 
 def test_two_workers_one_merged_json(suite):

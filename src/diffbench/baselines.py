@@ -23,10 +23,18 @@ class CorruptBaseline(Exception):
     """A baseline file exists but cannot be used; the message names it and says what to do."""
 
 
+def _default_file_mode() -> int:
+    """The mode `open()` would give a new file: 0o666 less the umask (read by setting it, then put back)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
+        os.fchmod(fd, _default_file_mode())  # mkstemp makes it 0600: a shared baseline must be readable as usual
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()

@@ -13,7 +13,7 @@ from pathlib import Path
 from rich.console import Console
 
 from . import merge, readme, report, results, seeds
-from .compare import MismatchError, Thresholds, compare, parse_absolute, parse_percent, render
+from .compare import MismatchError, Tolerances, compare, parse_absolute, parse_fraction, parse_percent, render
 from .readme import ReadmeError
 from .results import ResultsError
 from .seeds import SeedDataError
@@ -35,7 +35,7 @@ def _option(parse):
 
 
 def _parser() -> argparse.ArgumentParser:
-    default = Thresholds()
+    default = Tolerances(run_noise={})
     parser = argparse.ArgumentParser(prog="diffbench", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("schemes", help="which torchao object each scheme resolves to in the installed torchao")
@@ -53,8 +53,15 @@ def _parser() -> argparse.ArgumentParser:
                          help="relative growth of peak memory that fails, e.g. 2%% (default 2%%)")
     compare.add_argument("--fail-ssim", type=_option(parse_absolute), default=default.ssim, metavar="DROP",
                          help="absolute drop of the mean SSIM that fails (default 0.01)")
-    compare.add_argument("--noise-k", type=_option(parse_absolute), default=default.noise_k, metavar="K",
-                         help="a latency shift must exceed K x the rounds' IQR (default 2)")
+    compare.add_argument("--host-bound-below", type=_option(parse_fraction), default=default.host_bound_below,
+                         metavar="FRACTION", help="GPU busy fraction under which a scenario is host-bound and judged "
+                                                  "on its GPU kernel time (default 0.8)")
+    compare.add_argument("--confirm", type=Path, nargs="+", default=[], metavar="RUN",
+                         help="reruns of NEW in fresh processes (e.g. `pytest ... -k \"$(cat flagged)\"`): a flagged "
+                              "scenario stays a regression only if every rerun finds it")
+    compare.add_argument("--flagged", type=Path, metavar="FILE",
+                         help="write the regressions and inconclusive scenarios as a pytest -k expression, for the "
+                              "confirming reruns")
     compare.add_argument("--allow-mismatch", action="store_true",
                          help="compare runs from different GPUs or weights sources")
 
@@ -90,10 +97,14 @@ def _console() -> Console:
 
 
 def run_compare(args) -> int:
-    thresholds = Thresholds(latency=args.fail_latency, memory=args.fail_memory, ssim=args.fail_ssim,
-                            noise_k=args.noise_k)
-    comparison = compare(results.load(args.base), results.load(args.new), thresholds, args.allow_mismatch)
+    tolerances = Tolerances(latency=args.fail_latency, memory=args.fail_memory, ssim=args.fail_ssim,
+                            host_bound_below=args.host_bound_below)
+    comparison = compare(results.load(args.base), results.load(args.new), tolerances, args.allow_mismatch,
+                         [results.load(path) for path in args.confirm])
     render(comparison, _console())
+    if args.flagged:
+        # Empty when nothing is flagged, so a script can test it (`[ -s FILE ]`) before rerunning anything.
+        args.flagged.write_text(" or ".join(row.scenario for row in comparison.flagged))
     return REGRESSION if comparison.regressions else OK
 
 

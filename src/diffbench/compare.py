@@ -1,19 +1,36 @@
-"""Comparing two results files (BASE, NEW) scenario by scenario, with a verdict that respects measured noise.
+"""Comparing two results files (BASE, NEW) scenario by scenario: a verdict per scenario, with the model behind it.
 
-A latency regression needs both a relative slowdown of the medians above `--fail-latency` *and* a shift
-beyond the noise: the median difference must exceed `noise_k` × the larger interquartile range of the rounds,
-and, where scipy is installed and there are enough rounds for it to mean anything, a one-sided Mann-Whitney
-test on the rounds must agree (p < alpha). Memory (peak) and SSIM are deterministic enough for plain
-thresholds. Scenarios that are new, removed, failed or skipped are listed; failing in NEW a scenario that
-BASE measured is a regression.
+Latency. A scenario's rounds in one run are x_i = μ · h · ε_i: μ what the code costs, h the run's own factor (the
+process, CPU clocks and other load, and for a host-bound scenario the host CPU itself), ε_i round noise. The
+rounds of one run share one h, so their spread says nothing about h; only reruns of the same code do.
+
+- Interval: every ratio of a NEW round to a BASE round lies in [min NEW / max BASE, max NEW / min BASE] − 1.
+  With 3 + 3 exchangeable rounds and no shift, all NEW rounds exceed all BASE ones with probability 1/20, and
+  exceeding them by the threshold too makes round noise alone almost never enough.
+- Threshold: the larger of --fail-latency and the run-to-run allowance of the scenario's noise class (`gpu`,
+  `host-bound`, `cpu`), the largest shift between reruns of the same code measured in committed runs
+  (data/run_noise.toml, written by tools/error_rates.py).
+- regression: the whole interval above the threshold; improved: below minus it; ok: inside ± the threshold;
+  inconclusive: anything else (a median shift the rounds cannot confirm, or rounds too spread to judge the
+  threshold), or fewer than MIN_ROUNDS rounds.
+- Host-bound GPU scenarios (in BASE, GPU kernel time under `host_bound_below` of the median wall time) run at
+  the host CPU's speed: they are judged on their GPU kernel time (host-independent), and a wall-time shift with
+  unchanged kernel time is inconclusive, never a regression. A scenario GPU-bound in BASE is judged on its wall
+  time, so host work added to it (a sleep, a sync) is caught.
+- Confirmation: reruns of NEW in fresh processes (`--confirm RUN ...`) must each judge a flagged scenario the
+  same way; a regression they do not all reproduce is not one.
+
+Memory (peak) and SSIM are deterministic enough for plain thresholds. Scenarios that are new, removed, failed or
+skipped are listed; failing in NEW a scenario that BASE measured is a regression.
 """
 
 from __future__ import annotations
 
-import math
 import re
+import tomllib
 from collections import Counter
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
@@ -24,11 +41,14 @@ from .results import QUALITY_METRICS, Measurement, Results, describe_failure
 _NUMBER = r"(?:\d+(?:\.\d*)?|\.\d+)"
 
 STYLES = dict(regression="bold red", failed="red", improved="green", fixed="green", ok="dim", new="cyan",
-              removed="yellow", skipped="yellow")
+              removed="yellow", skipped="yellow", inconclusive="magenta")
+
+RUN_NOISE_FILE = Path(__file__).parent / "data" / "run_noise.toml"
+MIN_ROUNDS = 3  # fewer cannot tell a shift from round noise (2 + 2 rounds interleave by chance 1 in 3)
 
 
 class MismatchError(ValueError):
-    """BASE and NEW ran on different GPUs or with different weights."""
+    """BASE and NEW ran on different GPUs, CPUs or with different weights."""
 
 
 def parse_percent(text: str) -> float:
@@ -45,13 +65,32 @@ def parse_absolute(text: str) -> float:
     return float(text)
 
 
+def parse_fraction(text: str) -> float:
+    """'0.7' → 0.7, a number in [0, 1]; anything else is a ValueError."""
+    value = parse_absolute(text)
+    if value > 1:
+        raise ValueError(f"expected a fraction between 0 and 1, got {text!r}")
+    return value
+
+
+def load_run_noise(path: Path = RUN_NOISE_FILE) -> dict[str, float]:
+    """Noise class → run-to-run allowance (a fraction), from the measured file; empty when there is none."""
+    if not path.exists():
+        return {}
+    try:
+        table = tomllib.loads(path.read_text())
+        return {name: float(entry["allowance"]) for name, entry in table.items()}
+    except (tomllib.TOMLDecodeError, KeyError, TypeError, ValueError) as exc:
+        raise ValueError(f"{path}: expected [<class>] allowance = <fraction> tables ({exc})") from None
+
+
 @dataclass(frozen=True)
-class Thresholds:
+class Tolerances:
     latency: float = 0.05  # relative slowdown of the median
     memory: float = 0.02  # relative growth of peak memory
     ssim: float = 0.01  # absolute drop of the mean SSIM
-    noise_k: float = 2.0  # the shift must exceed noise_k × IQR
-    alpha: float = 0.05  # significance for the rank test
+    host_bound_below: float = 0.8  # GPU busy fraction under which a scenario's latency follows the host CPU
+    run_noise: dict[str, float] = field(default_factory=load_run_noise)  # class → run-to-run allowance
 
 
 @dataclass
@@ -61,10 +100,16 @@ class Row:
     base: Measurement | None = None
     new: Measurement | None = None
     notes: list[str] = field(default_factory=list)
+    noise_class: str | None = None
 
     @property
     def regression(self) -> bool:
         return self.status == "regression"
+
+    @property
+    def flagged(self) -> bool:
+        """Worth a rerun in fresh processes: a regression or a shift the rounds could not settle."""
+        return self.status in ("regression", "inconclusive")
 
 
 @dataclass
@@ -72,48 +117,93 @@ class Comparison:
     base: Results
     new: Results
     rows: list[Row]
-    mismatches: list[str]  # gpu / weights differences (allowed by --allow-mismatch)
+    mismatches: list[str]  # gpu / cpu / weights differences (allowed by --allow-mismatch)
     env_changes: list[str]  # other environment differences, for information
+    confirmations: int = 0  # reruns of NEW that judged the flagged scenarios again
 
     @property
     def regressions(self) -> list[Row]:
         return [row for row in self.rows if row.regression]
 
-
-def rank_test_p(base: tuple[float, ...], new: tuple[float, ...], slower: bool, alpha: float) -> float | None:
-    """One-sided Mann-Whitney p-value, or None without scipy or with too few rounds to reach `alpha`."""
-    if not base or not new or 1 / math.comb(len(base) + len(new), len(base)) >= alpha:
-        return None
-    try:
-        from scipy.stats import mannwhitneyu
-    except ImportError:
-        return None
-    return float(mannwhitneyu(new, base, alternative="greater" if slower else "less").pvalue)
-
-
-def beyond_noise(base: Measurement, new: Measurement, t: Thresholds) -> bool:
-    if abs(new.median - base.median) <= t.noise_k * max(base.iqr, new.iqr):
-        return False
-    p = rank_test_p(base.rounds, new.rounds, new.median > base.median, t.alpha)
-    return p is None or p < t.alpha
+    @property
+    def flagged(self) -> list[Row]:
+        return [row for row in self.rows if row.flagged]
 
 
 def relative(base: float | None, new: float | None) -> float | None:
     return None if base is None or new is None or base == 0 else new / base - 1
 
 
-def _measured(base: Measurement, new: Measurement, t: Thresholds) -> Row:
-    row = Row(base.scenario, "ok", base, new)
-    slowdown = relative(base.median, new.median) or 0.0
-    if abs(slowdown) > t.latency:
-        if not beyond_noise(base, new, t):
-            row.notes.append(f"latency {slowdown:+.1%} within noise")
-        elif slowdown > 0:
-            row.status = "regression"
-            row.notes.append(f"latency {slowdown:+.1%}")
-        else:
-            row.status = "improved"
-            row.notes.append(f"latency {slowdown:+.1%}")
+def gpu_busy(m: Measurement) -> float | None:
+    """GPU kernel time (the profiled call) over the median wall time of the timed rounds."""
+    kernel_s = m.number("gpu_kernel_s")
+    return kernel_s / m.median if kernel_s is not None and m.median > 0 else None
+
+
+def noise_class(base: Measurement, new: Measurement, gpu: str | None, t: Tolerances) -> str:
+    """`cpu` without a GPU; `host-bound` when BASE kept its GPU busy less than t.host_bound_below (NEW's busy
+    fraction when BASE has none). BASE decides: a scenario that kept its GPU busy there and idles it in NEW
+    has gained host work (a sleep, a sync, Python overhead), which its wall time must show."""
+    if gpu is None:
+        return "cpu"
+    busy = gpu_busy(base)
+    busy = gpu_busy(new) if busy is None else busy
+    return "host-bound" if busy is not None and busy < t.host_bound_below else "gpu"
+
+
+@dataclass(frozen=True)
+class Judgement:
+    status: str  # regression, improved, ok, inconclusive
+    note: str
+
+
+def judge_latency(base: Measurement, new: Measurement, threshold: float) -> Judgement:
+    """The interval rule of the module docstring, on wall-clock rounds."""
+    shift = relative(base.median, new.median) or 0.0
+    if min(base.count, new.count) < MIN_ROUNDS or None in (base.low, base.high, new.low, new.high):
+        return Judgement("inconclusive", f"latency {shift:+.1%}: too few rounds to judge ({base.count} and "
+                                         f"{new.count}; use --rounds {MIN_ROUNDS} or more)")
+    low, high = new.low / base.high - 1, new.high / base.low - 1
+    interval = f"rounds' ratios {low:+.1%}..{high:+.1%}, threshold ±{threshold:.1%}"
+    if low > threshold:
+        return Judgement("regression", f"latency {shift:+.1%} ({interval})")
+    if high < -threshold:
+        return Judgement("improved", f"latency {shift:+.1%} ({interval})")
+    if -threshold <= low and high <= threshold:
+        return Judgement("ok", "")
+    why = ("a shift the rounds do not confirm" if abs(shift) > threshold
+           else "the rounds cannot rule out a change beyond the threshold")
+    return Judgement("inconclusive", f"latency {shift:+.1%}: {why} ({interval}); rerun to confirm")
+
+
+def judge_scenario_latency(base: Measurement, new: Measurement, gpu: str | None, t: Tolerances) -> tuple[str, Judgement]:
+    """The scenario's noise class and its latency judgement (host-bound ones on their GPU kernel time)."""
+    kind = noise_class(base, new, gpu, t)
+    threshold = max(t.latency, t.run_noise.get(kind, 0.0))
+    wall = judge_latency(base, new, threshold)
+    if kind != "host-bound":
+        return kind, wall
+    kernel = relative(base.number("gpu_kernel_s"), new.number("gpu_kernel_s"))
+    busy = gpu_busy(base) if gpu_busy(base) is not None else gpu_busy(new)
+    where = f"host-bound (GPU busy {busy:.0%})"
+    if kernel is None:
+        return kind, Judgement(wall.status, f"{where}: {wall.note}" if wall.note else "")
+    if abs(kernel) > threshold:
+        status = "regression" if kernel > 0 else "improved"
+        return kind, Judgement(status, f"{where}: GPU kernel time {kernel:+.1%}; {wall.note or 'wall time within'}")
+    if wall.status in ("regression", "improved", "inconclusive"):
+        return kind, Judgement("inconclusive", f"{where}: GPU kernel time {kernel:+.1%}, so the wall-time shift "
+                                               f"follows the host CPU; {wall.note}")
+    return kind, wall
+
+
+def _measured(base: Measurement, new: Measurement, gpu: str | None, t: Tolerances,
+              reruns: list[tuple[Measurement, str | None]] | None = None) -> Row:
+    """Latency (confirmed by `reruns` of NEW when given and the latency is flagged), then memory and SSIM."""
+    kind, latency = judge_scenario_latency(base, new, gpu, t)
+    if reruns is not None and latency.status in ("regression", "inconclusive"):
+        latency = confirm(latency, base, reruns, t)
+    row = Row(base.scenario, latency.status, base, new, [latency.note] if latency.note else [], kind)
     growth = relative(base.number("peak_memory_gib"), new.number("peak_memory_gib"))
     if growth is not None and growth > t.memory:
         row.status = "regression"
@@ -127,11 +217,12 @@ def _measured(base: Measurement, new: Measurement, t: Thresholds) -> Row:
     return row
 
 
-def _row(scenario: str, base: Results, new: Results, t: Thresholds) -> Row:
+def _row(scenario: str, base: Results, new: Results, t: Tolerances, reruns: list[Results] = ()) -> Row:
     b, n = base.measurements.get(scenario), new.measurements.get(scenario)
     failed_before, failures = scenario in base.failures, new.failures.get(scenario, [])
     if b and n:
-        row = _measured(b, n, t)
+        again = [(r.measurements[scenario], r.gpu) for r in reruns if scenario in r.measurements]
+        row = _measured(b, n, new.gpu, t, again if reruns else None)
     elif n:
         was = f"skipped in BASE: {base.skipped[scenario]}" if scenario in base.skipped else "not in BASE"
         row = Row(scenario, "new", new=n, notes=[] if failed_before else [was])
@@ -168,18 +259,39 @@ def setting_changes(base: Measurement, new: Measurement) -> list[str]:
 
 # machine_info.diffbench keys that are not environment changes worth a line: compared above, or bookkeeping
 # (the run files a merged store came from, the xdist workers of a run).
-NOT_ENVIRONMENT = ("gpu", "weights", "sources", "xdist_workers")
+NOT_ENVIRONMENT = ("gpu", "cpu", "cpu_count", "weights", "sources", "xdist_workers")
+# What makes two runs incomparable. The CPU counts too: host-bound scenarios run at its speed. A key a file lacks
+# (written before it was recorded) is not compared.
+COMPARABLE = ("gpu", "cpu", "cpu_count", "weights")
 
 
 def check_compatible(base: Results, new: Results) -> list[str]:
-    """What makes the two runs incomparable: a different GPU or a different weights source."""
-    return [f"{key}: {b!r} (BASE) vs {n!r} (NEW)"
-            for key, b, n in (("gpu", base.gpu, new.gpu), ("weights", base.weights, new.weights)) if b != n]
+    """What makes the two runs incomparable: a different GPU, CPU model, core count or weights source."""
+    return [f"{key}: {base.env.get(key)!r} (BASE) vs {new.env.get(key)!r} (NEW)" for key in COMPARABLE
+            if (key in base.env and key in new.env or key in ("gpu", "weights"))
+            and base.env.get(key) != new.env.get(key)]
 
 
-def compare(base: Results, new: Results, thresholds: Thresholds = Thresholds(),
-            allow_mismatch: bool = False) -> Comparison:
-    mismatches = check_compatible(base, new)
+def confirm(latency: Judgement, base: Measurement, reruns: list[tuple[Measurement, str | None]],
+            t: Tolerances) -> Judgement:
+    """Judge a flagged latency again on each rerun of NEW (measurement, its GPU): a regression stands only if
+    every rerun finds it, a shift no rerun finds is gone, and anything between stays inconclusive."""
+    if not reruns:
+        return Judgement(latency.status, f"{latency.note}; not rerun")
+    statuses = [judge_scenario_latency(base, new, gpu, t)[1].status for new, gpu in reruns]
+    if all(status == latency.status for status in statuses):
+        status = latency.status
+    elif all(status in ("ok", "improved") for status in statuses):
+        status = "ok"
+    else:
+        status = "inconclusive"
+    return Judgement(status, f"{latency.note}; confirmation: {', '.join(statuses)} in {len(statuses)} rerun(s)")
+
+
+def compare(base: Results, new: Results, thresholds: Tolerances | None = None, allow_mismatch: bool = False,
+            reruns: list[Results] = ()) -> Comparison:
+    thresholds = thresholds or Tolerances()
+    mismatches = check_compatible(base, new) + [line for rerun in reruns for line in check_compatible(base, rerun)]
     if mismatches and not allow_mismatch:
         raise MismatchError(f"{base.path} and {new.path} are not comparable ({'; '.join(mismatches)}); "
                             "pass --allow-mismatch to compare anyway")
@@ -194,11 +306,11 @@ def compare(base: Results, new: Results, thresholds: Thresholds = Thresholds(),
     env_changes = [f"{key}: {base.env.get(key)} → {new.env.get(key)}"
                    for key in dict.fromkeys([*base.env, *new.env])
                    if key not in NOT_ENVIRONMENT and base.env.get(key) != new.env.get(key)]
-    rows = [_row(s, base, new, thresholds) for s in scenarios]
+    rows = [_row(s, base, new, thresholds, reruns) for s in scenarios]
     for row in rows:
         if row.scenario in changed:
             row.notes.append(f"other settings: {', '.join(changed[row.scenario])}")
-    return Comparison(base, new, rows, mismatches, env_changes)
+    return Comparison(base, new, rows, mismatches, env_changes, len(reruns))
 
 
 def _change(base: float | None, new: float | None, digits: int = 3, percent: bool = True) -> str:
@@ -229,18 +341,23 @@ def render(comparison: Comparison, console: Console) -> None:
         console.print(Text(f"{name}: {results.path} ({results.gpu or 'no GPU'}, {results.datetime or 'no date'})"),
                       soft_wrap=True)
     table = Table()
-    for header in ("scenario", "latency median (s)", "peak memory (GiB)", "first call (s)", "quality", "verdict",
-                   "details"):
+    for header in ("scenario", "latency median (s)", "peak memory (GiB)", "first call (s)", "quality", "noise",
+                   "verdict", "details"):
         table.add_column(header, no_wrap=header in ("scenario", "verdict"))
     for row in comparison.rows:
         style = STYLES[row.status]
-        table.add_row(Text(row.scenario), *_cells(row), Text(row.status, style=style), Text("; ".join(row.notes)))
+        table.add_row(Text(row.scenario), *_cells(row), row.noise_class or "—", Text(row.status, style=style),
+                      Text("; ".join(row.notes)))
     console.print(table)
     for line in comparison.mismatches:
         console.print(Text(f"warning: comparing across environments ({line})", style="yellow"))
     for line in comparison.env_changes:
         console.print(Text(f"environment {line}", style="dim"))
     regressions = comparison.regressions
+    for row in comparison.rows:
+        if row.status == "inconclusive":
+            console.print(Text(f"INCONCLUSIVE {row.scenario}: {'; '.join(row.notes)}", style="magenta"),
+                          soft_wrap=True)
     for row in regressions:
         console.print(Text(f"REGRESSION {row.scenario}: {'; '.join(row.notes)}", style="bold red"), soft_wrap=True)
     counts = Counter(row.status for row in comparison.rows)

@@ -67,6 +67,32 @@ def step_times(pipe, fn: Callable[[], Any], device: str) -> list[float]:
     return [b - a for a, b in zip(marks, marks[1:])]
 
 
+def gpu_kernel_seconds(fn: Callable[[], Any], device: str) -> tuple[Any, float | None]:
+    """Run `fn` under the profiler's CUDA activity tracing (no CPU op tracing, so the host is barely slowed) and
+    return its result with the time the GPU spent in kernels and copies (the union of their intervals): what the
+    call costs the GPU, whatever the host's speed. None on CPU, or when the profiler records no CUDA activity."""
+    if torch.device(device).type != "cuda":
+        return fn(), None
+    from torch.autograd import DeviceType
+    from torch.profiler import ProfilerActivity, profile
+
+    with profile(activities=[ProfilerActivity.CUDA]) as prof:
+        result = fn()
+        synchronize(device)
+    intervals = sorted((e.time_range.start, e.time_range.end) for e in prof.events()
+                       if e.device_type == DeviceType.CUDA)
+    return result, (union_length(intervals) / 1e6 if intervals else None)  # the profiler counts microseconds
+
+
+def union_length(intervals: list[tuple[float, float]]) -> float:
+    """Total length covered by sorted (start, end) intervals: kernels on several streams may overlap."""
+    total, reach = 0.0, float("-inf")
+    for begin, end in intervals:
+        total += max(0.0, end - max(begin, reach))
+        reach = max(reach, end)
+    return total
+
+
 class _FirstStepDone(Exception):
     pass
 
@@ -210,15 +236,26 @@ def _version(package: str) -> str | None:
         return None
 
 
-def _git_revision() -> str | None:
+PACKAGE_DIR = Path(__file__).parent
+
+
+def _git_revision(root: Path | None = None) -> str | None:
+    """The suite's revision: the checkout the package runs from (editable install), else the checkout the suite
+    is run from (`root`: pytest's rootdir, or the working directory), which is where a non-editable
+    `pip install .` came from; else the installed version, labelled as such."""
     if os.environ.get("DIFFBENCH_GIT_REVISION"):  # set where the tree travels without .git (the GPU box)
         return os.environ["DIFFBENCH_GIT_REVISION"]
-    try:
-        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, timeout=5,
-                             cwd=Path(__file__).parent)
-        return out.stdout.strip() or None
-    except (OSError, subprocess.SubprocessError):
-        return None
+    installed = bool({"site-packages", "dist-packages"} & set(PACKAGE_DIR.parts))  # any git around it is not ours
+    for folder in [*([] if installed else [PACKAGE_DIR]), root or Path.cwd()]:
+        try:
+            out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                                 timeout=5, cwd=folder)
+        except (OSError, subprocess.SubprocessError):
+            continue
+        if out.returncode == 0 and out.stdout.strip():
+            return out.stdout.strip()
+    version = _version("diffbench")
+    return f"no git checkout; installed diffbench {version}" if version else None
 
 
 def cap_gpu_memory(cap_gib: float) -> None:
@@ -229,15 +266,16 @@ def cap_gpu_memory(cap_gib: float) -> None:
     torch.cuda.set_per_process_memory_fraction(min(1.0, cap_gib * GIB / total), device)
 
 
-def environment() -> dict[str, Any]:
-    """The fingerprint every result carries: what ran, on what."""
+def environment(root: Path | None = None) -> dict[str, Any]:
+    """The fingerprint every result carries: what ran, on what (`root`: the checkout the suite runs from)."""
     env: dict[str, Any] = dict(
         python=platform.python_version(),
         torch=torch.__version__,
         cuda=torch.version.cuda,
         **{pkg: _version(pkg) for pkg in ("diffusers", "torchao", "transformers", "open-clip-torch")},
         diffbench=_version("diffbench"),
-        diffbench_git=_git_revision(),
+        diffbench_git=_git_revision(root),
+        cpu=_cpu_model(),
         cpu_count=os.cpu_count(),
         compile_cache_dir=os.environ.get("TORCHINDUCTOR_CACHE_DIR"),
         torch_fixes=torch_fixes.applied(),
@@ -255,6 +293,18 @@ def environment() -> dict[str, Any]:
     else:
         env.update(gpu=None)
     return env
+
+
+def _cpu_model() -> str | None:
+    """The host CPU's model name: host-bound scenarios run at its speed, so it is part of what makes runs
+    comparable."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.partition(":")[2].strip()
+    except OSError:
+        pass
+    return platform.processor() or None
 
 
 def _nvidia_smi(field: str) -> str | None:

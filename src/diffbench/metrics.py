@@ -18,9 +18,18 @@ class BadOutput(AssertionError):
     """The pipeline produced something no metric should be computed on (NaN, blank, constant)."""
 
 
+def guard_finite(outputs, label: str) -> None:
+    """Every suite runs this on the pipeline's float outputs before any conversion: a uint8 cast would turn NaN
+    into 0 (a black image) and hide the real fault."""
+    values = np.asarray(outputs)
+    bad = int((~np.isfinite(values)).sum())
+    if bad:
+        raise BadOutput(f"{label}: output has NaN/Inf values ({bad} of {values.size} elements) — "
+                        "nothing to time or judge")
+
+
 def guard(images: np.ndarray, label: str) -> None:
-    if not np.isfinite(images).all():
-        raise BadOutput(f"{label}: output has NaN/Inf values ({int((~np.isfinite(images)).sum())} elements)")
+    guard_finite(images, label)
     for i, image in enumerate(images):
         if image.max() < 1 / 255:
             raise BadOutput(f"{label}: output {i} is all black")

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from . import baselines
+from . import baselines, metrics
 from .build import Built
 from .runner import RunOptions, call_kwargs
 from .runner import outputs as pipeline_outputs
@@ -32,7 +32,9 @@ def generate(built: Built, options: RunOptions, prompts: list[str]) -> np.ndarra
         generators = [torch.Generator("cpu").manual_seed(options.seed + i) for i in index]
         result = built.pipe(**kwargs, generator=generators)
         outputs.extend(np.asarray(pipeline_outputs(result))[: len(prompts) - start])
-    return to_uint8(np.stack(outputs))
+    images = np.stack(outputs)
+    metrics.guard_finite(images, built.scenario.id)  # before the uint8 cast, which would make NaN black
+    return to_uint8(images)
 
 
 def to_uint8(images: np.ndarray) -> np.ndarray:

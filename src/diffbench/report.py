@@ -34,6 +34,16 @@ def hub_id(model: str) -> str:
     return spec.hub_id if spec else model
 
 
+def ckpt(model: str, weights: str | None) -> str:
+    """The `ckpt` cell: real weights by their hub id or folder; random weights by the config they copy, so no
+    one reads a tiny or synthetic row as a real checkpoint's."""
+    if weights in ("tiny", "synthetic"):
+        return f"{weights} ({hub_id(model)} config)"
+    if weights == "proxy":
+        return "proxy"
+    return weights or f"{hub_id(model)} (weights not recorded)"
+
+
 def by_model(results: Results) -> dict[str, list[Measurement]]:
     groups: dict[str, list[Measurement]] = {}
     for m in results.measurements.values():
@@ -50,8 +60,9 @@ def _cell(value: Any, digits: int = 3) -> str:
 
 
 def table(model: str, measurements: list[Measurement], seeds: Seeds | None = None,
-          gpu: str | None = None) -> tuple[list[str], list[list[str]]]:
-    """Headers and rows; with `seeds`, the seed row matching each scenario (on `gpu`) fills the seed columns."""
+          gpu: str | None = None, weights: str | None = None) -> tuple[list[str], list[list[str]]]:
+    """Headers and rows; with `seeds`, the seed row matching each scenario (on `gpu`) fills the seed columns.
+    `weights`: the run's weights source, for rows that do not record their own."""
     metrics = [q for q in QUALITY_METRICS if any(m.quality(q) is not None for m in measurements)]
     optional = [c for c, default in OPTIONAL_COLUMNS.items()
                  if any((m.get(c) or default) != default for m in measurements)]
@@ -60,8 +71,9 @@ def table(model: str, measurements: list[Measurement], seeds: Seeds | None = Non
                *(SEED_FIGURE_COLUMNS if seeds else ())]
     rows = []
     for m in measurements:
-        row = [hub_id(model), _cell(m.get("batch")), _cell(bool(m.get("fuse_qkv"))), _cell(m.get("compile")),
-               _cell(bool(m.get("compile_vae"))), _cell(m.get("scheme")), _cell(m.number("model_memory_gib")),
+        row = [ckpt(model, m.get("weights") or weights), _cell(m.get("batch")), _cell(bool(m.get("fuse_qkv"))),
+               _cell(m.get("compile")), _cell(bool(m.get("compile_vae"))), _cell(m.get("scheme")),
+               _cell(m.number("model_memory_gib")),
                _cell(m.number("peak_memory_gib")), _cell(m.median), _cell(m.number("step_s")),
                _cell(m.number("first_call_s")), *(_cell(m.get(c) or OPTIONAL_COLUMNS[c]) for c in optional),
                *([_cell(m.number("host_peak_rss_gib"))] if host else []), *(_cell(m.quality(q), 4) for q in metrics)]
@@ -296,7 +308,8 @@ def render(results: Results, out: Path, seeds: Seeds | None = None, link_base: P
     groups = by_model(results)
     for model, measurements in groups.items():
         link = os.path.relpath((out / f"{model}.png").resolve(), (link_base or out).resolve())
-        lines += [f"## {model}", "", markdown_table(*table(model, measurements, seeds, results.gpu)), ""]
+        headers_rows = table(model, measurements, seeds, results.gpu, results.weights)
+        lines += [f"## {model}", "", markdown_table(*headers_rows), ""]
         if seeds:
             lines += seed_notes(measurements, results, seeds)
         lines += [f"![{model}: latency vs peak memory]({Path(link).as_posix()})", ""]
@@ -325,8 +338,8 @@ def write(results: Results, out: Path, seeds: Seeds | None = None) -> list[Path]
     for model, measurements in by_model(results).items():
         image = out / f"{model}.png"
         images.append(image)
-        plot(measurements, f"{model} ({hub_id(model)}) on {results.gpu or 'CPU'}: latency vs peak memory",
-             image)
+        title = f"{model} ({ckpt(model, results.weights)}) on {results.gpu or 'CPU'}: latency vs peak memory"
+        plot(measurements, title, image)
     path = out / "report.md"
     path.write_text(render(results, out, seeds))
     return [path, *images]

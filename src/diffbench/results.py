@@ -29,6 +29,9 @@ class Measurement:
     q1: float
     q3: float
     rounds: tuple[float, ...] = ()  # per-round seconds, when the file holds them (stats.data)
+    low: float | None = None  # fastest and slowest round (stats.min / stats.max when the file lacks the rounds)
+    high: float | None = None
+    count: int = 0  # how many rounds were timed
 
     def get(self, key: str) -> Any:
         return self.info.get(key)
@@ -108,7 +111,9 @@ def _measurement(path: Path, index: int, bench: Any) -> Measurement:
             iqr = 1.349 * (_number(stats.get("stddev")) or 0.0)
         if q1 is None or q3 is None:
             q1, q3 = median - iqr / 2, median + iqr / 2
-    return Measurement(scenario, info, median, q3 - q1, q1, q3, rounds)
+    low, high = (min(rounds), max(rounds)) if rounds else (_number(stats.get("min")), _number(stats.get("max")))
+    count = len(rounds) or int(_number(stats.get("rounds")) or 0)
+    return Measurement(scenario, info, median, q3 - q1, q1, q3, rounds, low, high, count)
 
 
 def _records(path: Path, section: Any, key: str) -> list[dict[str, Any]]:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import statistics
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
 import torch
 
-from . import compilation, measure, prompts
+from . import compilation, measure, metrics, prompts
 from .build import Built
 from .weights import WeightsSource
 
@@ -19,7 +21,27 @@ class RunOptions:
     steps: int | None = None  # override the model's default number of steps
     rounds: int = 3
     seed: int = 0
-    overhead_check: bool = True  # time the denoiser alone too, to show the suite's own overhead
+    overhead_check: bool = True  # time the denoiser alone too, to show the suite's own overhead (CUDA only)
+
+
+UNSTABLE_SPREAD = 1.5  # slowest timed round over the fastest above which a scenario's timing is flagged
+
+
+class UnstableTiming(UserWarning):
+    """A scenario's timed rounds disagree by more than UNSTABLE_SPREAD: its median is not to be trusted."""
+
+
+def spread(round_s: list[float]) -> float | None:
+    """The slowest timed round over the fastest."""
+    return max(round_s) / min(round_s) if round_s and min(round_s) > 0 else None
+
+
+def unstable_timing(scenario_id: str, round_s: list[float]) -> str | None:
+    """The warning for rounds this far apart (a first run warming caches, a busy machine), else None."""
+    if (spread(round_s) or 1) <= UNSTABLE_SPREAD:
+        return None
+    return (f"{scenario_id}: unstable timing: rounds range {min(round_s):.2f}–{max(round_s):.2f} s "
+            f"({max(round_s) / min(round_s):.1f}×); first run warming caches? rerun or raise --rounds")
 
 
 def call_kwargs(built: Built, options: RunOptions, prompt_list: list[str] | None = None) -> dict[str, Any]:
@@ -54,23 +76,33 @@ def run(benchmark, built: Built, options: RunOptions) -> Any:
     after_first_call = compilation.cache_counters()
     compile_cache = compilation.cache_state(counters, after_first_call)
     compiled = built.scenario.compile != "eager"
-    per_step = measure.step_times(built.pipe, call, options.device)
+    per_step, gpu_kernel_s = measure.gpu_kernel_seconds(
+        lambda: measure.step_times(built.pipe, call, options.device), options.device)
     step_stats = measure.summary(per_step)
     step_s = step_stats["median"]
     floor = {}
-    if options.overhead_check and step_s:
-        denoiser = getattr(built.pipe, built.scenario.spec.denoiser)
-        calls = measure.first_step_calls(built.pipe, denoiser, call)
-        if calls:
-            # The same compiled denoiser on the same inputs: a recompile here would be the suite's own bug.
-            with compilation.recompiles_forbidden(compiled):
-                bare_step_s = measure.bare_forward_s(denoiser, calls[0], options.device) * len(calls)
-            floor = dict(bare_step_s=bare_step_s, denoiser_calls_per_step=len(calls),
-                         step_overhead_pct=100 * (step_s - bare_step_s) / bare_step_s)
+    # CUDA only: on a CPU the tight loop is no floor (host clock, threads contending with each other); on the tiny
+    # CPU matrix it came out slower than the pipeline's own steps (step_overhead_pct -85% to -39%).
+    if options.overhead_check and step_s and torch.device(options.device).type == "cuda":
+        floor = denoiser_floor(built, call, step_s, options.device, compiled)
     measure.reset_peak(options.device)
+    round_s: list[float] = []
+
+    def timed_round():
+        seconds, result = measure.timed(call)
+        round_s.append(seconds)
+        return result
+
     with compilation.recompiles_forbidden(compiled):
-        output = benchmark.pedantic(call, rounds=options.rounds, iterations=1, warmup_rounds=0)
+        output = benchmark.pedantic(timed_round, rounds=options.rounds, iterations=1, warmup_rounds=0)
     images = outputs(output)
+    try:
+        metrics.guard_finite(images, built.scenario.id)  # NaN is a failure, not a latency
+    except metrics.BadOutput:
+        benchmark.has_error = True  # pytest-benchmark then leaves these rounds out of the results JSON
+        raise
+    if warning := unstable_timing(built.scenario.id, round_s):
+        warnings.warn(UnstableTiming(warning), stacklevel=2)
     benchmark.extra_info.update(
         scenario=built.scenario.id,
         **built.scenario.params(),
@@ -80,7 +112,11 @@ def run(benchmark, built: Built, options: RunOptions) -> Any:
         first_call_tuning_benchmarks=after_first_call["tuning"] - counters["tuning"],
         step_s=step_s,
         step_cv=step_stats["cv"],
+        gpu_kernel_s=gpu_kernel_s,
+        # GPU time over an unprofiled call's wall time: well under 1, the GPU waits for the host (host-bound)
+        gpu_busy=gpu_kernel_s / statistics.median(round_s) if gpu_kernel_s and round_s else None,
         **floor,
+        rounds_spread=spread(round_s),
         steps=kwargs["num_inference_steps"],
         height=kwargs["height"],
         width=kwargs["width"],
@@ -89,3 +125,16 @@ def run(benchmark, built: Built, options: RunOptions) -> Any:
         **measure.inference_memory(options.device),
     )
     return images
+
+
+def denoiser_floor(built: Built, call, step_s: float, device: str, compiled: bool) -> dict[str, Any]:
+    """The denoiser alone on its first step's inputs, in a tight loop: the floor under `step_s`."""
+    denoiser = getattr(built.pipe, built.scenario.spec.denoiser)
+    calls = measure.first_step_calls(built.pipe, denoiser, call)
+    if not calls:
+        return {}
+    # The same compiled denoiser on the same inputs: a recompile here would be the suite's own bug.
+    with compilation.recompiles_forbidden(compiled):
+        bare_step_s = measure.bare_forward_s(denoiser, calls[0], device) * len(calls)
+    return dict(bare_step_s=bare_step_s, denoiser_calls_per_step=len(calls),
+                step_overhead_pct=100 * (step_s - bare_step_s) / bare_step_s)

@@ -61,12 +61,9 @@ class Scheme:
     description: str
     min_sm: tuple[int, int] | None = None  # minimum CUDA compute capability
     cuda_only: bool = False
-    blocked: str | None = None  # a reason the suite cannot run it, independent of hardware
 
     def torchao_config(self, ao: TorchAO | None = None) -> Any:
         """The torchao config object, or None for bf16. Raises Unavailable."""
-        if self.blocked:
-            raise Unavailable(self.blocked)
         return None if self.make is None else self.make(ao or TorchAO())
 
 
@@ -75,8 +72,6 @@ def _autoquant(ao: TorchAO) -> Any:
     raise Unavailable("autoquant wraps a compiled model rather than being a quantize_ config: "
                       "the suite's quantize_/TorchAoConfig path does not run it yet")
 
-
-_CALIBRATION = "static activation scales need a calibration pass, which the suite does not run yet"
 
 SCHEMES: dict[str, Scheme] = {
     s.name: s
@@ -97,10 +92,6 @@ SCHEMES: dict[str, Scheme] = {
         Scheme("fp8dqrow", lambda ao: ao.config("Float8DynamicActivationFloat8WeightConfig",
                                                 granularity=ao.get("PerRow")()),
                "float8 dynamic activation + weight, per-row scales", cuda_only=True, min_sm=(8, 9)),
-        Scheme("fp8static", lambda ao: ao.config("Float8StaticActivationFloat8WeightConfig"),
-               "float8 static activation + weight", cuda_only=True, min_sm=(8, 9), blocked=_CALIBRATION),
-        Scheme("int8static", lambda ao: ao.config("Int8StaticActivationInt8WeightConfig"),
-               "int8 static activation + int8 weight", blocked=_CALIBRATION),
         Scheme("fp8dq-int4w", lambda ao: ao.config("Float8DynamicActivationInt4WeightConfig"),
                "float8 dynamic activation + int4 weight (preshuffled)", cuda_only=True, min_sm=(9, 0)),
         Scheme("mxfp8", lambda ao: ao.config("MXDynamicActivationMXWeightConfig", "MXFPInferenceConfig"),

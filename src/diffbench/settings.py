@@ -14,14 +14,14 @@ from . import capabilities, matrix, measure, prompts, quality
 from .attention import ATTENTION_KERNELS
 from .build import BuildOptions
 from .compilation import COMPILE_MODES, INDUCTOR_PROFILES
-from .matrix import ON_OFF_CHOICES, Selection, UsageError
+from .matrix import ON_OFF_CHOICES, Scenario, Selection, UsageError
 from .memory import OFFLOAD_MODES, VAE_MODES
 from .models import MODELS
 from .quality_session import QualityOptions
 from .quantization_cost import QUANTIZE_PATHS, QuantizePath
 from .runner import RunOptions
 from .schemes import SCHEMES
-from .weights import NAMED_SOURCES, WeightsSource
+from .weights import NAMED_SOURCES, WeightsSource, pickled_only
 
 
 @dataclass(frozen=True)
@@ -44,6 +44,12 @@ def _positive(value, label: str):
     if value is not None and value <= 0:
         raise UsageError(f"{label} must be positive, got {value}")
     return value
+
+
+def runnable_schemes(target: capabilities.Target, model: str) -> list[str]:
+    """The schemes a scenario of `model` would run on `target` rather than be skipped (by the hardware or by the
+    installed torchao)."""
+    return [name for name in SCHEMES if capabilities.skip_reason(Scenario(model, name), target) is None]
 
 
 def _choice(value: str, valid, label: str) -> str:
@@ -87,12 +93,16 @@ def settings_from_options(opt, rootpath: Path) -> Settings:
         local = Path(weights).expanduser()
         if local.exists() and not (local / "model_index.json").exists():
             raise UsageError(f"--weights {weights}: no model_index.json in that folder (not a diffusers pipeline)")
+        if local.exists() and not opt.diffbench_allow_pickle and (pickled := pickled_only(local)):
+            raise UsageError(f"--weights {weights}: {', '.join(pickled)} only have pickled checkpoints, which can "
+                             "run code when loaded; checkpoints load with use_safetensors=True unless --allow-pickle")
     steps = _positive(opt.diffbench_steps, "--steps")
+    rounds = _positive(opt.diffbench_rounds, "--rounds")
     if device == "cpu" and opt.diffbench_quant != "all":
         needs_cuda = [s for s in selection.schemes if SCHEMES[s].cuda_only]
         if needs_cuda:
             raise UsageError(f"--quant {','.join(needs_cuda)} needs a CUDA device and none is in use "
-                             f"(CPU-capable: {', '.join(s for s in SCHEMES if not SCHEMES[s].cuda_only)})")
+                             f"(CPU-capable: {', '.join(runnable_schemes(target, selection.models[0]))})")
     source = WeightsSource(weights, Path(opt.diffbench_cache_dir) if opt.diffbench_cache_dir else None,
                            opt.diffbench_allow_pickle)
     components = tuple(c.strip() for c in opt.diffbench_quant_components.split(",") if c.strip())
@@ -105,7 +115,7 @@ def settings_from_options(opt, rootpath: Path) -> Settings:
         selection=selection,
         target=target,
         build=BuildOptions(source=source, device=device, quant_components=components),
-        run=RunOptions(device=device, source=source, steps=steps, rounds=opt.diffbench_rounds),
+        run=RunOptions(device=device, source=source, steps=steps, rounds=rounds),
         quality=quality_options(opt, target, rootpath, source),
         scenario_timeout=_positive(opt.diffbench_scenario_timeout, "--scenario-timeout"),
         memory_cap_gib=_memory_cap(opt.diffbench_memory_cap_gib, device),

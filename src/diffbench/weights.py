@@ -100,13 +100,33 @@ def load_pretrained(path: str | Path, configs: dict[str, Any], device: str, dtyp
     """Load a saved pipeline exactly as a user would, quantizing through TorchAoConfig while loading."""
     from diffusers import DiffusionPipeline
 
-    kwargs: dict[str, Any] = dict(torch_dtype=dtype, use_safetensors=not allow_pickle)
+    kwargs: dict[str, Any] = dict(torch_dtype=dtype, use_safetensors=use_safetensors(allow_pickle))
     if configs:
         kwargs["quantization_config"] = quantization_config(configs)
     start = time.perf_counter()
     pipe = DiffusionPipeline.from_pretrained(str(path), **kwargs).to(device)
     _synchronize(device)
     return Loaded(pipe, time.perf_counter() - start, None)
+
+
+PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".pkl")
+
+
+def use_safetensors(allow_pickle: bool) -> bool | None:
+    """diffusers' and transformers' `use_safetensors`: True refuses pickles; with --allow-pickle None, which
+    prefers safetensors and falls back to pickles (False would refuse the safetensors files of a mixed folder)."""
+    return None if allow_pickle else True
+
+
+def pickled_only(folder: Path) -> list[str]:
+    """The components of a local pipeline folder whose weights exist only as pickles (loading those can run
+    code), which `use_safetensors=True` refuses to load."""
+    found = []
+    for component in sorted(p for p in folder.iterdir() if p.is_dir()):
+        suffixes = {f.suffix for f in component.rglob("*") if f.is_file()}
+        if suffixes & set(PICKLE_SUFFIXES) and ".safetensors" not in suffixes:
+            found.append(component.name)
+    return found
 
 
 def _synchronize(device) -> None:
@@ -192,7 +212,8 @@ class DenoiserFolder:
         import diffusers
 
         return getattr(diffusers, self.cls).from_pretrained(
-            self.path, subfolder=self.subfolder, torch_dtype=dtype, use_safetensors=not self.allow_pickle, **kwargs)
+            self.path, subfolder=self.subfolder, torch_dtype=dtype, use_safetensors=use_safetensors(self.allow_pickle),
+            **kwargs)
 
 
 @dataclass(frozen=True)

@@ -109,9 +109,15 @@ def configure_node(config: pytest.Config, node: Any) -> None:
     """Controller, before a worker starts (pytest_configure_node): note the JSON file that worker will write."""
     bs = getattr(config, "_benchmarksession", None)
     if bs is not None and bs.json:
-        path = worker_json(Path(bs.json), node.gateway.id)
+        path = worker_json(json_path(bs), node.gateway.id)
         path.unlink(missing_ok=True)  # a file left by an earlier run must not be merged into this one
         config.stash.setdefault(WORKER_FILES, {})[node.gateway.id] = path
+
+
+def json_path(bs: Any) -> Path:
+    """Where pytest-benchmark writes --benchmark-json: a path from 5.3 on, before that a file it opened while
+    parsing the options (argparse.FileType)."""
+    return Path(getattr(bs.json, "name", bs.json))
 
 
 def worker_json(path: Path, worker: str) -> Path:
@@ -119,23 +125,37 @@ def worker_json(path: Path, worker: str) -> Path:
     return path.with_name(f"{path.stem}.{worker}{path.suffix}")
 
 
+def xdist_turned_timing_off(config: pytest.Config) -> bool:
+    """Whether pytest-benchmark disabled timing because of xdist rather than because the user asked: it does so
+    (4.0 to 5.3) when xdist is on (`--dist` other than no; from 5.2 also inside a worker) and the user passed
+    neither --benchmark-skip nor --benchmark-disable (without --benchmark-enable)."""
+    xdist_on = config.getoption("dist", "no") != "no" or worker_id() is not None
+    user_disabled = config.getoption("benchmark_disable", False) and not config.getoption("benchmark_enable", False)
+    return xdist_on and not (config.getoption("benchmark_skip", False) or user_disabled)
+
+
 def time_on_workers(config: pytest.Config) -> None:
     """Workers time the scenarios again (pytest-benchmark disabled itself because xdist is on), each into its
     own JSON; the controller, which runs no test, only drops the warning that benchmarks are off.
 
     Runs at session start: pytest-benchmark makes its session in a trylast pytest_configure, after every
-    conftest's pytest_configure, and the `benchmark` fixture reads `disabled` only when a test asks for it.
-    `xdist_warning` is set exactly when xdist, not the user (--benchmark-disable, --benchmark-skip), turned
-    timing off."""
+    conftest's pytest_configure, and the `benchmark` fixture reads `disabled` only when a test asks for it."""
     bs = getattr(config, "_benchmarksession", None)
     worker = worker_id()
     if bs is None or (worker is None and not is_controller(config)):
         return
-    if bs.xdist_warning:
-        bs.xdist_warning = False
+    if xdist_turned_timing_off(config):
         bs.disabled = worker is None
+        # pytest-benchmark >= 5.3 sets xdist_warning and warns at the end that timing was off; 4.0-5.2 lack it.
+        if hasattr(bs, "xdist_warning"):
+            bs.xdist_warning = False
     if worker is not None and bs.json:  # read when saving, by pytest-benchmark and save_results_without_benchmarks
-        bs.json = worker_json(Path(bs.json), worker)
+        path = worker_json(json_path(bs), worker)
+        if hasattr(bs.json, "write"):  # pytest-benchmark < 5.3 writes into the file it opened
+            bs.json.close()
+            bs.json = open(path, "wb")  # pytest-benchmark closes it when it saves
+        else:
+            bs.json = path
 
 
 def placement(config: pytest.Config) -> dict[str, Any]:
@@ -176,10 +196,10 @@ def merge_results(config: pytest.Config) -> None:
         _say(config, f"could not merge the workers' results, kept {', '.join(map(str, paths))}: {exc}")
         return
     as_one_run(merged.data, [run.data for run in runs])
-    merge.write(merged, Path(bs.json))
+    merge.write(merged, json_path(bs))
     for path in paths:
         path.unlink()
-    _say(config, f"merged {len(paths)} xdist worker results into {bs.json}")
+    _say(config, f"merged {len(paths)} xdist worker results into {json_path(bs)}")
 
 
 def as_one_run(data: dict, worker_data: list[dict]) -> None:

@@ -1,0 +1,103 @@
+"""Results the suite must not pass off as measurements: NaN outputs, and rounds too far apart to trust."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from diffbench import metrics, runner
+
+TARGET = "flux-dev-int8wo-eager-nofuse-bs1"
+
+SUSPECT_PLUGIN = '''
+"""Makes one scenario suspect (loaded with -p suspect): SUSPECT=nan or SUSPECT=slow-first-round."""
+import os, time
+from pytest_benchmark.fixture import BenchmarkFixture
+from diffbench import build, runner
+
+MODE, TARGET = os.environ["SUSPECT"].split(":", 1)
+_build, _pipeline_call, _pedantic = build.build, runner.pipeline_call, BenchmarkFixture.pedantic
+TIMING = []  # set while pytest-benchmark times the target
+
+
+def nan_build(scenario, options):
+    built = _build(scenario, options)
+    if MODE == "nan" and scenario.id == TARGET:  # a denoiser that overflows, as a broken kernel would
+        denoiser = getattr(built.pipe, scenario.spec.denoiser)
+        denoiser.register_forward_hook(lambda module, args, out: (out[0] * float("nan"), *out[1:]))
+    return built
+
+
+def pipeline_call(built, options):
+    call, kwargs = _pipeline_call(built, options)
+    def first_round_slow():
+        if TIMING:
+            TIMING.clear()
+            time.sleep(1.0)
+        return call()
+    return (first_round_slow if built.scenario.id == TARGET else call), kwargs
+
+
+def pedantic(self, *args, **kwargs):
+    TIMING.append(MODE == "slow-first-round")
+    return _pedantic(self, *args, **kwargs)
+
+
+build.build = nan_build
+runner.pipeline_call = pipeline_call
+BenchmarkFixture.pedantic = pedantic
+'''
+
+
+def _run(suite, mode: str, *args):
+    suite.makepyfile(suspect=SUSPECT_PLUGIN)
+    suite._monkeypatch.setenv("SUSPECT", f"{mode}:{TARGET}")
+    suite._monkeypatch.setenv("PYTHONPATH", str(suite.path))
+    return suite.runpytest_subprocess("-p", "suspect", "--models", "flux-dev", "--quant", "bf16,int8wo",
+                                      "--steps", "2", *args)
+
+
+def test_guard_finite_counts_the_bad_values():
+    images = np.zeros((2, 4, 4, 3), dtype=np.float32)
+    metrics.guard_finite(images, "ok")
+    images[1, 0, 0] = [np.nan, np.inf, 0.5]
+    with pytest.raises(metrics.BadOutput, match=r"^s: output has NaN/Inf values \(2 of 96 elements\) — nothing"):
+        metrics.guard_finite(images, "s")
+
+
+def test_nan_outputs_fail_the_benchmark_and_are_recorded(suite):
+    result = _run(suite, "nan", "benchmarks", "--rounds", "1", "--benchmark-json", "out.json")
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines([f"*BadOutput: {TARGET}: output has NaN/Inf values (* of * elements)*"])
+    data = json.loads((suite.path / "out.json").read_text())
+    assert [b["extra_info"]["scenario"] for b in data["benchmarks"]] == ["flux-dev-bf16-eager-nofuse-bs1"]
+    [failure] = data["diffbench"]["failures"]
+    assert failure["scenario"] == TARGET and failure["error_type"] == "BadOutput"
+    assert "NaN/Inf" in failure["message"] and "nothing to time or judge" in failure["message"]
+
+
+def test_nan_outputs_fail_the_quality_gate_as_nan_not_as_black(suite):
+    result = _run(suite, "nan", "quality", "--quality-prompts", "1", "--quality-control", "none",
+                  "--baselines-dir", "store")
+    result.assert_outcomes(failed=2)  # bf16 writes the missing reference; int8wo has NaN outputs
+    result.stdout.fnmatch_lines([f"*{TARGET}: output has NaN/Inf values (* of * elements)*"])
+    assert "all black" not in result.stdout.str()
+
+
+def test_rounds_spread_is_recorded_and_a_wide_one_warned(suite):
+    result = _run(suite, "slow-first-round", "benchmarks", "--rounds", "2", "--benchmark-json", "out.json")
+    result.assert_outcomes(passed=2)
+    result.stdout.fnmatch_lines([f"*UnstableTiming: {TARGET}: unstable timing: rounds range *–* s (*×); "
+                                 "first run warming caches? rerun or raise --rounds"])
+    spread = {b["extra_info"]["scenario"]: b["extra_info"]["rounds_spread"]
+              for b in json.loads((suite.path / "out.json").read_text())["benchmarks"]}
+    assert spread[TARGET] > runner.UNSTABLE_SPREAD and spread["flux-dev-bf16-eager-nofuse-bs1"] >= 1
+
+
+def test_unstable_timing_message():
+    assert runner.unstable_timing("s", [1.0, 1.4, 1.2]) is None
+    assert runner.unstable_timing("s", [0.53, 4.19, 0.6]) == (
+        "s: unstable timing: rounds range 0.53–4.19 s (7.9×); first run warming caches? rerun or raise --rounds")
+    assert runner.spread([2.0]) == 1.0 and runner.spread([]) is None
