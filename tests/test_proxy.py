@@ -3,16 +3,25 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
-from diffbench import metrics
+from quality_mutation import scaled_int8_weights
+
+from diffbench import metrics, quality
+from diffbench.build import BuildOptions, PipelineCache
+from diffbench.matrix import Scenario
 from diffbench.proxy import evaluate, scenes
 from diffbench.proxy.architecture import CLIP_DIR, FLUX_DIR, FLUX_PROXY
+from diffbench.quality_session import QualityOptions, QualitySession
+from diffbench.runner import RunOptions
 from diffbench.schemes import SCHEMES
 from diffbench.weights import WeightsSource
+
+ROOT = Path(__file__).resolve().parents[1]
 
 pytestmark = pytest.mark.skipif(not (FLUX_DIR / "model_index.json").exists(), reason="proxy weights not shipped")
 
@@ -42,18 +51,50 @@ def test_proxy_draws_what_its_caption_says():
     assert result["top1"] >= 0.8, result
 
 
+PROMPTS = 8  # the default, which the proxy's thresholds are calibrated on (quality/thresholds.toml)
+
+
+@pytest.mark.slow  # about a minute: two pytest sessions and two in-process runs, 8 prompts each
 def test_quality_gates_on_the_proxy(suite):
-    args = ("quality", "--weights", "proxy", "--models", "flux-dev", "--quality-prompts", "4",
+    """The proxy's calibrated gates pass every real scheme that runs on CPU and reject what is broken.
+
+    Real schemes: bf16 (exact against itself) and int8wo. int8dq is left out on purpose: its CPU output depends on
+    the torch version (a known regression), which this test of the gates must not. Broken: the int2wo control and
+    int8wo with every int8 weight scale of the denoiser x1.03 and x0.97 (tests/quality_mutation.py).
+    """
+    args = ("quality", "--weights", "proxy", "--models", "flux-dev", "--quality-prompts", str(PROMPTS),
             "--baselines-dir", "store", "--quality-json", "q.json", "-p", "no:randomly")
-    suite.runpytest_subprocess(*args, "--quant", "bf16").assert_outcomes(failed=1)  # writes the reference
-    result = suite.runpytest_subprocess(*args, "--quant", "bf16,int8wo,int8dq,int2wo")
-    result.assert_outcomes(passed=3, failed=1)
+    first = suite.runpytest_subprocess(*args, "--quant", "bf16")
+    first.assert_outcomes(failed=1)  # pytest-regressions style: the missing reference is written, and it fails
+    first.stdout.fnmatch_lines(["*reference outputs were missing and have been written*"])
+    result = suite.runpytest_subprocess(*args, "--quant", "bf16,int8wo,int2wo")
+    result.assert_outcomes(passed=2, failed=1)
     records = {r["scenario"]: r for r in json.loads((suite.path / "q.json").read_text())["results"]}
     exact = records["flux-dev-bf16-eager-nofuse-bs1"]["metrics"]
-    assert exact["ssim"]["min"] == 1.0 and exact["psnr"]["min"] == "inf" and exact["clip_image"]["min"] == 1.0
-    for scheme in ("int8wo", "int8dq"):
-        record = records[f"flux-dev-{scheme}-eager-nofuse-bs1"]
-        assert not record["failures"] and record["clip"].startswith("local-dir:")
-        assert {"ssim_min", "psnr_min", "clip_image_min", "clip_score_drop_max"} <= record["gates"].keys()
+    assert exact["ssim"]["min"] == 1.0 and exact["psnr"]["min"] == "inf"
+    assert exact["clip_image"]["min"] == pytest.approx(1.0, abs=1e-6)  # cosine of equal embeddings, in float32
+    thresholds = quality.Thresholds.load(ROOT / "quality" / "thresholds.toml")
+    int8wo = records["flux-dev-int8wo-eager-nofuse-bs1"]
+    assert not int8wo["failures"] and int8wo["clip"].startswith("local-dir:")
+    assert int8wo["gates"] == {g.key: g.bound for g in thresholds.gates("flux-dev", "int8wo", "proxy")}
+    fallback = {g.key: g.bound for g in thresholds.gates("flux-dev", "int2wo", "proxy")}  # [weights.proxy.default]
+    assert int8wo["gates"]["psnr_min"] > fallback["psnr_min"]  # int8wo has its own, calibrated bounds
     broken = records["flux-dev-int2wo-eager-nofuse-bs1"]["failures"]
     assert any(f.startswith("ssim") for f in broken) and any(f.startswith("clip_image") for f in broken)
+
+    # The same gates, the same reference, on int8wo with its scales a few percent off.
+    source = WeightsSource("proxy")
+    session = QualitySession(QualityOptions(references=suite.path / "store" / "cpu" / "references",
+                                            thresholds=thresholds, prompts=tuple(scenes.evaluation_prompts(PROMPTS)),
+                                            control=None, clip_weights=str(CLIP_DIR)),
+                             RunOptions("cpu", source), "proxy")
+    cache, scenario = PipelineCache(BuildOptions(source, "cpu")), Scenario("flux-dev", "int8wo")
+    try:
+        for factor in (1.03, 0.97):
+            transformer = cache.get(scenario).pipe.transformer
+            with scaled_int8_weights(transformer, factor) as count:
+                mutated = session.evaluate(scenario, cache)
+            assert count == sum(isinstance(m, torch.nn.Linear) for m in transformer.modules())  # every linear
+            assert any(f.startswith(("ssim", "psnr")) for f in mutated["failures"]), (factor, mutated["metrics"])
+    finally:
+        cache.close()
