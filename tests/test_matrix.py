@@ -134,10 +134,33 @@ def test_the_compiled_linear_probe_only_judges_cuda():
 def test_a_not_run_known_failure_is_an_xfail_that_does_not_run(monkeypatch):
     from diffbench import plugin
 
-    monkeypatch.setattr(capabilities, "expected_failure", lambda s, t: ("too slow here", False))
-    source = SimpleNamespace(unavailable=lambda spec: None)
+    monkeypatch.setattr(capabilities, "expected_failure", lambda s, t, weights, suite: ("too slow here", False))
+    source = SimpleNamespace(unavailable=lambda spec: None, name="tiny")
     settings = SimpleNamespace(selection=matrix.Selection(("flux-dev",), ("bf16",)), target=CPU,
                                build=SimpleNamespace(source=source), scenario_timeout=None)
     [param] = plugin.scenario_params(settings)
     [xfail] = [m for m in param.marks if m.name == "xfail"]
     assert xfail.kwargs == dict(reason="too slow here", strict=True, run=False)
+
+
+def test_the_proxy_noise_known_failure_applies_where_its_probe_confirms(monkeypatch):
+    """int8dq on the proxy under torch >= 2.12's noise: CPU quality only, and only when the probe confirms."""
+    proxy_int8dq = Scenario("flux-dev", "int8dq")
+    monkeypatch.setitem(capabilities.PROBES, "bf16_noise_drawn_in_float32", lambda s, t: "measured here: new noise")
+    reason, run = capabilities.expected_failure(proxy_int8dq, CPU, "proxy", "quality")
+    assert "bf16 noise" in reason and "measured here: new noise" in reason and run
+    assert capabilities.expected_failure(proxy_int8dq, CPU, "proxy", "benchmarks") is None  # latency unaffected
+    assert capabilities.expected_failure(proxy_int8dq, CPU, "tiny", "quality") is None
+    assert capabilities.expected_failure(proxy_int8dq, H100, "proxy", "quality") is None  # measured on CPU only
+    assert capabilities.expected_failure(Scenario("flux-dev", "int8wo"), CPU, "proxy", "quality") is None
+    monkeypatch.setitem(capabilities.PROBES, "bf16_noise_drawn_in_float32", lambda s, t: None)
+    assert capabilities.expected_failure(proxy_int8dq, CPU, "proxy", "quality") is None  # torch 2.11's noise
+
+
+def test_the_noise_probe_confirms_from_torch_2_12_on():
+    """Measured (baselines/cpu/int8dq-regression/bisect.txt): 2.11 drew bf16 noise in bf16, 2.12.1-2.14.1 in float32."""
+    import torch
+    from packaging.version import Version
+
+    finding = capabilities.bf16_noise_drawn_in_float32(Scenario("flux-dev", "int8dq"), CPU)
+    assert (finding is not None) == (Version(torch.__version__.split("+")[0]) >= Version("2.12"))

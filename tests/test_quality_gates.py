@@ -73,3 +73,21 @@ def test_thresholds_are_data(tmp_path):
     path.write_text("[default]\nssim = 0.9\n")
     with pytest.raises(ValueError, match="gates are <metric>_min/_max"):
         quality.Thresholds.load(path)
+
+
+def test_a_reference_drawn_from_other_noise_is_refused(tmp_path):
+    """torch 2.12 changed seeded bf16 noise: a reference from other noise is not this run's reference."""
+    import numpy as np
+
+    from diffbench.quality_session import noise_fingerprint
+
+    store = quality.ReferenceStore(tmp_path)
+    images = np.full((1, 4, 4, 3), 128, dtype=np.uint8)
+    settings = dict(model="flux-dev", prompts=["p"], steps=2, noise=noise_fingerprint(0))
+    store.save("flux-dev", "tiny", settings | dict(noise="0123456789abcdef"), images, {})
+    with pytest.raises(quality.ReferenceMismatch, match="'noise': \\('0123456789abcdef'"):
+        store.load("flux-dev", "tiny", settings)
+    old = {k: v for k, v in settings.items() if k != "noise"}  # written before the noise was recorded
+    store.save("flux-dev", "tiny", old, images, {})
+    assert np.array_equal(store.load("flux-dev", "tiny", settings), images)
+    assert noise_fingerprint(0) != noise_fingerprint(1)

@@ -74,14 +74,17 @@ def _torchao_version() -> str | None:
         return None
 
 
-def expected_failure(scenario: Scenario, target: Target) -> tuple[str, bool] | None:
-    """The reason (with link and probe finding) of a known failure that applies to this scenario here, and
-    whether to run it; None when none applies."""
+def expected_failure(scenario: Scenario, target: Target, weights: str = "", suite: str = "") -> tuple[str, bool] | None:
+    """The reason (with link and probe finding) of a known failure that applies to this scenario here (with
+    these weights, in this suite), and whether to run it; None when none applies."""
     from packaging.specifiers import SpecifierSet
 
     installed = _torchao_version()
     for known in KNOWN_FAILURES:
         if not known.applies(scenario):
+            continue
+        if (known.device and known.device != target.device or known.weights and known.weights != weights
+                or known.suites and suite not in known.suites):
             continue
         if known.torchao and (installed is None or installed not in SpecifierSet(known.torchao)):
             continue
@@ -131,4 +134,17 @@ def _compiled_linear_slowdown(scheme: str, device: str) -> str | None:
             f"{compiled_s * 1e3:.1f} ms compiled vs {eager_s * 1e3:.2f} ms eager")
 
 
-PROBES = {"compiled_linear_slowdown": compiled_linear_slowdown}
+def bf16_noise_drawn_in_float32(scenario: Scenario, target: Target) -> str | None:
+    """Whether this torch draws seeded bf16 normal noise in float32 and rounds it (2.12 on; 2.11 drew in bf16):
+    the finding, else None. The same five lines as the reproduction in baselines/cpu/int8dq-regression/."""
+    def seed():
+        return torch.Generator("cpu").manual_seed(2)
+
+    bf16 = torch.randn(1, 4, 16, 16, generator=seed(), dtype=torch.bfloat16)
+    if not torch.equal(bf16, torch.randn(1, 4, 16, 16, generator=seed()).bfloat16()):
+        return None
+    return f"measured here: torch {torch.__version__} draws seeded bf16 noise in float32"
+
+
+PROBES = {"compiled_linear_slowdown": compiled_linear_slowdown,
+          "bf16_noise_drawn_in_float32": bf16_noise_drawn_in_float32}

@@ -99,6 +99,9 @@ class KnownFailure:
     probe: str = ""
     # False for failures that are not errors but pathological slowness: not run (pytest --runxfail runs it).
     run: bool = True
+    device: str = ""  # only on this device type ("cpu", "cuda"); empty: any
+    weights: str = ""  # only with this weights source ("proxy", ...); empty: any
+    suites: tuple[str, ...] = ()  # only in these suites ("benchmarks", "quality", ...); empty: every suite
 
 
 # Filled from measured runs (see baselines/); each entry says where it was seen.
@@ -128,6 +131,17 @@ KNOWN_FAILURES: list[KnownFailure] = [
                  "('Polyfill handler <method-wrapper __eq__> does not have a traceable function' in torchao's "
                  "_dispatch__torch_function__)",
                  torchao="<=0.18", min_sm=(8, 9)),
+    # CPU, torch 2.11.0 / 2.12.1 / 2.13.0 / 2.14.1, torchao 0.18 (baselines/cpu/int8dq-regression/end-to-end.txt):
+    # torch >= 2.12 draws seeded bf16 noise in float32 and rounds it (2.11 drew it in bf16), so the proxy's
+    # starting latents changed. From the new noise int8dq draws one scene differently from bf16; given 2.11's
+    # noise, 2.14.1 scores it 0.9977, and the int8dq ops are bit-identical across versions: the proxy is
+    # sensitive at that seed, no kernel is wrong. Quality only: latency does not depend on the noise.
+    KnownFailure(lambda s: s.scheme == "int8dq" and s.model == "flux-dev" and s.compile == "eager",
+                 "proxy int8dq under torch >= 2.12's seeded bf16 noise: 'a blue triangle on a white background' "
+                 "(seed 2) comes out drawn larger than bf16's (SSIM 0.8434, PSNR 16.4 dB with 2.12.1-2.14.1); the "
+                 "int8dq ops are bit-identical to 2.11's, which scores 0.9977 on the same noise (no kernel error)",
+                 link="baselines/cpu/int8dq-regression/README.md", probe="bf16_noise_drawn_in_float32",
+                 device="cpu", weights="proxy", suites=("quality",)),
 ]
 
 

@@ -61,12 +61,13 @@ def _quiet_progress_bars() -> None:
     transformers.utils.logging.disable_progress_bar()
 
 
-def scenario_params(settings: Settings) -> list:
-    """Every selected scenario, skipped with its reason where it cannot run here."""
+def scenario_params(settings: Settings, suite: str = "") -> list:
+    """Every selected scenario, skipped with its reason where it cannot run here; known failures of this suite
+    (the test file's folder: benchmarks, quality, ...) marked as such."""
     params = []
     for scenario in settings.selection.scenarios():
         marks = _marks(settings, matrix.skip_reason(scenario) or _cannot_run_here(scenario, settings))
-        if known := capabilities.expected_failure(scenario, settings.target):
+        if known := capabilities.expected_failure(scenario, settings.target, settings.build.source.name, suite):
             reason, run = known
             marks.append(pytest.mark.xfail(reason=reason, strict=True, run=run))
         params.append(pytest.param(scenario, id=scenario.id, marks=marks))
@@ -102,7 +103,8 @@ def _marks(settings: Settings, skip_reason: str | None) -> list:
 
 def parametrize(metafunc: pytest.Metafunc) -> None:
     if "scenario" in metafunc.fixturenames:
-        metafunc.parametrize("scenario", scenario_params(metafunc.config.stash[SETTINGS]))
+        metafunc.parametrize("scenario", scenario_params(metafunc.config.stash[SETTINGS],
+                                                         metafunc.definition.path.parent.name))
     if "quantization_case" in metafunc.fixturenames:
         metafunc.parametrize("quantization_case", quantization_params(metafunc.config.stash[SETTINGS]))
 
@@ -249,5 +251,5 @@ def write_quality_log(config: pytest.Config) -> None:
     quality_session = config.stash.get(QUALITY, None)
     if path and quality_session is not None:
         quality.write_log(Path(path), quality_session.records, dict(
-            environment=measure.environment(), controls=quality_session.controls,
+            environment=measure.environment(config.rootpath), controls=quality_session.controls,
             outcomes=config.stash[OUTCOMES]))

@@ -52,6 +52,9 @@ class ReferenceMismatch(Exception):
     """A reference exists but was made with other settings: refused, never silently reused."""
 
 
+NEWER_SETTINGS = ("noise",)  # reference settings recorded since a given version of the suite
+
+
 @dataclass(frozen=True)
 class ReferenceStore:
     """bf16 eager outputs, one file pair per (model, weights source): `<model>-<weights>.npz` + `.json`."""
@@ -71,6 +74,8 @@ class ReferenceStore:
             raise baselines.CorruptBaseline(f"{base}: one of .json/.npz is missing; delete the other or "
                                             "regenerate with --update-baselines")
         made_with = baselines.read_json(meta_path)["settings"]
+        # A key an older reference lacks (written before it was recorded) is not compared.
+        made_with = made_with | {k: settings[k] for k in NEWER_SETTINGS if k not in made_with}
         if made_with != settings:
             differences = {k: (made_with.get(k), settings.get(k)) for k in settings.keys() | made_with.keys()
                            if made_with.get(k) != settings.get(k)}
