@@ -6,9 +6,10 @@ Two estimates per noise class (`gpu`, `cpu`), both from runs the suite wrote and
 
 - real: every ordered pair of reruns of the same code and selection (false alarms: a regression verdict), and
   every clean rerun against a run with a known slowdown injected by tools/slowdown_plugin.py (misses);
-- simulated: rounds drawn from the measured noise, BASE and NEW each x_i = h · ε_i with ε_i a round residual
-  (round over its run's median) and h a run factor (a run's median over the geometric mean of that scenario's
-  reruns), both resampled from the committed reruns of the class; NEW multiplied by 1 + slowdown.
+- simulated: BASE and NEW drawn as two different committed reruns of the class (any scenario of it), each
+  scenario's rounds divided by the geometric mean of its medians over the reruns (so a run keeps its run
+  factor and its round noise together: a slow run often has one normal round), the rounds resampled with
+  replacement; NEW multiplied by 1 + slowdown.
 
 The run-to-run allowance of a class (src/diffbench/data/run_noise.toml) is the smallest threshold that none of
 the class's committed rerun pairs exceeds (rounded up to the next whole percent): reruns of the same code are
@@ -29,7 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from diffbench import results
-from diffbench.compare import Tolerances, judge_latency, judge_scenario_latency, noise_class
+from diffbench.compare import Tolerances, judge_latency, judge_scenario_latency, noise_class, spread_of
 from diffbench.results import Measurement
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -69,19 +70,18 @@ def classify(m: Measurement, gpu: str | None, t: Tolerances) -> str:
     return noise_class(m, m, gpu, t)
 
 
-def noise_of(runs: list[results.Results], kind: str, t: Tolerances) -> tuple[np.ndarray, np.ndarray, int]:
-    """(round residuals, run factors, rounds per run) of the class's scenarios measured in every run."""
+def noise_of(runs: list[results.Results], kind: str, t: Tolerances) -> list[np.ndarray]:
+    """Every run's rounds of the class's scenarios, each scenario's divided by the geometric mean of its medians
+    over the reruns: what one run of the same code looks like, its run factor and round noise kept together."""
     common = set.intersection(*(set(r.measurements) for r in runs))
-    residuals, factors, counts = [], [], []
+    vectors = []
     for scenario in sorted(common):
         ms = [r.measurements[scenario] for r in runs]
         if any(classify(m, r.gpu, t) != kind or len(m.rounds) < 2 for m, r in zip(ms, runs)):
             continue
         centre = math.exp(np.mean([math.log(m.median) for m in ms]))
-        factors += [m.median / centre for m in ms]
-        residuals += [x / m.median for m in ms for x in m.rounds]
-        counts += [len(m.rounds) for m in ms]
-    return np.array(residuals), np.array(factors), int(min(counts)) if counts else 0
+        vectors += [np.array(m.rounds) / centre for m in ms]
+    return vectors
 
 
 def allowance(runs: list[results.Results], kind: str, t: Tolerances) -> float:
@@ -92,7 +92,8 @@ def allowance(runs: list[results.Results], kind: str, t: Tolerances) -> float:
             n = new.measurements.get(scenario)
             if n is None or classify(b, base.gpu, t) != kind or not (b.low and b.high and n.low and n.high):
                 continue
-            worst = max(worst, n.low / b.high - 1, b.low / n.high - 1)
+            (b_low, b_high), (n_low, n_high) = spread_of(b), spread_of(n)
+            worst = max(worst, n_low / b_high - 1, b_low / n_high - 1)
     return math.ceil(worst * 100) / 100
 
 
@@ -119,16 +120,17 @@ def real_detections(runs: list[results.Results], rerun_set: RerunSet, t: Toleran
     return dict(cases=len(cases), caught=caught, details=cases)
 
 
-def simulate(residuals: np.ndarray, factors: np.ndarray, rounds: int, slowdown: float, threshold: float,
-             trials: int, seed: int) -> dict[str, float]:
-    """Verdict rates for pairs drawn from the measured noise (see the module docstring)."""
+def simulate(vectors: list[np.ndarray], slowdown: float, threshold: float, trials: int, seed: int) -> dict[str, float]:
+    """Verdict rates for pairs of measured runs (two different ones, drawn at random, each with its rounds
+    shuffled and resampled), NEW multiplied by 1 + slowdown (see the module docstring)."""
     rng = np.random.default_rng(seed)
     counts = dict(regression=0, improved=0, ok=0, inconclusive=0)
     for _ in range(trials):
-        base = rng.choice(factors) * rng.choice(residuals, rounds)
-        new = (1 + slowdown) * rng.choice(factors) * rng.choice(residuals, rounds)
+        i, j = rng.choice(len(vectors), 2, replace=False)
+        base = rng.choice(vectors[i], len(vectors[i]))
+        new = (1 + slowdown) * rng.choice(vectors[j], len(vectors[j]))
         b, n = (Measurement("sim", {}, float(np.median(x)), 0.0, 0.0, 0.0, tuple(x), float(x.min()),
-                            float(x.max()), rounds) for x in (base, new))
+                            float(x.max()), len(x)) for x in (base, new))
         counts[judge_latency(b, n, threshold).status] += 1
     return {k: v / trials for k, v in counts.items()}
 
@@ -139,17 +141,16 @@ def measure_all(trials: int = 4000, seed: int = 0) -> dict:
     for rerun_set in RERUNS:
         runs = [load(p) for p in rerun_set.clean]
         kind = rerun_set.name
-        residuals, factors, rounds = noise_of(runs, kind, t)
+        vectors = noise_of(runs, kind, t)
         run_noise = allowance(runs, kind, t)
         tolerances = Tolerances(run_noise={kind: run_noise})
         threshold = max(tolerances.latency, run_noise)
         report["classes"][kind] = dict(
-            runs=list(rerun_set.clean), allowance=run_noise, threshold=threshold, rounds=rounds,
-            run_factors=sorted(float(f) for f in factors),
-            round_residual_range=[float(residuals.min()), float(residuals.max())],
+            runs=list(rerun_set.clean), allowance=run_noise, threshold=threshold,
+            rounds=min(len(v) for v in vectors), run_medians=sorted(float(np.median(v)) for v in vectors),
             real_false_alarms=real_false_alarms(runs, tolerances),
             real_detections=real_detections(runs, rerun_set, tolerances),
-            simulated={f"{s:.0%}": simulate(residuals, factors, rounds, s, threshold, trials, seed)
+            simulated={f"{s:.0%}": simulate(vectors, s, threshold, trials, seed)
                        for s in (0.0, 0.05, 0.10, 0.20, 0.30)},
             target=rerun_set.target,
         )
@@ -163,7 +164,8 @@ def markdown(report: dict) -> str:
         fa, det = c["real_false_alarms"], c["real_detections"]
         lines += [f"## {kind}", "", f"runs: {', '.join(c['runs'])}", "",
                   f"- run-to-run allowance {c['allowance']:.0%}, threshold {c['threshold']:.0%}, "
-                  f"{c['rounds']} rounds a run; run factors {c['run_factors'][0]:.3f}..{c['run_factors'][-1]:.3f}",
+                  f"{c['rounds']} rounds a run; run medians over their scenario's centre "
+                  f"{c['run_medians'][0]:.3f}..{c['run_medians'][-1]:.3f}",
                   f"- real reruns: {fa['pairs_with_a_regression']} of {fa['pairs']} ordered pairs report a regression",
                   f"- real injected slowdowns: {det['caught']} of {det['cases']} caught"]
         lines += [f"  - {d['base']} → {d['new']} {d['scenario']}: asked +{d['asked']:.0%}, measured "

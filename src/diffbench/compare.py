@@ -4,9 +4,10 @@ Latency. A scenario's rounds in one run are x_i = μ · h · ε_i: μ what the c
 process, CPU clocks and other load, and for a host-bound scenario the host CPU itself), ε_i round noise. The
 rounds of one run share one h, so their spread says nothing about h; only reruns of the same code do.
 
-- Interval: every ratio of a NEW round to a BASE round lies in [min NEW / max BASE, max NEW / min BASE] − 1.
-  With 3 + 3 exchangeable rounds and no shift, all NEW rounds exceed all BASE ones with probability 1/20, and
-  exceeding them by the threshold too makes round noise alone almost never enough.
+- Interval: every ratio of a NEW round to a BASE round lies in [min NEW / max BASE, max NEW / min BASE] − 1,
+  once the n // 5 most extreme rounds at each end of each run are set aside (none below 5 rounds). With 3 + 3
+  exchangeable rounds and no shift, all NEW rounds exceed all BASE ones with probability 1/20, and exceeding
+  them by the threshold too makes round noise alone almost never enough.
 - Threshold: the larger of --fail-latency and the run-to-run allowance of the scenario's noise class (`gpu`,
   `host-bound`, `cpu`), the largest shift between reruns of the same code measured in committed runs
   (data/run_noise.toml, written by tools/error_rates.py).
@@ -119,7 +120,6 @@ class Comparison:
     rows: list[Row]
     mismatches: list[str]  # gpu / cpu / weights differences (allowed by --allow-mismatch)
     env_changes: list[str]  # other environment differences, for information
-    confirmations: int = 0  # reruns of NEW that judged the flagged scenarios again
 
     @property
     def regressions(self) -> list[Row]:
@@ -157,13 +157,23 @@ class Judgement:
     note: str
 
 
+def spread_of(m: Measurement) -> tuple[float, float]:
+    """The fastest and slowest round, once the n // 5 most extreme rounds at each end are set aside: one stray
+    round in five (a CPU run's page fault, a timer) says nothing about the code. Without the rounds: min, max."""
+    if not m.rounds:
+        return m.low, m.high
+    ordered, trim = sorted(m.rounds), len(m.rounds) // 5
+    return ordered[trim], ordered[len(ordered) - 1 - trim]
+
+
 def judge_latency(base: Measurement, new: Measurement, threshold: float) -> Judgement:
     """The interval rule of the module docstring, on wall-clock rounds."""
     shift = relative(base.median, new.median) or 0.0
     if min(base.count, new.count) < MIN_ROUNDS or None in (base.low, base.high, new.low, new.high):
         return Judgement("inconclusive", f"latency {shift:+.1%}: too few rounds to judge ({base.count} and "
                                          f"{new.count}; use --rounds {MIN_ROUNDS} or more)")
-    low, high = new.low / base.high - 1, new.high / base.low - 1
+    (base_low, base_high), (new_low, new_high) = spread_of(base), spread_of(new)
+    low, high = new_low / base_high - 1, new_high / base_low - 1
     interval = f"rounds' ratios {low:+.1%}..{high:+.1%}, threshold ±{threshold:.1%}"
     if low > threshold:
         return Judgement("regression", f"latency {shift:+.1%} ({interval})")
@@ -310,7 +320,7 @@ def compare(base: Results, new: Results, thresholds: Tolerances | None = None, a
     for row in rows:
         if row.scenario in changed:
             row.notes.append(f"other settings: {', '.join(changed[row.scenario])}")
-    return Comparison(base, new, rows, mismatches, env_changes, len(reruns))
+    return Comparison(base, new, rows, mismatches, env_changes)
 
 
 def _change(base: float | None, new: float | None, digits: int = 3, percent: bool = True) -> str:
