@@ -164,3 +164,18 @@ def test_the_noise_probe_confirms_from_torch_2_12_on():
 
     finding = capabilities.bf16_noise_drawn_in_float32(Scenario("flux-dev", "int8dq"), CPU)
     assert (finding is not None) == (Version(torch.__version__.split("+")[0]) >= Version("2.12"))
+
+
+def test_the_bare_linear_probe_matches_the_measured_torch_range():
+    """Measured (baselines/cpu/dependency-floors/): int8wo regional-all fails in dynamo on CPU with torch 2.11-2.13
+    and torchao 0.18, and compiles with 2.14.1; the probe must say so on whichever torch is installed."""
+    import torch
+    from packaging.version import Version
+
+    regional_all = Scenario("flux-dev", "int8wo", "regional-all")
+    finding = capabilities.bare_quantized_linear_compile_error(regional_all, CPU)
+    assert (finding is not None) == (Version(torch.__version__.split("+")[0]) < Version("2.14"))
+    known = capabilities.expected_failure(regional_all, CPU, "tiny", "benchmarks")
+    assert (known is not None) == (finding is not None)
+    if finding:
+        assert "Polyfill handler" in finding or "traceable" in finding

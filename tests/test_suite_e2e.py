@@ -98,14 +98,14 @@ def test_regional_compile_cold_then_warm_from_the_kept_cache(suite, tmp_path):
 def test_compile_vae_is_a_dimension(suite):
     """--compile-vae both: compiled scenarios with and without the VAE compiled; eager has nothing to compile."""
     result = suite.runpytest_subprocess(
-        "benchmarks", "--models", "flux-dev", "--quant", "int8wo", "--compile", "eager,regional-all", "--compile-vae",
+        "benchmarks", "--models", "flux-dev", "--quant", "bf16", "--compile", "eager,regional-all", "--compile-vae",
         "both", "--steps", "2", "--rounds", "1", "--benchmark-json", "out.json", "-rs")
     result.assert_outcomes(passed=3, skipped=1)
     result.stdout.fnmatch_lines(["*eager compiles nothing*"])
     data = json.loads((suite.path / "out.json").read_text())
     compiled_vae = {b["extra_info"]["scenario"]: b["extra_info"]["compile_vae"] for b in data["benchmarks"]}
-    assert compiled_vae == {"flux-dev-int8wo-eager-nofuse-bs1": False, "flux-dev-int8wo-regional-all-nofuse-bs1": False,
-                            "flux-dev-int8wo-regional-all-nofuse-bs1-compile-vae": True}
+    assert compiled_vae == {"flux-dev-bf16-eager-nofuse-bs1": False, "flux-dev-bf16-regional-all-nofuse-bs1": False,
+                            "flux-dev-bf16-regional-all-nofuse-bs1-compile-vae": True}
     # The denoiser floor is CUDA only (on a CPU a tight loop is no floor); test_measure.py tests it on CPU.
     assert not any("bare_step_s" in b["extra_info"] for b in data["benchmarks"])
 

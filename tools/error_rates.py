@@ -56,8 +56,8 @@ RERUNS = (
                      ("nvidia-h200/gate/flux-run-c-fp8dqrow-regional-10pct-slower.json",
                       "flux-dev-fp8dqrow-regional-fuse-bs1", 0.10)),
              target=0.10),
-    RerunSet("cpu", clean=tuple(f"cpu/reruns/rerun-{i}.json" for i in range(1, 7)),
-             slowed=tuple((f"cpu/reruns/slower30-{i}.json", "*", 0.30) for i in (1, 2)),
+    RerunSet("cpu", clean=tuple(f"cpu/reruns/rerun-{i}.json" for i in range(1, 9)),
+             slowed=tuple((f"cpu/reruns/slower30-{i}.json", "*", 0.30) for i in (1, 2, 3)),
              target=0.30),
 )
 

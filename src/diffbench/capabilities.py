@@ -6,6 +6,7 @@ reason into a `pytest.param(..., marks=pytest.mark.skip(reason))`.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from functools import cache
 
@@ -146,5 +147,29 @@ def bf16_noise_drawn_in_float32(scenario: Scenario, target: Target) -> str | Non
     return f"measured here: torch {torch.__version__} draws seeded bf16 noise in float32"
 
 
+def bare_quantized_linear_compile_error(scenario: Scenario, target: Target) -> str | None:
+    """Compile one small Linear quantized with the scenario's scheme on its own, as regional-all does: the
+    error's last line when dynamo fails on it here, else None."""
+    return _bare_quantized_linear_compile_error(scenario.scheme, target.device)
+
+
+@cache
+def _bare_quantized_linear_compile_error(scheme: str, device: str) -> str | None:
+    from torchao.quantization import quantize_
+
+    linear = torch.nn.Linear(64, 64, device=device, dtype=torch.bfloat16)
+    quantize_(linear, SCHEMES[scheme].torchao_config())
+    linear.compile(fullgraph=True)  # in place, as regional-all does (torch.compile(linear) traces another way)
+    try:
+        with torch.no_grad():
+            linear(torch.randn(1, 16, 64, device=device, dtype=torch.bfloat16))
+    except Exception as exc:
+        first = next((line for line in str(exc).splitlines() if line.strip()), "")
+        first = re.sub(r" at 0x[0-9a-f]+", "", first)[:300]  # object addresses would make every reason unique
+        return f"measured here with torch {torch.__version__}: {type(exc).__name__}: {first}"
+    return None
+
+
 PROBES = {"compiled_linear_slowdown": compiled_linear_slowdown,
-          "bf16_noise_drawn_in_float32": bf16_noise_drawn_in_float32}
+          "bf16_noise_drawn_in_float32": bf16_noise_drawn_in_float32,
+          "bare_quantized_linear_compile_error": bare_quantized_linear_compile_error}
