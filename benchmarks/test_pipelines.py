@@ -1,6 +1,6 @@
 """Latency and memory of every selected scenario, recorded by pytest-benchmark (`--benchmark-json`)."""
 
-from diffbench import runner
+from diffbench.measure import runner
 
 
 def test_latency(benchmark, built, settings):

@@ -1,4 +1,4 @@
-"""Each optimized pipeline's outputs against the bf16 eager reference, gated by quality/thresholds.toml."""
+"""Each optimized pipeline's outputs against the bf16 eager reference, gated by src/diffbench/data/thresholds.toml."""
 
 
 def test_quality(scenario, quality_session, pipeline_cache):

@@ -1,6 +1,6 @@
 """Quantization cost: load a scheme's denoiser, quantize it and put it on the device, one path per test."""
 
-from diffbench import quantization_cost
+from diffbench.measure import quantization_cost
 
 
 def test_quantization_cost(quantization_case, settings, quantization_cost_log):

@@ -1,6 +1,6 @@
 """Save each scenario's quantized denoiser with safetensors, reload it with from_pretrained, compare outputs."""
 
-from diffbench import serialization
+from diffbench.measure import serialization
 
 
 def test_round_trip(built, settings, serialization_log):

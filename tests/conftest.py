@@ -17,8 +17,8 @@ def cache_dir(tmp_path_factory) -> Path:
 
 @pytest.fixture
 def suite(pytester, cache_dir):
-    """A pytester folder holding the real suite (conftest, benchmarks, quality, pytest config)."""
-    pytester.makeconftest((ROOT / "conftest.py").read_text())
+    """A pytester folder holding the real suite's test files and pytest config; the diffbench plugin itself comes
+    from the installed package (its pytest11 entry point), as for a user."""
     pytester.makefile(".toml", pyproject=(ROOT / "pyproject.toml").read_text())
     for folder in ("benchmarks", "quality", "serialization", "quantization"):
         source = ROOT / folder
@@ -29,4 +29,7 @@ def suite(pytester, cache_dir):
                     target.parent.mkdir(parents=True, exist_ok=True)
                     target.write_bytes(path.read_bytes())
     pytester._monkeypatch.setenv("DIFFBENCH_CACHE", str(cache_dir))
+    # Under `pytest -n`, this test runs in an xdist worker: its session must not look like one to the plugin.
+    for name in ("PYTEST_XDIST_WORKER", "PYTEST_XDIST_WORKER_COUNT", "PYTEST_XDIST_TESTRUNUID"):
+        pytester._monkeypatch.delenv(name, raising=False)
     return pytester

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from diffbench import weights
-from diffbench.models import MODELS
+from diffbench.build import weights
+from diffbench.spec.models import MODELS
 
 SPEC = MODELS["flux-dev"]
 

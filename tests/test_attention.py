@@ -6,12 +6,14 @@ import numpy as np
 import pytest
 import torch
 
-from diffbench import capabilities, matrix
-from diffbench.attention import ATTENTION_KERNELS
-from diffbench.build import BuildOptions, PipelineCache
-from diffbench.matrix import Scenario
-from diffbench.runner import RunOptions, call_kwargs, outputs
-from diffbench.weights import WeightsSource
+from diffbench.measure import capabilities
+from diffbench.spec import rules
+from diffbench.build import attention
+from diffbench.spec.attention import ATTENTION_KERNELS
+from diffbench.build.pipelines import BuildOptions, PipelineCache
+from diffbench.spec.matrix import Scenario
+from diffbench.measure.runner import RunOptions, call_kwargs, outputs
+from diffbench.build.weights import WeightsSource
 
 CPU = capabilities.Target("cpu")
 
@@ -27,9 +29,9 @@ def test_cuda_kernels_are_skipped_on_cpu_and_dispatcher_kernels_need_a_dispatchi
     assert capabilities.skip_reason(Scenario("flux-dev", "bf16", attention="sdpa-cudnn"), CPU) == \
         "attention sdpa-cudnn needs a CUDA device"
     assert capabilities.skip_reason(Scenario("flux-dev", "bf16", attention="sdpa-math"), CPU) is None
-    reason = matrix.skip_reason(Scenario("sdxl", "bf16", attention="flash-attn"))
+    reason = rules.skip_reason(Scenario("sdxl", "bf16", attention="flash-attn"))
     assert reason and "dispatcher" in reason
-    assert matrix.skip_reason(Scenario("flux-dev", "bf16", attention="flash-attn")) is None
+    assert rules.skip_reason(Scenario("flux-dev", "bf16", attention="flash-attn")) is None
 
 
 def test_a_missing_attention_package_is_reported_with_diffusers_reason():
@@ -37,7 +39,7 @@ def test_a_missing_attention_package_is_reported_with_diffusers_reason():
     try:
         import flash_attn  # noqa: F401
     except ImportError:
-        reason = ATTENTION_KERNELS["flash-attn"].unavailable()
+        reason = attention.unavailable(ATTENTION_KERNELS["flash-attn"])
         assert reason and reason.startswith("attention flash-attn:") and "flash" in reason.lower()
     else:
         pytest.skip("flash-attn is installed here")
@@ -77,12 +79,12 @@ def test_the_kernel_is_pinned_for_the_denoiser_only(cache_dir, monkeypatch):
 def test_the_pin_is_traced_into_compiled_graphs(cache_dir):
     """A compiled block must carry the backend in its graph: otherwise compile caches (keyed on the graph)
     hand a pinned scenario the default kernel's compiled code."""
-    from diffbench.attention import attention_modules
-    from diffbench.weights import assemble
-    from diffbench.models import MODELS
+    from diffbench.build.attention import attention_modules
+    from diffbench.build.weights import assemble
+    from diffbench.spec.models import MODELS
 
     transformer = assemble(MODELS["flux-dev"], "tiny", "cpu", torch.float32).transformer
-    ATTENTION_KERNELS["sdpa-math"].pin(transformer)
+    attention.pin(ATTENTION_KERNELS["sdpa-math"], transformer)
     block = transformer.transformer_blocks[0]
     assert block.attn in attention_modules(transformer)
     graphs = []

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 from fake_results import noisy, write_results
 
@@ -271,3 +272,136 @@ def test_a_failure_beside_a_measurement_is_not_hidden(tmp_path, capsys):
     assert f"REGRESSION {BF16}: failed in NEW: AssertionError: ssim 0.91 < 0.95 (test_ssim)" in capsys.readouterr().out
     row = compare(results.load(failing), results.load(clean)).rows[0]
     assert (row.status, row.notes) == ("fixed", ["failed in BASE"])
+
+
+# Several processes per side (--base-also, --new-also): the between-process rule on the process medians.
+
+def processes(tmp_path, name, factors, scale=1.0, noise=0.01, seed=0, **kwargs) -> list:
+    """One results file per process: FP8 and BF16 at MEDIANS × scale × the process's own factor (its h)."""
+    return [write_results(tmp_path / f"{name}-{i}.json",
+                          {s: noisy(MEDIANS[s] * scale * factor, noise, seed=seed + 10 * i + j)
+                           for j, s in enumerate((FP8, BF16))}, **kwargs)
+            for i, factor in enumerate(factors)]
+
+
+def across(bases, news, tolerances=QUIET):
+    base, *base_also = [results.load(p) for p in bases]
+    new, *new_also = [results.load(p) for p in news]
+    return {row.scenario: row for row in compare(base, new, tolerances, base_also=base_also,
+                                                 new_also=new_also).rows}
+
+
+def run_across(bases, news, *options) -> int:
+    return run([bases[0], news[0], "--base-also", *bases[1:], "--new-also", *news[1:], *options])
+
+
+SPREAD = (1.0, 0.96, 1.04)  # process factors: ±4% between processes, as on a quiet machine
+
+
+def test_a_slowdown_across_processes_is_a_regression(tmp_path, capsys):
+    bases = processes(tmp_path, "base", SPREAD)
+    news = processes(tmp_path, "new", (1.02, 0.97, 1.01), scale=1.3, seed=50)
+    row = across(bases, news)[FP8]
+    assert row.status == "regression" and row.noise_class == "gpu"
+    assert "over 3 + 3 processes (95% interval" in row.notes[0]
+    assert row.new.median / row.base.median == pytest.approx(1.3 * 1.0 / 1.0, rel=0.03)  # geometric means shown
+    assert run_across(bases, news) == 1
+    out = capsys.readouterr().out
+    assert f"REGRESSION {FP8}: latency +" in out and "FAIL: 2 regression" in out
+    faster = processes(tmp_path, "fast", SPREAD, scale=0.7, seed=60)
+    assert {row.status for row in across(bases, faster).values()} == {"improved"}
+
+
+def test_the_same_code_across_processes_is_ok(tmp_path, capsys):
+    bases = processes(tmp_path, "base", (1.0, 0.99, 1.01))
+    news = processes(tmp_path, "new", (1.005, 0.995, 1.01), seed=50)
+    assert {row.status for row in across(bases, news).values()} == {"ok"}
+    assert run_across(bases, news) == 0
+    assert "OK: 2 ok" in capsys.readouterr().out
+
+
+def test_a_shift_the_processes_do_not_confirm_is_inconclusive(tmp_path):
+    """±10% between processes: a +8% shift of the geometric means has an interval from below 0 to above +5%."""
+    bases = processes(tmp_path, "base", (1.0, 0.9, 1.1))
+    news = processes(tmp_path, "new", (1.1, 0.92, 1.12), seed=50)
+    row = across(bases, news)[FP8]
+    assert row.status == "inconclusive" and "do not confirm" in row.notes[0] and "run more processes" in row.notes[0]
+    low, high = (float(x.rstrip("%")) / 100 for x in row.notes[0].split("interval ")[1].split(",")[0].split(".."))
+    assert low < 0.05 < high
+
+
+def test_the_between_process_interval_is_students_t_on_log_medians():
+    """Against scipy's own two-sample t interval (equal variances) on the logs."""
+    from scipy import stats
+
+    from diffbench.compare import judge_processes, process_interval
+
+    base, new = [4.0, 4.3, 3.8, 4.1], [4.9, 4.8, 5.1]
+    interval = process_interval(base, new)
+    expected = stats.ttest_ind(np.log(new), np.log(base)).confidence_interval(0.95)
+    assert (np.log1p(interval.low), np.log1p(interval.high)) == pytest.approx((expected.low, expected.high))
+    assert interval.shift == pytest.approx(np.exp(np.mean(np.log(new)) - np.mean(np.log(base))) - 1)
+    assert interval.low > 0.05 and judge_processes(base, new, 0.05).status == "regression"
+    assert judge_processes(new, base, 0.05).status == "improved"
+    assert judge_processes(base, new, interval.low + 0.01).status == "inconclusive"  # straddles the threshold
+    assert judge_processes(base, base, 0.05).status == "inconclusive"  # ±4% between processes: cannot rule out 5%
+    assert judge_processes(base, base, 0.20).status == "ok"
+    assert process_interval(base, [4.6]) is None and judge_processes(base, [4.6], 0.05).status == "inconclusive"
+
+
+def test_no_run_noise_allowance_across_processes(tmp_path):
+    """On a CPU the single-run rule widens the threshold to the class allowance; across processes the
+    processes measure that noise, so a consistent +15% is a regression at --fail-latency."""
+    cpu = Tolerances(run_noise={"cpu": 0.25})
+    bases = processes(tmp_path, "base", SPREAD, gpu=None)
+    news = processes(tmp_path, "new", (1.03, 0.97, 1.0), scale=1.15, seed=50, gpu=None)
+    row = across(bases, news, cpu)[FP8]
+    assert (row.status, row.noise_class) == ("regression", "cpu")
+    assert statuses(bases[0], news[0], cpu)[FP8] in ("ok", "inconclusive")  # one run a side: the allowance
+
+
+def test_too_few_processes_fall_back_to_the_single_run_rule(tmp_path):
+    cpu = Tolerances(run_noise={"cpu": 0.25})
+    bases = processes(tmp_path, "base", SPREAD, gpu=None)
+    news = processes(tmp_path, "new", (1.03, 0.97, 1.0), scale=1.15, seed=50, gpu=None)
+    single = statuses(bases[0], news[0], cpu)[FP8]
+    # One BASE process, three NEW: the single-run rule on the first file of each side, with its allowance.
+    base, new = results.load(bases[0]), results.load(news[0])
+    rows = compare(base, new, cpu, new_also=[results.load(p) for p in news[1:]]).rows
+    assert {r.scenario: r.status for r in rows}[FP8] == single != "regression"
+    assert any("single-run rule: 1 BASE and 3 NEW processes" in note for r in rows for note in r.notes)
+    # A scenario only one BASE process measured falls back on its own; the others use the processes.
+    bf16_only = [write_results(tmp_path / f"bf16-{i}.json", {BF16: noisy(MEDIANS[BF16] * factor, 0.01, seed=70 + i)},
+                               gpu=None) for i, factor in enumerate(SPREAD[1:])]
+    rows = across([bases[0], *bf16_only], news, cpu)
+    assert rows[FP8].status == single and "single-run rule: 1 BASE and 3 NEW processes" in rows[FP8].notes[-1]
+    assert rows[BF16].status == "regression" and "over 3 + 3 processes" in rows[BF16].notes[0]
+
+
+def test_host_bound_across_processes_is_judged_on_gpu_kernel_time(tmp_path):
+    def side(name, walls, kernels, seed):
+        return [write_results(tmp_path / f"{name}-{i}.json", {FP8: noisy(wall, 0.01, seed=seed + i)},
+                              info=kernel_time(kernel)) for i, (wall, kernel) in enumerate(zip(walls, kernels))]
+
+    bases = side("base", (8.1, 7.9, 8.3), (5.60, 5.61, 5.59), 0)  # 69% busy
+    other_host = side("host", (12.5, 11.8, 13.0), (5.62, 5.60, 5.61), 10)
+    row = across(bases, other_host)[FP8]
+    assert (row.status, row.noise_class) == ("inconclusive", "host-bound")
+    assert "GPU kernel time +0.2% over 3 + 3 processes" in row.notes[0] and "follows the host CPU" in row.notes[0]
+    slower_kernels = side("kern", (8.2, 8.0, 8.1), (6.70, 6.75, 6.72), 20)
+    row = across(bases, slower_kernels)[FP8]
+    assert row.status == "regression" and row.notes[0].startswith("host-bound (GPU busy 69%): GPU kernel time +20")
+
+
+def test_several_processes_are_checked_and_merged_like_single_runs(tmp_path, capsys):
+    bases = processes(tmp_path, "base", SPREAD)
+    news = processes(tmp_path, "new", SPREAD, seed=50)
+    other_gpu = processes(tmp_path, "a100", (1.0,), gpu="NVIDIA A100-SXM4-80GB")[0]
+    assert run([bases[0], news[0], "--base-also", bases[1], other_gpu, "--new-also", *news[1:]]) == 2
+    assert f"{other_gpu}: gpu" in capsys.readouterr().err
+    assert run_across(bases, news, "--confirm", news[0]) == 2
+    assert "--confirm is for a single NEW run" in capsys.readouterr().err
+    failing = write_results(tmp_path / "failing.json", {FP8: noisy(MEDIANS[FP8]), BF16: noisy(MEDIANS[BF16])},
+                            failures=[dict(scenario=FP8, error_type="RuntimeError", message="boom")])
+    rows = across(bases, [*news, failing])
+    assert rows[FP8].status == "regression" and "failed in NEW: RuntimeError: boom" in rows[FP8].notes

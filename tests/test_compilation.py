@@ -7,10 +7,10 @@ import os
 import pytest
 import torch
 
-from diffbench import compilation
-from diffbench.build import BuildOptions, PipelineCache
-from diffbench.matrix import Scenario
-from diffbench.weights import WeightsSource
+from diffbench.build import compilation
+from diffbench.build.pipelines import BuildOptions, PipelineCache
+from diffbench.spec.matrix import Scenario
+from diffbench.build.weights import WeightsSource
 
 
 def test_a_quantized_scenario_does_not_change_the_next_ones_flags(cache_dir, monkeypatch):
@@ -18,7 +18,7 @@ def test_a_quantized_scenario_does_not_change_the_next_ones_flags(cache_dir, mon
     from torch._inductor import config
     from torchao.quantization.utils import recommended_inductor_config_setter
 
-    import diffbench.build as build_module
+    from diffbench.build import pipelines as build_module
 
     real_build = build_module.build
 
@@ -42,7 +42,7 @@ def test_a_quantized_scenario_does_not_change_the_next_ones_flags(cache_dir, mon
 
 
 def test_suite_configs_never_ask_torchao_to_set_inductor_flags():
-    from diffbench.schemes import SCHEMES, Unavailable
+    from diffbench.spec.schemes import SCHEMES, Unavailable
 
     for scheme in SCHEMES.values():
         try:

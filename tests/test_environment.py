@@ -7,7 +7,7 @@ from importlib.metadata import version
 
 import pytest
 
-from diffbench import measure
+from diffbench.measure import machine
 
 
 @pytest.fixture
@@ -16,7 +16,7 @@ def installed(monkeypatch, tmp_path):
     monkeypatch.delenv("DIFFBENCH_GIT_REVISION", raising=False)
     package = tmp_path / "venv" / "lib" / "python3" / "site-packages" / "diffbench"
     package.mkdir(parents=True)
-    monkeypatch.setattr(measure, "PACKAGE_DIR", package)
+    monkeypatch.setattr(machine, "PACKAGE_DIR", package)
 
 
 def test_installed_package_takes_the_revision_of_the_checkout_the_suite_runs_from(installed, tmp_path):
@@ -26,11 +26,11 @@ def test_installed_package_takes_the_revision_of_the_checkout_the_suite_runs_fro
     subprocess.run([*git, "init", "-q"], check=True)
     subprocess.run([*git, "commit", "-q", "--allow-empty", "-m", "x"], check=True)
     head = subprocess.run([*git, "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
-    assert measure.environment(checkout)["diffbench_git"] == head
+    assert machine.environment(checkout)["diffbench_git"] == head
 
 
 def test_outside_any_checkout_the_installed_version_is_recorded_as_such(installed, tmp_path):
     elsewhere = tmp_path / "not-a-checkout"
     elsewhere.mkdir()
-    assert measure.environment(elsewhere)["diffbench_git"] == (
+    assert machine.environment(elsewhere)["diffbench_git"] == (
         f"no git checkout; installed diffbench {version('diffbench')}")

@@ -34,8 +34,9 @@ def test_a_ten_percent_slowdown_is_caught_under_gpu_noise(report):
     assert gpu["real_detections"]["cases"] and gpu["real_detections"]["caught"] == gpu["real_detections"]["cases"]
 
 
-@pytest.mark.xfail(strict=True, reason="not met: on the 2-core CPU, reruns of the same code differ by up to 29% in "
-                   "their medians (baselines/error-rates.md), so a 30% slowdown is caught in about half of the pairs")
+@pytest.mark.xfail(strict=True, reason="not met with one process per side: on the 2-core CPU, rerun medians lie "
+                   "0.868..1.148 of their scenario's centre, so the CPU allowance is 21% and a 30% slowdown is caught "
+                   "in 31 of 48 real pairs and 43.6% of simulated ones (baselines/error-rates.md)")
 def test_a_thirty_percent_slowdown_is_caught_under_cpu_noise(report):
     cpu = report["classes"]["cpu"]
     assert cpu["simulated"]["30%"]["regression"] >= 0.95
@@ -53,3 +54,50 @@ def test_the_committed_allowances_are_the_measured_ones(report):
     from diffbench.compare import load_run_noise
 
     assert load_run_noise() == {kind: c["allowance"] for kind, c in report["classes"].items()}
+
+
+# Several processes per side (diffbench compare --base-also/--new-also, the between-process rule).
+
+def processes(report, kind: str, k: int) -> dict:
+    return report["classes"][kind]["processes"][str(k)]
+
+
+@pytest.mark.parametrize("k", [3, 5])
+def test_several_cpu_processes_of_the_same_code_are_rarely_regressions_simulated(report, k):
+    assert processes(report, "cpu", k)["simulated"]["0%"]["regression"] <= 1 / 30
+
+
+@pytest.mark.xfail(strict=True, reason="not met: 21 of 560 ordered pairs of disjoint 3 + 3 CPU reruns report a "
+                   "regression (1 in 30 allows 18): the CPU's run factor is bimodal (bf16: reruns 3, 5, 8 near 0.177 s, "
+                   "1, 2, 6, 7 near 0.214 s), so 3 fast against 3 slow processes differ by 16-22% with a small spread "
+                   "(baselines/error-rates.md)")
+def test_disjoint_cpu_reruns_3_plus_3_are_not_regressions(report):
+    real = processes(report, "cpu", 3)["real_false_alarms"]
+    assert real["pairs_with_a_regression"] * 30 <= real["pairs"], real["alarms"]
+
+
+def test_a_thirty_percent_slowdown_is_caught_in_real_cpu_runs_with_3_processes(report):
+    """Each 3 clean CPU reruns as BASE against the 3 runs 30% slower as NEW."""
+    detections = processes(report, "cpu", 3)["real_detections"]
+    assert detections["cases"] >= 100 and detections["caught"] >= 0.95 * detections["cases"]
+
+
+@pytest.mark.parametrize("k", [3, 5])
+@pytest.mark.xfail(strict=True, reason="not met: a 30% slowdown is caught in 51.5% of simulated 3 + 3 CPU process "
+                   "pairs and 90.8% of 5 + 5 ones (baselines/error-rates.md): between-process noise of ±13% with "
+                   "t intervals of 4 and 8 degrees of freedom")
+def test_a_thirty_percent_slowdown_is_caught_across_cpu_processes_simulated(report, k):
+    assert processes(report, "cpu", k)["simulated"]["30%"]["regression"] >= 0.95
+
+
+def test_several_processes_beat_one_on_the_cpu(report):
+    """5 + 5 processes catch a 30% slowdown at least 1.5 times as often as one run a side (simulated)."""
+    cpu = report["classes"]["cpu"]
+    assert processes(report, "cpu", 5)["simulated"]["30%"]["regression"] >= 1.5 * cpu["simulated"]["30%"]["regression"]
+
+
+def test_gpu_has_too_few_runs_for_processes_and_says_so(report):
+    """3 clean GPU reruns of one scenario and 2 slowed ones: no multi-process estimate is invented."""
+    for k in ("3", "5"):
+        estimate = report["classes"]["gpu"]["processes"][k]
+        assert all("missing" in estimate[part] for part in ("real_false_alarms", "real_detections", "simulated"))

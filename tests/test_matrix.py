@@ -6,11 +6,12 @@ from types import SimpleNamespace
 
 import pytest
 
-from diffbench import capabilities, matrix
-from diffbench.capabilities import Target
-from diffbench.matrix import Scenario, UsageError
-from diffbench.models import MODELS
-from diffbench.schemes import SCHEMES
+from diffbench.measure import capabilities
+from diffbench.spec import matrix, rules
+from diffbench.measure.capabilities import Target
+from diffbench.spec.matrix import Scenario, UsageError
+from diffbench.spec.models import MODELS
+from diffbench.spec.schemes import SCHEMES
 
 H100 = Target("cuda", (9, 0), "NVIDIA H100 80GB HBM3")
 A100 = Target("cuda", (8, 0), "NVIDIA A100-SXM4-80GB")
@@ -56,10 +57,10 @@ def test_schemes_missing_from_torchao_are_reported_with_the_version():
 
 
 def test_invalid_combinations_are_data(monkeypatch):
-    rule = matrix.Rule(lambda s: s.model == "flux-schnell" and s.batch > 8, "too large for this test")
-    monkeypatch.setattr(matrix, "INVALID", [*matrix.INVALID, rule])
-    assert matrix.skip_reason(Scenario("flux-schnell", "bf16", batch=16)) == "too large for this test"
-    assert matrix.skip_reason(Scenario("flux-schnell", "bf16", batch=1)) is None
+    rule = rules.Rule(lambda s: s.model == "flux-schnell" and s.batch > 8, "too large for this test")
+    monkeypatch.setattr(rules, "INVALID", [*rules.INVALID, rule])
+    assert rules.skip_reason(Scenario("flux-schnell", "bf16", batch=16)) == "too large for this test"
+    assert rules.skip_reason(Scenario("flux-schnell", "bf16", batch=1)) is None
 
 
 def test_unknown_names_list_the_valid_ones():
@@ -88,9 +89,9 @@ def test_compile_dimensions_extend_ids_only_when_used():
 
 def test_compile_dimensions_need_a_compile_mode():
     reason = "compile_vae and inductor profiles apply to compiled scenarios: eager compiles nothing"
-    assert matrix.skip_reason(Scenario("flux-dev", "bf16", compile_vae=True)) == reason
-    assert matrix.skip_reason(Scenario("flux-dev", "bf16", inductor_profile="torchao")) == reason
-    assert matrix.skip_reason(Scenario("flux-dev", "bf16", "regional", compile_vae=True)) is None
+    assert rules.skip_reason(Scenario("flux-dev", "bf16", compile_vae=True)) == reason
+    assert rules.skip_reason(Scenario("flux-dev", "bf16", inductor_profile="torchao")) == reason
+    assert rules.skip_reason(Scenario("flux-dev", "bf16", "regional", compile_vae=True)) is None
 
 
 @pytest.mark.parametrize("offload", ["model", "sequential", "group"])
@@ -132,7 +133,7 @@ def test_the_compiled_linear_probe_only_judges_cuda():
 
 
 def test_a_not_run_known_failure_is_an_xfail_that_does_not_run(monkeypatch):
-    from diffbench import plugin
+    from diffbench.pytest_plugin import plugin
 
     monkeypatch.setattr(capabilities, "expected_failure", lambda s, t, weights, suite: ("too slow here", False))
     source = SimpleNamespace(unavailable=lambda spec: None, name="tiny")

@@ -7,7 +7,8 @@ from types import SimpleNamespace
 import pytest
 import torch
 
-from diffbench import compilation, measure, runner
+from diffbench.build import compilation
+from diffbench.measure import instruments, runner
 
 
 class Scheduler:
@@ -37,19 +38,19 @@ def test_first_step_calls_of_a_whole_model_compiled_denoiser():
     compiled = pipe.denoiser._compiled_call_impl
     with torch.no_grad():
         pipe()  # compiles
-    calls = measure.first_step_calls(pipe, pipe.denoiser, pipe)
+    calls = instruments.first_step_calls(pipe, pipe.denoiser, pipe)
     assert len(calls) == 2 and calls[0][0][0].shape == (1, 4)
     assert pipe.denoiser._compiled_call_impl is compiled and not pipe.denoiser._forward_pre_hooks
     assert "step" not in vars(pipe.scheduler)  # the class's step is back
     # Timing the compiled denoiser alone on those inputs reuses its graph: no recompilation.
     with compilation.recompiles_forbidden(True):
-        assert measure.bare_forward_s(pipe.denoiser, calls[0], "cpu", repeats=3) > 0
+        assert instruments.bare_forward_s(pipe.denoiser, calls[0], "cpu", repeats=3) > 0
     torch.compiler.reset()
 
 
 def test_step_times_one_per_step():
     pipe = TwoCallsPerStep(steps=4)
-    assert len(measure.step_times(pipe, pipe, "cpu")) == 4
+    assert len(instruments.step_times(pipe, pipe, "cpu")) == 4
 
 
 def test_the_floor_is_the_denoiser_alone_times_its_calls_per_step():

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from diffbench.build import BuildOptions, PipelineCache
-from diffbench.matrix import Scenario
-from diffbench.weights import WeightsSource
+from diffbench.build.pipelines import BuildOptions, PipelineCache
+from diffbench.spec.matrix import Scenario
+from diffbench.build.weights import WeightsSource
 
 
 @pytest.mark.parametrize("mode, flag", [("tiling", "use_tiling"), ("slicing", "use_slicing")])

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from diffbench import metrics
+from diffbench.measure import metrics
 
 RNG = np.random.default_rng(0)
 IMAGE = RNG.random((2, 32, 32, 3), dtype=np.float32)

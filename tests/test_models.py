@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from diffbench import weights
-from diffbench.models import MODELS, parts
+from diffbench.build import weights
+from diffbench.spec.models import MODELS, parts
 
 PROMPTS = ["a red circle", "a blue square on a white background"]
 STEPS = 2

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import re
 
-from diffbench.attention import ATTENTION_KERNELS
-from diffbench.compilation import COMPILE_MODES, INDUCTOR_PROFILES
-from diffbench.memory import OFFLOAD_MODES, VAE_MODES
-from diffbench.quantization_cost import QUANTIZE_PATHS
+from diffbench.spec.attention import ATTENTION_KERNELS
+from diffbench.spec.compile_modes import COMPILE_MODES, INDUCTOR_PROFILES
+from diffbench.spec.memory_modes import OFFLOAD_MODES, VAE_MODES
+from diffbench.spec.quantize_paths import QUANTIZE_PATHS
 
 
 def test_rounds_must_be_positive(suite):

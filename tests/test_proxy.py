@@ -11,15 +11,29 @@ import torch
 
 from quality_mutation import scaled_int8_weights
 
-from diffbench import metrics, quality
-from diffbench.build import BuildOptions, PipelineCache
-from diffbench.matrix import Scenario
-from diffbench.proxy import evaluate, scenes
-from diffbench.proxy.architecture import CLIP_DIR, FLUX_DIR, FLUX_PROXY
-from diffbench.quality_session import QualityOptions, QualitySession
-from diffbench.runner import RunOptions
-from diffbench.schemes import SCHEMES
-from diffbench.weights import WeightsSource
+from diffbench.measure import metrics
+from diffbench.spec import gates
+from diffbench.build.pipelines import BuildOptions, PipelineCache
+from diffbench.spec.matrix import Scenario
+from diffbench.spec import proxy_scenes as scenes
+from diffbench.spec.proxy import CLIP_DIR, FLUX_DIR, FLUX_PROXY
+from diffbench.measure.quality_session import QualityOptions, QualitySession
+from diffbench.measure.runner import RunOptions
+from diffbench.spec.schemes import SCHEMES
+from diffbench.build.weights import WeightsSource
+
+
+def _load_tool(path: Path):
+    """tools/ is not part of the runtime package: the proxy's evaluation tool is loaded from its file."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+evaluate = _load_tool(Path(__file__).resolve().parents[1] / "tools" / "proxy" / "evaluate.py")
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -38,7 +52,7 @@ def test_scenes_are_deterministic_and_captioned():
 def test_proxy_loads_through_from_pretrained_with_torchao():
     source = WeightsSource("proxy")
     assert source.unavailable(FLUX_PROXY) is None
-    assert "no proxy weights for sdxl" in source.unavailable(__import__("diffbench.models").models.MODELS["sdxl"])
+    assert "no proxy weights for sdxl" in source.unavailable(__import__("diffbench.spec.models").spec.models.MODELS["sdxl"])
     pipe = source.load(FLUX_PROXY, {"transformer": SCHEMES["int8wo"].torchao_config()}, "cpu").pipe
     assert type(pipe.transformer.transformer_blocks[0].attn.to_q.weight).__name__ == "Int8Tensor"
 
@@ -51,7 +65,7 @@ def test_proxy_draws_what_its_caption_says():
     assert result["top1"] >= 0.8, result
 
 
-PROMPTS = 8  # the default, which the proxy's thresholds are calibrated on (quality/thresholds.toml)
+PROMPTS = 8  # the default, which the proxy's thresholds are calibrated on (src/diffbench/data/thresholds.toml)
 
 
 @pytest.mark.slow  # about a minute: two pytest sessions and two in-process runs, 8 prompts each
@@ -73,7 +87,7 @@ def test_quality_gates_on_the_proxy(suite):
     exact = records["flux-dev-bf16-eager-nofuse-bs1"]["metrics"]
     assert exact["ssim"]["min"] == 1.0 and exact["psnr"]["min"] == "inf"
     assert exact["clip_image"]["min"] == pytest.approx(1.0, abs=1e-6)  # cosine of equal embeddings, in float32
-    thresholds = quality.Thresholds.load(ROOT / "quality" / "thresholds.toml")
+    thresholds = gates.Thresholds.load(gates.DEFAULT_THRESHOLDS)
     int8wo = records["flux-dev-int8wo-eager-nofuse-bs1"]
     assert not int8wo["failures"] and int8wo["clip"].startswith("local-dir:")
     assert int8wo["gates"] == {g.key: g.bound for g in thresholds.gates("flux-dev", "int8wo", "proxy")}

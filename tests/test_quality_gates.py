@@ -6,7 +6,8 @@ import json
 
 import pytest
 
-from diffbench import quality
+from diffbench.measure import quality
+from diffbench.spec import gates
 
 ARGS = ("quality", "--models", "flux-dev", "--quality-prompts", "2", "-p", "no:randomly")
 
@@ -65,21 +66,21 @@ def test_thresholds_are_data(tmp_path):
     path = tmp_path / "t.toml"
     path.write_text('[default]\nssim_min = 0.9\n[scheme.int8wo]\nssim_min = 0.99\n'
                     '[weights.proxy.model.flux-dev.scheme.int8wo]\npsnr_min = 40\n')
-    thresholds = quality.Thresholds.load(path)
+    thresholds = gates.Thresholds.load(path)
     assert {g.key: g.bound for g in thresholds.gates("flux-dev", "int8wo", "tiny")} == {"ssim_min": 0.99}
     assert {g.key: g.bound for g in thresholds.gates("flux-dev", "int8wo", "proxy")} == {"ssim_min": 0.99,
                                                                                           "psnr_min": 40}
     assert {g.key: g.bound for g in thresholds.gates("sdxl", "fp8wo", "tiny")} == {"ssim_min": 0.9}
     path.write_text("[default]\nssim = 0.9\n")
     with pytest.raises(ValueError, match="gates are <metric>_min/_max"):
-        quality.Thresholds.load(path)
+        gates.Thresholds.load(path)
 
 
 def test_a_reference_drawn_from_other_noise_is_refused(tmp_path):
     """torch 2.12 changed seeded bf16 noise: a reference from other noise is not this run's reference."""
     import numpy as np
 
-    from diffbench.quality_session import noise_fingerprint
+    from diffbench.measure.quality_session import noise_fingerprint
 
     store = quality.ReferenceStore(tmp_path)
     images = np.full((1, 4, 4, 3), 128, dtype=np.uint8)

@@ -10,7 +10,7 @@ import pytest
 import torch
 from quality_mutation import ProtocolChanged, scaled_int8_weights
 
-from diffbench.schemes import SCHEMES
+from diffbench.spec.schemes import SCHEMES
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -65,7 +65,7 @@ def test_a_module_without_int8_weights_is_reported():
 
 
 def test_the_proxy_thresholds_are_the_committed_calibration():
-    """quality/thresholds.toml's proxy bounds are what tools/calibrate_quality.py derives from the committed runs."""
+    """src/diffbench/data/thresholds.toml's proxy bounds are what tools/calibrate_quality.py derives from the committed runs."""
     result = subprocess.run([sys.executable, str(ROOT / "tools" / "calibrate_quality.py"), "--check"],
                             capture_output=True, text=True, cwd=ROOT)
     assert result.returncode == 0, result.stderr[-2000:]

@@ -6,9 +6,10 @@ import numpy as np
 import pytest
 import torch
 
-from diffbench import measure, weights
-from diffbench.models import MODELS
-from diffbench.schemes import SCHEMES
+from diffbench.measure import instruments
+from diffbench.build import weights
+from diffbench.spec.models import MODELS
+from diffbench.spec.schemes import SCHEMES
 
 SPEC = MODELS["flux-dev"]
 CPU_SCHEMES = {"int8wo": "Int8Tensor", "int8dq": "Int8Tensor"}
@@ -33,11 +34,11 @@ def test_scheme_quantizes_the_denoiser(cache_dir, scheme, tensor_class):
     assert type(weight).__name__ == tensor_class
     assert type(baseline.transformer.transformer_blocks[0].attn.to_q.weight) is torch.nn.Parameter
     # Linear weights go from 2 bytes to 1 byte (+ scales): the denoiser's memory must drop.
-    before = measure.module_nbytes(baseline.transformer)
-    after = measure.module_nbytes(quantized.transformer)
+    before = instruments.module_nbytes(baseline.transformer)
+    after = instruments.module_nbytes(quantized.transformer)
     assert after < 0.8 * before, (before, after)
     # Other components are untouched by default.
-    assert measure.module_nbytes(quantized.vae) == measure.module_nbytes(baseline.vae)
+    assert instruments.module_nbytes(quantized.vae) == instruments.module_nbytes(baseline.vae)
     images = _generate(quantized)
     assert images.shape == (1, 64, 64, 3) and np.isfinite(images).all()
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 
-from diffbench import merge, quantization_cost, report, results
+from diffbench import merge, report, results
+from diffbench.spec import quantize_paths
 
 FIELDS = {"scenario", "model", "scheme", "weights", "path", "total_s", "peak_device_gib", "host_peak_rss_gib",
           "quantized_gib", "quantized_tensors"}
@@ -22,7 +23,7 @@ def test_each_path_is_timed_step_by_step(suite):
                             for p in ("cpu", "from_pretrained")}
     for record in records.values():
         assert FIELDS <= record.keys() and record["weights"] == "tiny"
-        steps = quantization_cost.QUANTIZE_PATHS[record["path"]].steps
+        steps = quantize_paths.QUANTIZE_PATHS[record["path"]].steps
         assert record["total_s"] == sum(record[f"{step}_s"] for step in steps)
         assert record["quantized_tensors"] > 0 and record["peak_device_gib"] is None  # CPU: host peaks only
     cpu, loaded = records["flux-dev-int8wo-quantize-cpu"], records["flux-dev-int8wo-quantize-from_pretrained"]

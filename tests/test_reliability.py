@@ -8,7 +8,8 @@ FAULTS_PLUGIN = '''
 """Injects faults into chosen scenarios (loaded with -p faults)."""
 import os, signal, time
 import torch
-from diffbench import build, capabilities, runner
+from diffbench.build import pipelines as build
+from diffbench.measure import capabilities, runner
 
 FAULT, TARGET = os.environ["FAULT"].split(":", 1)
 _pipeline_call, _build = runner.pipeline_call, build.build
@@ -127,7 +128,7 @@ def test_a_failed_scenario_releases_its_pipeline(suite):
     suite.makepyfile(test_release='''
 import gc, weakref
 import pytest
-from diffbench.matrix import Scenario
+from diffbench.spec.matrix import Scenario
 
 refs = []
 

@@ -8,7 +8,7 @@ import types
 from dataclasses import dataclass
 from pathlib import Path
 
-from diffbench import schemes
+from diffbench.spec import schemes
 
 
 @dataclass

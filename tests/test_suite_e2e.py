@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 import re
 
-from diffbench import capabilities
-from diffbench.matrix import Scenario
-from diffbench.schemes import SCHEMES
+from diffbench.measure import capabilities
+from diffbench.spec.matrix import Scenario
+from diffbench.spec.schemes import SCHEMES
 
 EXTRA_INFO_FIELDS = {
     "scenario", "model", "scheme", "compile", "fuse_qkv", "batch", "weights",

@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from diffbench import metrics, runner
+from diffbench.measure import metrics, runner
 
 TARGET = "flux-dev-int8wo-eager-nofuse-bs1"
 
@@ -15,7 +15,8 @@ SUSPECT_PLUGIN = '''
 """Makes one scenario suspect (loaded with -p suspect): SUSPECT=nan or SUSPECT=slow-first-round."""
 import os, time
 from pytest_benchmark.fixture import BenchmarkFixture
-from diffbench import build, runner
+from diffbench.build import pipelines as build
+from diffbench.measure import runner
 
 MODE, TARGET = os.environ["SUSPECT"].split(":", 1)
 _build, _pipeline_call, _pedantic = build.build, runner.pipeline_call, BenchmarkFixture.pedantic

@@ -6,7 +6,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from diffbench import measure, torch_fixes
+from diffbench.measure import machine
+from diffbench.build import torch_fixes
 
 
 class BuggyAutotuner:
@@ -29,7 +30,7 @@ def test_applied_once_and_recorded_in_the_environment(monkeypatch):
     torch_fixes.apply()
     torch_fixes.apply()
     assert autotuner.recheck_autotune_cache is torch_fixes.recheck_autotune_cache
-    assert measure.environment()["torch_fixes"] == [torch_fixes.COORDESC_WARM_CACHE]
+    assert machine.environment()["torch_fixes"] == [torch_fixes.COORDESC_WARM_CACHE]
 
 
 def test_a_fixed_torch_is_left_alone(monkeypatch):

@@ -10,7 +10,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from diffbench import workers
+from diffbench.pytest_plugin import workers
 
 
 def test_each_worker_gets_its_own_device_wrapping_around():

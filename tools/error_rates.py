@@ -15,6 +15,19 @@ The run-to-run allowance of a class (src/diffbench/data/run_noise.toml) is the s
 the class's committed rerun pairs exceeds (rounded up to the next whole percent): reruns of the same code are
 never a regression by construction there, so the real false-alarm count is in-sample; the simulation, which
 draws new combinations of round and run noise, is the out-of-sample estimate.
+
+Several processes per side (`diffbench compare --base-also/--new-also`, the between-process rule), for k = 3
+and 5 processes a side (PROCESSES), each estimate only where the class has the runs for it (else the report
+says what is missing):
+
+- real false alarms: every ordered pair of disjoint k-subsets of the clean reruns (k BASE, k NEW processes);
+- real detections: every k-subset of the clean reruns as BASE against the slowed runs as NEW (k of them
+  needed: the slowed runs are used all together);
+- simulated: 2k different process vectors (see above) drawn, each one's rounds resampled and its median taken,
+  k of them as BASE and k, multiplied by 1 + slowdown, as NEW. The vectors of one run's scenarios share its
+  run factor but are drawn as separate processes, as in the single-run simulation.
+
+The between-process rule uses --fail-latency alone as its threshold (no run-to-run allowance), 5% here.
 """
 
 from __future__ import annotations
@@ -30,12 +43,15 @@ from pathlib import Path
 import numpy as np
 
 from diffbench import results
-from diffbench.compare import Tolerances, judge_latency, judge_scenario_latency, noise_class, spread_of
+from diffbench.compare import (CONFIDENCE, Tolerances, geometric_mean, judge_latency, judge_processes,
+                               judge_scenario_latency, judge_scenario_processes, noise_class, spread_of)
 from diffbench.results import Measurement
 
 ROOT = Path(__file__).resolve().parents[1]
 BASELINES = ROOT / "baselines"
 RUN_NOISE = ROOT / "src" / "diffbench" / "data" / "run_noise.toml"
+PROCESSES = (3, 5)  # processes per side of the between-process estimates
+SLOWDOWNS = (0.0, 0.05, 0.10, 0.20, 0.30)
 
 
 @dataclass(frozen=True)
@@ -135,6 +151,80 @@ def simulate(vectors: list[np.ndarray], slowdown: float, threshold: float, trial
     return {k: v / trials for k, v in counts.items()}
 
 
+def _names(runs: list[results.Results]) -> str:
+    return ",".join(run.path.stem for run in runs)
+
+
+def _common(runs: list[results.Results], wanted: set[str] | None = None) -> list[str]:
+    """The scenarios every run measured (only `wanted` ones when given), in the first run's order."""
+    return [s for s in runs[0].measurements if all(s in r.measurements for r in runs) and (not wanted or s in wanted)]
+
+
+def process_false_alarms(runs: list[results.Results], k: int, t: Tolerances) -> dict:
+    """Every ordered pair of disjoint k-subsets of the clean reruns, judged by the between-process rule."""
+    if len(runs) < 2 * k:
+        return dict(missing=f"{len(runs)} clean reruns, {2 * k} needed for disjoint {k} + {k} processes")
+    pairs, alarms = 0, []
+    for chosen in itertools.combinations(range(len(runs)), k):
+        rest = [i for i in range(len(runs)) if i not in chosen]
+        for other in itertools.combinations(rest, k):
+            base, new = [runs[i] for i in chosen], [runs[i] for i in other]
+            pairs += 1
+            for scenario in _common(base + new):
+                kind, verdict = judge_scenario_processes([r.measurements[scenario] for r in base],
+                                                         [r.measurements[scenario] for r in new], new[0].gpu, t)
+                if verdict.status == "regression":
+                    alarms.append(f"{_names(base)} → {_names(new)}: {scenario}: {verdict.note}")
+    return dict(pairs=pairs, pairs_with_a_regression=len({a.split(":")[0] for a in alarms}), alarms=alarms)
+
+
+def process_detections(runs: list[results.Results], rerun_set: RerunSet, k: int, t: Tolerances) -> dict:
+    """Every k-subset of the clean reruns as BASE against the slowed runs, all k of them, as NEW."""
+    paths = list(dict.fromkeys(path for path, _, _ in rerun_set.slowed))
+    if len(paths) < k or len(runs) < k:
+        return dict(missing=f"{len(paths)} slowed runs and {len(runs)} clean reruns, {k} of each needed")
+    if len(paths) > k:
+        return dict(missing=f"{len(paths)} slowed runs: the estimate uses exactly {k}")
+    slowed = [load(path) for path in paths]
+    wanted = {scenario for _, scenario, _ in rerun_set.slowed}
+    asked = {scenario: slowdown for _, scenario, slowdown in rerun_set.slowed}
+    cases = []
+    for chosen in itertools.combinations(runs, k):
+        base = list(chosen)
+        for scenario in _common(base + slowed, None if "*" in wanted else wanted):
+            bs, ns = [r.measurements[scenario] for r in base], [r.measurements[scenario] for r in slowed]
+            verdict = judge_scenario_processes(bs, ns, slowed[0].gpu, t)[1]
+            cases.append(dict(base=_names(base), new=_names(slowed), scenario=scenario,
+                              asked=asked.get(scenario, asked.get("*")),
+                              measured=geometric_mean([m.median for m in ns]) / geometric_mean([m.median for m in bs])
+                              - 1, verdict=verdict.status, note=verdict.note))
+    return dict(cases=len(cases), caught=sum(c["verdict"] == "regression" for c in cases), details=cases)
+
+
+def simulate_processes(vectors: list[np.ndarray], k: int, slowdown: float, threshold: float, trials: int,
+                       seed: int) -> dict[str, float]:
+    """Verdict rates of the between-process rule for k + k processes drawn from the measured runs (2k different
+    vectors, each one's rounds resampled, its median the process's), NEW multiplied by 1 + slowdown."""
+    rng = np.random.default_rng(seed)
+    counts = dict(regression=0, improved=0, ok=0, inconclusive=0)
+    for _ in range(trials):
+        chosen = rng.choice(len(vectors), 2 * k, replace=False)
+        medians = [float(np.median(rng.choice(vectors[i], len(vectors[i])))) for i in chosen]
+        new = [(1 + slowdown) * m for m in medians[k:]]
+        counts[judge_processes(medians[:k], new, threshold).status] += 1
+    return {key: value / trials for key, value in counts.items()}
+
+
+def measure_processes(runs: list[results.Results], rerun_set: RerunSet, vectors: list[np.ndarray], k: int,
+                      t: Tolerances, trials: int, seed: int) -> dict:
+    simulated = ({f"{s:.0%}": simulate_processes(vectors, k, s, t.latency, trials, seed) for s in SLOWDOWNS}
+                 if len(vectors) >= 2 * k else
+                 dict(missing=f"{len(vectors)} process vectors (scenario × clean rerun), {2 * k} needed"))
+    return dict(k=k, confidence=CONFIDENCE, threshold=t.latency,
+                real_false_alarms=process_false_alarms(runs, k, t),
+                real_detections=process_detections(runs, rerun_set, k, t), simulated=simulated)
+
+
 def measure_all(trials: int = 4000, seed: int = 0) -> dict:
     t = Tolerances(run_noise={})
     report: dict = dict(trials=trials, seed=seed, classes={})
@@ -150,9 +240,10 @@ def measure_all(trials: int = 4000, seed: int = 0) -> dict:
             rounds=min(len(v) for v in vectors), run_medians=sorted(float(np.median(v)) for v in vectors),
             real_false_alarms=real_false_alarms(runs, tolerances),
             real_detections=real_detections(runs, rerun_set, tolerances),
-            simulated={f"{s:.0%}": simulate(vectors, s, threshold, trials, seed)
-                       for s in (0.0, 0.05, 0.10, 0.20, 0.30)},
+            simulated={f"{s:.0%}": simulate(vectors, s, threshold, trials, seed) for s in SLOWDOWNS},
             target=rerun_set.target,
+            processes={str(k): measure_processes(runs, rerun_set, vectors, k, tolerances, trials, seed)
+                       for k in PROCESSES},
         )
     return report
 
@@ -170,12 +261,44 @@ def markdown(report: dict) -> str:
                   f"- real injected slowdowns: {det['caught']} of {det['cases']} caught"]
         lines += [f"  - {d['base']} → {d['new']} {d['scenario']}: asked +{d['asked']:.0%}, measured "
                   f"{d['measured']:+.1%}, {d['verdict']}" for d in det["details"]]
-        lines += ["", f"simulated ({report['trials']} pairs each):", "",
-                  "| slowdown | regression | inconclusive | ok | improved |", "|---|---|---|---|---|"]
-        lines += [f"| {s} | {r['regression']:.1%} | {r['inconclusive']:.1%} | {r['ok']:.1%} | {r['improved']:.1%} |"
-                  for s, r in c["simulated"].items()]
-        lines.append("")
+        lines += ["", f"simulated ({report['trials']} pairs each):", ""] + _table(c["simulated"]) + [""]
+        lines += _processes_markdown(c["processes"], report["trials"])
     return "\n".join(lines)
+
+
+def _table(simulated: dict) -> list[str]:
+    return ["| slowdown | regression | inconclusive | ok | improved |", "|---|---|---|---|---|"] + [
+        f"| {s} | {r['regression']:.1%} | {r['inconclusive']:.1%} | {r['ok']:.1%} | {r['improved']:.1%} |"
+        for s, r in simulated.items()]
+
+
+def _processes_markdown(processes: dict, trials: int) -> list[str]:
+    first = next(iter(processes.values()))
+    lines = ["### Several processes per side (`--base-also`, `--new-also`)", "",
+             f"Student's t interval ({first['confidence']:.0%}) of the ratio of the geometric means of the process "
+             f"medians, threshold ±{first['threshold']:.0%} (--fail-latency, no run-to-run allowance).", ""]
+    for k, p in processes.items():
+        fa, det, sim = p["real_false_alarms"], p["real_detections"], p["simulated"]
+        lines += [f"#### {k} + {k} processes", ""]
+        if "missing" in fa:
+            lines.append(f"- real reruns: not enough runs ({fa['missing']})")
+        else:
+            lines.append(f"- real reruns: {fa['pairs_with_a_regression']} of {fa['pairs']} ordered pairs of disjoint "
+                         f"{k} + {k} clean reruns report a regression")
+            lines += [f"  - {alarm}" for alarm in fa["alarms"]]
+        if "missing" in det:
+            lines.append(f"- real injected slowdowns: not enough runs ({det['missing']})")
+        else:
+            measured = sorted(d["measured"] for d in det["details"])
+            lines.append(f"- real injected slowdowns: {det['caught']} of {det['cases']} caught ({k} clean reruns as "
+                         f"BASE, the {k} slowed runs as NEW; measured {measured[0]:+.1%}..{measured[-1]:+.1%})")
+            lines += [f"  - {d['base']} → {d['new']} {d['scenario']}: asked +{d['asked']:.0%}, measured "
+                      f"{d['measured']:+.1%}, {d['verdict']}" for d in det["details"] if d["verdict"] != "regression"]
+        if "missing" in sim:
+            lines += [f"- simulated: not enough runs ({sim['missing']})", ""]
+        else:
+            lines += ["", f"simulated ({trials} pairs of {k} + {k} processes each):", ""] + _table(sim) + [""]
+    return lines
 
 
 def write_run_noise(report: dict, path: Path = RUN_NOISE) -> None:

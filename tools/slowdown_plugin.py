@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import time
 
-from diffbench import runner
+from diffbench.measure import runner
 
 
 def slowdowns(text: str) -> dict[str, float]:

@@ -12,11 +12,12 @@ from pathlib import Path
 
 from rich.console import Console
 
-from . import merge, readme, report, results, seeds
-from .compare import MismatchError, Tolerances, compare, parse_absolute, parse_fraction, parse_percent, render
-from .readme import ReadmeError
-from .results import ResultsError
-from .seeds import SeedDataError
+from diffbench import merge, readme, report, results, seeds
+from diffbench.compare import (CONFIDENCE, MismatchError, Tolerances, compare, parse_absolute, parse_fraction,
+                               parse_percent, render)
+from diffbench.readme import ReadmeError
+from diffbench.results import ResultsError
+from diffbench.seeds import SeedDataError
 
 OK, REGRESSION, USAGE = 0, 1, 2
 
@@ -42,11 +43,26 @@ def _parser() -> argparse.ArgumentParser:
     commands.add_parser("train-proxy", help="train the proxy models (see: diffbench train-proxy --help)")
     commands.add_parser("proxy-eval", help="proxy caption retrieval and sample grid (diffbench proxy-eval --help)")
 
-    compare = commands.add_parser("compare", help="compare two results files (BASE, NEW)",
-                                  description="Compare NEW against BASE per scenario.",
-                                  epilog="exit status: 0 no regression, 1 regression, 2 usage or input error")
-    compare.add_argument("base", type=Path, metavar="BASE", help="baseline results JSON")
-    compare.add_argument("new", type=Path, metavar="NEW", help="results JSON to check")
+    compare = commands.add_parser(
+        "compare", help="compare two results files (BASE, NEW), or several processes of each",
+        description="Compare NEW against BASE per scenario.\n\n"
+                    "One run per side: latency is judged on the rounds, against the larger of --fail-latency and\n"
+                    "the run-to-run allowance of the scenario's noise class.\n"
+                    "Several runs per side (--base-also, --new-also; each run a separate process of the same code\n"
+                    "and selection, e.g. the suite run 3 times for each side): latency is judged on the process\n"
+                    f"medians, Student's t interval ({CONFIDENCE:.0%}) of the ratio of their geometric means\n"
+                    "against --fail-latency alone (the processes measure the run-to-run noise themselves).",
+        epilog="example: diffbench compare base-1.json new-1.json --base-also base-2.json base-3.json "
+               "--new-also new-2.json new-3.json\n"
+               "exit status: 0 no regression, 1 regression, 2 usage or input error",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    compare.add_argument("base", type=Path, metavar="BASE", help="baseline results JSON (its first process)")
+    compare.add_argument("new", type=Path, metavar="NEW", help="results JSON to check (its first process)")
+    compare.add_argument("--base-also", type=Path, nargs="+", default=[], metavar="RUN",
+                         help="more runs of BASE, each its own process; with 2 or more processes a side, latency "
+                              "is judged across processes (a scenario with fewer: the single-run rule)")
+    compare.add_argument("--new-also", type=Path, nargs="+", default=[], metavar="RUN",
+                         help="more runs of NEW, each its own process (as --base-also)")
     compare.add_argument("--fail-latency", type=_option(parse_percent), default=default.latency, metavar="PCT",
                          help="relative slowdown of the median beyond noise that fails, e.g. 5%% (default 5%%)")
     compare.add_argument("--fail-memory", type=_option(parse_percent), default=default.memory, metavar="PCT",
@@ -58,7 +74,8 @@ def _parser() -> argparse.ArgumentParser:
                                                   "on its GPU kernel time (default 0.8)")
     compare.add_argument("--confirm", type=Path, nargs="+", default=[], metavar="RUN",
                          help="reruns of NEW in fresh processes (e.g. `pytest ... -k \"$(cat flagged)\"`): a flagged "
-                              "scenario stays a regression only if every rerun finds it")
+                              "scenario stays a regression only if every rerun finds it (single runs only: with "
+                              "--base-also/--new-also, give reruns as NEW processes)")
     compare.add_argument("--flagged", type=Path, metavar="FILE",
                          help="write the regressions and inconclusive scenarios as a pytest -k expression, for the "
                               "confirming reruns")
@@ -99,8 +116,13 @@ def _console() -> Console:
 def run_compare(args) -> int:
     tolerances = Tolerances(latency=args.fail_latency, memory=args.fail_memory, ssim=args.fail_ssim,
                             host_bound_below=args.host_bound_below)
+    if args.confirm and (args.base_also or args.new_also):
+        print("diffbench compare: error: --confirm is for a single NEW run; with --base-also/--new-also, give "
+              "the reruns as more NEW processes (--new-also)", file=sys.stderr)
+        return USAGE
+    load = lambda paths: [results.load(path) for path in paths]  # noqa: E731
     comparison = compare(results.load(args.base), results.load(args.new), tolerances, args.allow_mismatch,
-                         [results.load(path) for path in args.confirm])
+                         load(args.confirm), load(args.base_also), load(args.new_also))
     render(comparison, _console())
     if args.flagged:
         # Empty when nothing is flagged, so a script can test it (`[ -s FILE ]`) before rerunning anything.
@@ -145,7 +167,7 @@ def run_report(args, argv: list[str]) -> int:
 def run_schemes() -> int:
     from rich.table import Table
 
-    from .schemes import TorchAO, resolution_table
+    from diffbench.spec.schemes import TorchAO, resolution_table
 
     table = Table(title=f"quantization schemes in torchao {TorchAO().version}")
     for column in ("scheme", "status", "resolved"):

@@ -21,23 +21,38 @@ rounds of one run share one h, so their spread says nothing about h; only reruns
 - Confirmation: reruns of NEW in fresh processes (`--confirm RUN ...`) must each judge a flagged scenario the
   same way; a regression they do not all reproduce is not one.
 
+Several processes per side (BASE and NEW each given as k ≥ 2 runs of the same code and selection: the process is
+the unit of replication, as in pyperf). Each process contributes one number per scenario, its median round, and
+log medians are modelled as log μ + log h + noise, h drawn afresh per process. The statistic is the ratio of the
+geometric means of NEW's and BASE's process medians; its interval is Student's t on the log scale with the pooled
+sd of the log medians of both sides (df = k_b + k_n - 2), at CONFIDENCE (two-sided). The threshold is
+--fail-latency alone: the between-process noise the run-noise allowance stands for is measured by the processes
+themselves and is inside the interval. regression: the interval's lower end above +threshold; improved: its upper
+end below -threshold; ok: the whole interval within ± the threshold; inconclusive otherwise. Host-bound
+scenarios are judged the same way on their per-process GPU kernel time. A scenario measured by fewer than
+MIN_PROCESSES processes on either side falls back to the single-run rule above on the first file of each side.
+Memory and SSIM are judged on the first file of each side.
+
 Memory (peak) and SSIM are deterministic enough for plain thresholds. Scenarios that are new, removed, failed or
 skipped are listed; failing in NEW a scenario that BASE measured is a regression.
 """
 
 from __future__ import annotations
 
+import math
 import re
+import statistics
 import tomllib
 from collections import Counter
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from .results import QUALITY_METRICS, Measurement, Results, describe_failure
+from diffbench.results import QUALITY_METRICS, Measurement, Results, describe_failure
 
 _NUMBER = r"(?:\d+(?:\.\d*)?|\.\d+)"
 
@@ -46,6 +61,8 @@ STYLES = dict(regression="bold red", failed="red", improved="green", fixed="gree
 
 RUN_NOISE_FILE = Path(__file__).parent / "data" / "run_noise.toml"
 MIN_ROUNDS = 3  # fewer cannot tell a shift from round noise (2 + 2 rounds interleave by chance 1 in 3)
+MIN_PROCESSES = 2  # per side, for the between-process rule (one process has no between-process spread)
+CONFIDENCE = 0.95  # two-sided confidence of the between-process interval
 
 
 class MismatchError(ValueError):
@@ -144,10 +161,21 @@ def noise_class(base: Measurement, new: Measurement, gpu: str | None, t: Toleran
     """`cpu` without a GPU; `host-bound` when BASE kept its GPU busy less than t.host_bound_below (NEW's busy
     fraction when BASE has none). BASE decides: a scenario that kept its GPU busy there and idles it in NEW
     has gained host work (a sleep, a sync, Python overhead), which its wall time must show."""
+    return processes_class([base], [new], gpu, t)
+
+
+def busy_of(ms: Sequence[Measurement]) -> float | None:
+    """The median GPU busy fraction of the processes that recorded one (None when none did)."""
+    fractions = [busy for m in ms if (busy := gpu_busy(m)) is not None]
+    return statistics.median(fractions) if fractions else None
+
+
+def processes_class(bases: Sequence[Measurement], news: Sequence[Measurement], gpu: str | None, t: Tolerances) -> str:
+    """noise_class over several processes per side: BASE's median busy fraction (NEW's when BASE has none)."""
     if gpu is None:
         return "cpu"
-    busy = gpu_busy(base)
-    busy = gpu_busy(new) if busy is None else busy
+    busy = busy_of(bases)
+    busy = busy_of(news) if busy is None else busy
     return "host-bound" if busy is not None and busy < t.host_bound_below else "gpu"
 
 
@@ -186,6 +214,21 @@ def judge_latency(base: Measurement, new: Measurement, threshold: float) -> Judg
     return Judgement("inconclusive", f"latency {shift:+.1%}: {why} ({interval}); rerun to confirm")
 
 
+def _host_bound(busy: float, wall: Judgement, kernel: Judgement | None) -> Judgement:
+    """A host-bound scenario's verdict from its wall-time and its GPU-kernel-time judgements (the kernel note
+    always set): the kernel time decides; a wall-time shift with kernel time within the threshold follows the
+    host CPU and is inconclusive, never a regression. Without kernel time, the wall-time judgement."""
+    where = f"host-bound (GPU busy {busy:.0%})"
+    if kernel is None:
+        return Judgement(wall.status, f"{where}: {wall.note}" if wall.note else "")
+    if kernel.status != "ok":
+        return Judgement(kernel.status, f"{where}: {kernel.note}; {wall.note or 'wall time within'}")
+    if wall.status in ("regression", "improved", "inconclusive"):
+        return Judgement("inconclusive", f"{where}: {kernel.note}, so the wall-time shift follows the host CPU; "
+                                         f"{wall.note}")
+    return wall
+
+
 def judge_scenario_latency(base: Measurement, new: Measurement, gpu: str | None, t: Tolerances) -> tuple[str, Judgement]:
     """The scenario's noise class and its latency judgement (host-bound ones on their GPU kernel time)."""
     kind = noise_class(base, new, gpu, t)
@@ -193,24 +236,91 @@ def judge_scenario_latency(base: Measurement, new: Measurement, gpu: str | None,
     wall = judge_latency(base, new, threshold)
     if kind != "host-bound":
         return kind, wall
-    kernel = relative(base.number("gpu_kernel_s"), new.number("gpu_kernel_s"))
-    busy = gpu_busy(base) if gpu_busy(base) is not None else gpu_busy(new)
-    where = f"host-bound (GPU busy {busy:.0%})"
-    if kernel is None:
-        return kind, Judgement(wall.status, f"{where}: {wall.note}" if wall.note else "")
-    if abs(kernel) > threshold:
-        status = "regression" if kernel > 0 else "improved"
-        return kind, Judgement(status, f"{where}: GPU kernel time {kernel:+.1%}; {wall.note or 'wall time within'}")
-    if wall.status in ("regression", "improved", "inconclusive"):
-        return kind, Judgement("inconclusive", f"{where}: GPU kernel time {kernel:+.1%}, so the wall-time shift "
-                                               f"follows the host CPU; {wall.note}")
-    return kind, wall
+    shift = relative(base.number("gpu_kernel_s"), new.number("gpu_kernel_s"))
+    kernel = None if shift is None else Judgement(
+        ("regression" if shift > 0 else "improved") if abs(shift) > threshold else "ok",
+        f"GPU kernel time {shift:+.1%}")
+    return kind, _host_bound(busy_of([base]) if busy_of([base]) is not None else busy_of([new]), wall, kernel)
+
+
+@dataclass(frozen=True)
+class ProcessInterval:
+    """NEW's geometric mean of process values over BASE's, − 1, with its confidence interval (also − 1)."""
+
+    shift: float
+    low: float
+    high: float
+    counts: tuple[int, int]  # BASE and NEW processes
+    confidence: float
+
+    def describe(self, what: str, threshold: float) -> str:
+        return (f"{what} {self.shift:+.1%} over {self.counts[0]} + {self.counts[1]} processes ({self.confidence:.0%} "
+                f"interval {self.low:+.1%}..{self.high:+.1%}, threshold ±{threshold:.1%})")
+
+
+def process_interval(base: Sequence[float], new: Sequence[float],
+                     confidence: float = CONFIDENCE) -> ProcessInterval | None:
+    """Student's t interval of the difference of mean log values (pooled sd, df = k_b + k_n - 2), as ratios − 1.
+    None with fewer than MIN_PROCESSES values on a side or a value that is not a positive finite number."""
+    if min(len(base), len(new)) < MIN_PROCESSES or not all(math.isfinite(x) and x > 0 for x in [*base, *new]):
+        return None
+    from scipy import stats  # here: `diffbench compare` of single runs never pays for importing scipy
+
+    logs_b, logs_n = [math.log(x) for x in base], [math.log(x) for x in new]
+    kb, kn = len(logs_b), len(logs_n)
+    df = kb + kn - 2
+    pooled = ((kb - 1) * statistics.variance(logs_b) + (kn - 1) * statistics.variance(logs_n)) / df
+    half = float(stats.t.ppf(0.5 + confidence / 2, df)) * math.sqrt(pooled * (1 / kb + 1 / kn))
+    diff = statistics.fmean(logs_n) - statistics.fmean(logs_b)
+    return ProcessInterval(math.expm1(diff), math.expm1(diff - half), math.expm1(diff + half), (kb, kn), confidence)
+
+
+def judge_processes(base: Sequence[float], new: Sequence[float], threshold: float, what: str = "latency",
+                    confidence: float = CONFIDENCE) -> Judgement:
+    """The between-process rule of the module docstring on one value per process (its median round, or its GPU
+    kernel time); the note is set for every status but ok."""
+    interval = process_interval(base, new, confidence)
+    if interval is None:
+        return Judgement("inconclusive", f"{what}: too few processes or no positive value to judge "
+                                         f"({len(base)} and {len(new)}; {MIN_PROCESSES} or more a side)")
+    note = interval.describe(what, threshold)
+    if interval.low > threshold:
+        return Judgement("regression", note)
+    if interval.high < -threshold:
+        return Judgement("improved", note)
+    if -threshold <= interval.low and interval.high <= threshold:
+        return Judgement("ok", "")
+    why = ("a shift the processes do not confirm" if abs(interval.shift) > threshold
+           else "the processes cannot rule out a change beyond the threshold")
+    return Judgement("inconclusive", f"{note}: {why}; run more processes")
+
+
+def judge_scenario_processes(bases: Sequence[Measurement], news: Sequence[Measurement], gpu: str | None,
+                             t: Tolerances) -> tuple[str, Judgement]:
+    """judge_scenario_latency for several processes per side (one measurement of the scenario from each): the
+    between-process rule on the process medians at the --fail-latency threshold (no run-noise allowance: the
+    processes measure that noise), host-bound scenarios on their processes' GPU kernel time."""
+    kind = processes_class(bases, news, gpu, t)
+    wall = judge_processes([m.median for m in bases], [m.median for m in news], t.latency)
+    if kind != "host-bound":
+        return kind, wall
+    kernels_b, kernels_n = ([m.number("gpu_kernel_s") for m in ms] for ms in (bases, news))
+    kernel = None
+    if None not in kernels_b and None not in kernels_n:
+        kernel = judge_processes(kernels_b, kernels_n, t.latency, "GPU kernel time")
+        if kernel.status == "ok":  # the host-bound note needs the kernel figures even when they are fine
+            interval = process_interval(kernels_b, kernels_n)
+            kernel = Judgement("ok", interval.describe("GPU kernel time", t.latency))
+    busy = busy_of(bases) if busy_of(bases) is not None else busy_of(news)
+    return kind, _host_bound(busy, wall, kernel)
 
 
 def _measured(base: Measurement, new: Measurement, gpu: str | None, t: Tolerances,
-              reruns: list[tuple[Measurement, str | None]] | None = None) -> Row:
-    """Latency (confirmed by `reruns` of NEW when given and the latency is flagged), then memory and SSIM."""
-    kind, latency = judge_scenario_latency(base, new, gpu, t)
+              reruns: list[tuple[Measurement, str | None]] | None = None,
+              judged: tuple[str, Judgement] | None = None) -> Row:
+    """Latency (confirmed by `reruns` of NEW when given and the latency is flagged; `judged`, the noise class
+    and judgement, when already made over several processes), then memory and SSIM."""
+    kind, latency = judged or judge_scenario_latency(base, new, gpu, t)
     if reruns is not None and latency.status in ("regression", "inconclusive"):
         latency = confirm(latency, base, reruns, t)
     row = Row(base.scenario, latency.status, base, new, [latency.note] if latency.note else [], kind)
@@ -227,10 +337,36 @@ def _measured(base: Measurement, new: Measurement, gpu: str | None, t: Tolerance
     return row
 
 
-def _row(scenario: str, base: Results, new: Results, t: Tolerances, reruns: list[Results] = ()) -> Row:
+def geometric_mean(values: Sequence[float]) -> float:
+    return math.exp(statistics.fmean(math.log(v) for v in values))
+
+
+def _across_processes(scenario: str, bases: Sequence[Results], news: Sequence[Results], gpu: str | None,
+                      t: Tolerances) -> Row:
+    """A scenario measured in several processes per side: the between-process rule when each side has
+    MIN_PROCESSES of them, else the single-run rule on the first measurement of each side (said in a note).
+    The row's latency medians are the geometric means of the process medians."""
+    bs = [r.measurements[scenario] for r in bases if scenario in r.measurements]
+    ns = [r.measurements[scenario] for r in news if scenario in r.measurements]
+    if min(len(bs), len(ns)) < MIN_PROCESSES:
+        row = _measured(bs[0], ns[0], gpu, t)
+        row.notes.append(f"single-run rule: {len(bs)} BASE and {len(ns)} NEW processes measured it "
+                         f"({MIN_PROCESSES} a side needed)")
+        return row
+    shown = [replace(ms[0], median=geometric_mean([m.median for m in ms])) if all(m.median > 0 for m in ms)
+             else ms[0] for ms in (bs, ns)]
+    return _measured(*shown, gpu, t, judged=judge_scenario_processes(bs, ns, gpu, t))
+
+
+def _row(scenario: str, base: Results, new: Results, t: Tolerances, reruns: list[Results] = (),
+         processes: tuple[Sequence[Results], Sequence[Results]] | None = None) -> Row:
+    """`base` and `new` are each side's runs combined (_combined); `processes` the runs themselves, when a
+    side has several."""
     b, n = base.measurements.get(scenario), new.measurements.get(scenario)
     failed_before, failures = scenario in base.failures, new.failures.get(scenario, [])
-    if b and n:
+    if b and n and processes:
+        row = _across_processes(scenario, *processes, new.gpu, t)
+    elif b and n:
         again = [(r.measurements[scenario], r.gpu) for r in reruns if scenario in r.measurements]
         row = _measured(b, n, new.gpu, t, again if reruns else None)
     elif n:
@@ -298,17 +434,49 @@ def confirm(latency: Judgement, base: Measurement, reruns: list[tuple[Measuremen
     return Judgement(status, f"{latency.note}; confirmation: {', '.join(statuses)} in {len(statuses)} rerun(s)")
 
 
+def _combined(runs: Sequence[Results]) -> Results:
+    """Several processes of one side as one Results: each scenario's first measurement, every process's failure
+    records (a scenario failing in any process of NEW failed), the first skip reason. One run: itself."""
+    if len(runs) == 1:
+        return runs[0]
+    measurements, failures, skipped = {}, {}, {}
+    for run in runs:
+        for scenario, m in run.measurements.items():
+            measurements.setdefault(scenario, m)
+        for scenario, records in run.failures.items():
+            failures[scenario] = failures.get(scenario, []) + list(records)
+        for scenario, reason in run.skipped.items():
+            skipped.setdefault(scenario, reason)
+    return Results(Path(" + ".join(str(run.path) for run in runs)), runs[0].env, runs[0].datetime, measurements,
+                   failures, skipped)
+
+
 def compare(base: Results, new: Results, thresholds: Tolerances | None = None, allow_mismatch: bool = False,
-            reruns: list[Results] = ()) -> Comparison:
+            reruns: list[Results] = (), base_also: Sequence[Results] = (),
+            new_also: Sequence[Results] = ()) -> Comparison:
+    """NEW against BASE. `base_also` and `new_also`: more processes of each side (the same code and selection,
+    each its own process), judged by the between-process rule; they exclude `reruns` (confirmation of a single
+    NEW run: with several NEW processes, give the reruns as NEW processes)."""
     thresholds = thresholds or Tolerances()
+    if reruns and (base_also or new_also):
+        raise ValueError("confirmation reruns are for a single NEW run; with several processes per side, "
+                         "give them as more NEW processes")
+    bases, news = [base, *base_also], [new, *new_also]
     mismatches = check_compatible(base, new) + [line for rerun in reruns for line in check_compatible(base, rerun)]
+    mismatches += [f"{other.path}: {line}" for other in [*base_also, *new_also]
+                   for line in check_compatible(base, other)]
     if mismatches and not allow_mismatch:
-        raise MismatchError(f"{base.path} and {new.path} are not comparable ({'; '.join(mismatches)}); "
+        others = ", ".join(str(other.path) for other in [new, *base_also, *new_also])
+        raise MismatchError(f"{base.path} and {others} are not comparable ({'; '.join(mismatches)}); "
                             "pass --allow-mismatch to compare anyway")
+    processes = (bases, news) if len(bases) > 1 or len(news) > 1 else None
+    base, new = _combined(bases), _combined(news)
     scenarios = list(dict.fromkeys([*_scenarios(base), *_scenarios(new)]))
     changed = {scenario: changes for scenario in scenarios
-               if (b := base.measurements.get(scenario)) and (n := new.measurements.get(scenario))
-               and (changes := setting_changes(b, n))}
+               if (b := base.measurements.get(scenario))
+               and (changes := list(dict.fromkeys(
+                   change for other in [*bases[1:], *news] if (n := other.measurements.get(scenario))
+                   for change in setting_changes(b, n))))}
     if changed and not allow_mismatch:
         listed = "; ".join(f"{scenario}: {', '.join(changes)}" for scenario, changes in changed.items())
         raise MismatchError(f"{base.path} and {new.path} measured scenarios with different settings ({listed}); "
@@ -316,7 +484,7 @@ def compare(base: Results, new: Results, thresholds: Tolerances | None = None, a
     env_changes = [f"{key}: {base.env.get(key)} → {new.env.get(key)}"
                    for key in dict.fromkeys([*base.env, *new.env])
                    if key not in NOT_ENVIRONMENT and base.env.get(key) != new.env.get(key)]
-    rows = [_row(s, base, new, thresholds, reruns) for s in scenarios]
+    rows = [_row(s, base, new, thresholds, reruns, processes) for s in scenarios]
     for row in rows:
         if row.scenario in changed:
             row.notes.append(f"other settings: {', '.join(changed[row.scenario])}")

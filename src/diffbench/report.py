@@ -14,8 +14,8 @@ import re
 from pathlib import Path
 from typing import Any
 
-from .results import QUALITY_METRICS, Measurement, Results, describe_failure
-from .seeds import Seeds, seed_row
+from diffbench.results import QUALITY_METRICS, Measurement, Results, describe_failure
+from diffbench.seeds import Seeds, seed_row
 
 SEED_COLUMNS = ("ckpt", "batch_size", "fuse", "compile", "compile_vae", "quantization", "model_memory",
                 "inference_memory", "time")
@@ -28,7 +28,7 @@ ENV_KEYS = ("gpu", "weights", "torch", "torchao", "diffusers", "transformers", "
 
 
 def hub_id(model: str) -> str:
-    from .models import MODELS
+    from diffbench.spec.models import MODELS
 
     spec = MODELS.get(model)
     return spec.hub_id if spec else model
@@ -237,7 +237,7 @@ def seed_notes(measurements: list[Measurement], results: Results, seeds: Seeds) 
         lines[0] += " Figures from " + "; ".join(sources) + "."
     modes = sorted({str(m.get("compile")) for m, row in matched if m.get("compile") != "eager"})
     if modes:
-        from .compilation import COMPILE_MODES  # here: the report needs torch only for this note
+        from diffbench.spec.compile_modes import COMPILE_MODES
 
         lines[0] += (" The seeds compiled the whole transformer with `torch.compile(mode=\"max-autotune\", "
                      "fullgraph=True)`; our compiled rows matched to theirs used "

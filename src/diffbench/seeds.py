@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .results import Measurement
+from diffbench.results import Measurement
 
 FIGURES = Path(__file__).with_name("data") / "seed_figures.toml"
 _TABLE_KEYS = ("source", "also_in", "section", "lines", "gpu", "model", "ckpt", "settings", "settings_note",

@@ -1,10 +1,13 @@
 """The proxy quality gate's 4 prompts (seed 0 + i), bf16 and int8dq eager on CPU, from this torch's own initial noise
 and from another torch's (saved with noise.py): which of the two decides the int8dq score?"""
 import sys, torch
+from pathlib import Path
+sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "tools" / "proxy"))
+import evaluate  # tools/proxy/evaluate.py
 from diffusers import FluxPipeline
-from diffbench import metrics, quality
-from diffbench.proxy import evaluate, scenes
-from diffbench.proxy.architecture import FLUX_PROXY
+from diffbench.measure import metrics, quality
+from diffbench.spec import proxy_scenes as scenes
+from diffbench.spec.proxy import FLUX_PROXY
 prompts = scenes.evaluation_prompts()[:4]
 pipes = {s: evaluate.load(s, "cpu") for s in ("bf16", "int8dq")}
 def run(scheme, noise):

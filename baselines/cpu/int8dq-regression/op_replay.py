@@ -6,6 +6,9 @@ transformer call (the failing prompt's first step, inputs saved once) under each
     python op_replay.py compare A.pkl B.pkl        # same ops? same outputs? B's torch replays A's non-in-place ops
 """
 import pickle, sys, torch
+from pathlib import Path
+sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "tools" / "proxy"))
+import evaluate  # tools/proxy/evaluate.py
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_map
 
@@ -37,7 +40,7 @@ def first_tensor(x):
 
 mode = sys.argv[1]
 if mode == "inputs":
-    from diffbench.proxy import evaluate, scenes
+    from diffbench.spec import proxy_scenes as scenes
     pipe, saved = evaluate.load("int8dq", "cpu"), {}
 
     def grab(module, args, kwargs):
@@ -51,7 +54,6 @@ if mode == "inputs":
         pass
     torch.save(saved, sys.argv[2])
 elif mode == "record":
-    from diffbench.proxy import evaluate
     pipe, rec = evaluate.load("int8dq", "cpu"), Record()
     with torch.no_grad(), rec:
         pipe.transformer(**torch.load(sys.argv[2], weights_only=False))

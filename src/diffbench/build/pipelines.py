@@ -1,0 +1,132 @@
+"""Scenario + weights source → a ready pipeline (weights → quantize → fuse → compile), and its teardown."""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+
+from diffbench.build import attention, compilation, memory
+from diffbench.build.weights import WeightsSource, quantize
+from diffbench.spec.attention import ATTENTION_KERNELS
+from diffbench.spec.compile_modes import COMPILE_MODES
+from diffbench.spec.matrix import Scenario
+from diffbench.spec.schemes import SCHEMES
+
+
+@dataclass(frozen=True)
+class BuildOptions:
+    source: WeightsSource
+    device: str
+    dtype: torch.dtype = torch.bfloat16
+    quant_components: tuple[str, ...] = ("denoiser",)  # "denoiser" stands for the model's denoiser
+
+
+@dataclass
+class Built:
+    scenario: Scenario
+    pipe: Any
+    info: dict[str, Any] = field(default_factory=dict)  # goes into the benchmark's extra_info
+
+
+def resolve_components(scenario: Scenario, names: tuple[str, ...]) -> list[str]:
+    spec = scenario.spec
+    resolved = [spec.denoiser if n == "denoiser" else n for n in names]
+    unknown = [n for n in resolved if n not in spec.components]
+    if unknown:
+        raise ValueError(f"{scenario.model} has no component {unknown}; it has {spec.component_names}")
+    return resolved
+
+
+def build(scenario: Scenario, options: BuildOptions) -> Built:
+    started = time.perf_counter()
+    spec = scenario.spec
+    scheme_config = SCHEMES[scenario.scheme].torchao_config()
+    components = resolve_components(scenario, options.quant_components) if scheme_config is not None else []
+    configs = {name: scheme_config for name in components}
+    # torchao tensors cannot be concatenated, so fusing QKV must happen before quantization (as in the seeds):
+    # such scenarios load in bf16, fuse, then quantize_ with the same configs.
+    fuse_first = scenario.fuse_qkv and bool(configs)
+    # Offloaded pipelines start on the CPU (synthetic ones are built on the device, where random init is fast).
+    load_device = options.device if scenario.offload == "none" or options.source.kind == "synthetic" else "cpu"
+    loaded = options.source.load(spec, {} if fuse_first else configs, load_device, options.dtype)
+    pipe = loaded.pipe
+    pipe.set_progress_bar_config(disable=True)
+    if scenario.fuse_qkv:
+        getattr(pipe, spec.denoiser).fuse_qkv_projections()
+    quantize_s = quantize(pipe, configs, load_device) if fuse_first else loaded.quantize_s
+    memory.apply_offload(pipe, scenario.offload, options.device)
+    memory.apply_vae_mode(pipe, scenario.vae)
+    attention.pin(ATTENTION_KERNELS[scenario.attention], getattr(pipe, spec.denoiser))  # before compile: traced with it
+    compilation.compile_pipeline(pipe, COMPILE_MODES[scenario.compile], spec.denoiser,
+                                 spec.repeated_blocks, scenario.compile_vae)
+    info = dict(
+        load_s=loaded.load_s,
+        quantize_s=quantize_s,
+        quantized_by="quantize_" if fuse_first or options.source.kind == "synthetic" else "from_pretrained+TorchAoConfig",
+        quantized_components=sorted(configs),
+        weights=options.source.name,
+        dtype=str(options.dtype).removeprefix("torch."),
+        inductor_flags=compilation.inductor_flags(),
+        build_s=time.perf_counter() - started,  # load + quantize + fuse + offload hooks + compile wrappers
+    )
+    return Built(scenario, pipe, info)
+
+
+def teardown(device: str) -> None:
+    """Free everything a scenario left behind so the next one starts from a clean device."""
+    gc.collect()
+    if torch.device(device).type == "cuda":
+        torch.cuda.synchronize()
+        torch.cuda.empty_cache()
+    torch.compiler.reset()
+
+
+class PipelineCache:
+    """Holds at most one built pipeline: consecutive scenarios with the same build key share it.
+
+    The plugin orders tests by build key, so each pipeline is built once and torn down when the key changes.
+    """
+
+    def __init__(self, options: BuildOptions, on_built: Callable[[Built], None] | None = None):
+        self.options = options
+        self.on_built = on_built  # what the caller records of a fresh build (the plugin: its memory), before any call
+        self._key: tuple | None = None
+        self._built: Built | None = None
+        self._stack: contextlib.ExitStack | None = None
+        self._failed: tuple[tuple, BaseException] | None = None  # a failed build is not retried per batch size
+
+    def get(self, scenario: Scenario) -> Built:
+        key = scenario.build_key
+        if self._failed and self._failed[0] == key:
+            raise self._failed[1]
+        if self._key != key:
+            self.close()
+            self._stack = contextlib.ExitStack()
+            self._stack.enter_context(compilation.inductor_profile(scenario.inductor_profile))
+            self._stack.enter_context(compilation.eager_fallback_forbidden())
+            try:
+                self._built = build(scenario, self.options)
+                if self.on_built is not None:
+                    self.on_built(self._built)
+            except BaseException as exc:
+                self.close()
+                self._failed = (key, exc)
+                raise
+            self._key = key
+        assert self._built is not None
+        self._built.scenario = scenario
+        return self._built
+
+    def close(self) -> None:
+        self._built = None
+        self._key = None
+        teardown(self.options.device)
+        if self._stack is not None:
+            self._stack.close()
+            self._stack = None

@@ -1,0 +1,142 @@
+"""Running one scenario: its call arguments and the timed rounds recorded by pytest-benchmark."""
+
+from __future__ import annotations
+
+import statistics
+import warnings
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from diffbench.build import compilation
+from diffbench.measure import instruments, metrics
+from diffbench.spec import prompts
+from diffbench.build.pipelines import Built
+from diffbench.build.weights import WeightsSource
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    device: str
+    source: WeightsSource  # decides the inputs: tiny, proxy, or the model's real defaults
+    steps: int | None = None  # override the model's default number of steps
+    rounds: int = 3
+    seed: int = 0
+    overhead_check: bool = True  # time the denoiser alone too, to show the suite's own overhead (CUDA only)
+
+
+UNSTABLE_SPREAD = 1.5  # slowest timed round over the fastest above which a scenario's timing is flagged
+
+
+class UnstableTiming(UserWarning):
+    """A scenario's timed rounds disagree by more than UNSTABLE_SPREAD: its median is not to be trusted."""
+
+
+def spread(round_s: list[float]) -> float | None:
+    """The slowest timed round over the fastest."""
+    return max(round_s) / min(round_s) if round_s and min(round_s) > 0 else None
+
+
+def unstable_timing(scenario_id: str, round_s: list[float]) -> str | None:
+    """The warning for rounds this far apart (a first run warming caches, a busy machine), else None."""
+    if (spread(round_s) or 1) <= UNSTABLE_SPREAD:
+        return None
+    return (f"{scenario_id}: unstable timing: rounds range {min(round_s):.2f}–{max(round_s):.2f} s "
+            f"({max(round_s) / min(round_s):.1f}×); first run warming caches? rerun or raise --rounds")
+
+
+def call_kwargs(built: Built, options: RunOptions, prompt_list: list[str] | None = None) -> dict[str, Any]:
+    spec, scenario = built.scenario.spec, built.scenario
+    inputs = options.source.inputs(spec)
+    prompt_list = prompt_list or prompts.for_batch(scenario.batch)
+    return inputs.call_kwargs(prompt_list, options.steps) | dict(output_type="np")
+
+
+def outputs(result) -> Any:
+    """A pipeline's outputs: frames for video pipelines, images otherwise."""
+    frames = getattr(result, "frames", None)
+    return result.images if frames is None else frames
+
+
+def pipeline_call(built: Built, options: RunOptions):
+    """A synchronized call with a fresh seeded generator, so every round computes the same output."""
+    kwargs = call_kwargs(built, options)
+
+    def call():
+        return built.pipe(**kwargs, generator=torch.Generator("cpu").manual_seed(options.seed))
+
+    return instruments.synchronized(call, options.device), kwargs
+
+
+def run(benchmark, built: Built, options: RunOptions) -> Any:
+    """First call (compile/warm-up) and a per-step profiled call untimed, then `rounds` timed calls."""
+    call, kwargs = pipeline_call(built, options)
+    instruments.reset_peak(options.device)
+    counters = compilation.cache_counters()
+    first_call_s, _ = instruments.timed(call)
+    after_first_call = compilation.cache_counters()
+    compile_cache = compilation.cache_state(counters, after_first_call)
+    compiled = built.scenario.compile != "eager"
+    per_step, gpu_kernel_s = instruments.gpu_kernel_seconds(
+        lambda: instruments.step_times(built.pipe, call, options.device), options.device)
+    step_stats = instruments.summary(per_step)
+    step_s = step_stats["median"]
+    floor = {}
+    # CUDA only: on a CPU the tight loop is no floor (host clock, threads contending with each other); on the tiny
+    # CPU matrix it came out slower than the pipeline's own steps (step_overhead_pct -85% to -39%).
+    if options.overhead_check and step_s and torch.device(options.device).type == "cuda":
+        floor = denoiser_floor(built, call, step_s, options.device, compiled)
+    instruments.reset_peak(options.device)
+    round_s: list[float] = []
+
+    def timed_round():
+        seconds, result = instruments.timed(call)
+        round_s.append(seconds)
+        return result
+
+    with compilation.recompiles_forbidden(compiled):
+        output = benchmark.pedantic(timed_round, rounds=options.rounds, iterations=1, warmup_rounds=0)
+    images = outputs(output)
+    try:
+        metrics.guard_finite(images, built.scenario.id)  # NaN is a failure, not a latency
+    except metrics.BadOutput:
+        benchmark.has_error = True  # pytest-benchmark then leaves these rounds out of the results JSON
+        raise
+    if warning := unstable_timing(built.scenario.id, round_s):
+        warnings.warn(UnstableTiming(warning), stacklevel=2)
+    benchmark.extra_info.update(
+        scenario=built.scenario.id,
+        **built.scenario.params(),
+        **built.info,
+        first_call_s=first_call_s,
+        compile_cache=compile_cache,
+        first_call_tuning_benchmarks=after_first_call["tuning"] - counters["tuning"],
+        step_s=step_s,
+        step_cv=step_stats["cv"],
+        gpu_kernel_s=gpu_kernel_s,
+        # GPU time over an unprofiled call's wall time: well under 1, the GPU waits for the host (host-bound)
+        gpu_busy=gpu_kernel_s / statistics.median(round_s) if gpu_kernel_s and round_s else None,
+        **floor,
+        rounds_spread=spread(round_s),
+        steps=kwargs["num_inference_steps"],
+        height=kwargs["height"],
+        width=kwargs["width"],
+        frames=kwargs.get("num_frames"),
+        output_shape=list(getattr(images, "shape", ())),
+        **instruments.inference_memory(options.device),
+    )
+    return images
+
+
+def denoiser_floor(built: Built, call, step_s: float, device: str, compiled: bool) -> dict[str, Any]:
+    """The denoiser alone on its first step's inputs, in a tight loop: the floor under `step_s`."""
+    denoiser = getattr(built.pipe, built.scenario.spec.denoiser)
+    calls = instruments.first_step_calls(built.pipe, denoiser, call)
+    if not calls:
+        return {}
+    # The same compiled denoiser on the same inputs: a recompile here would be the suite's own bug.
+    with compilation.recompiles_forbidden(compiled):
+        bare_step_s = instruments.bare_forward_s(denoiser, calls[0], device) * len(calls)
+    return dict(bare_step_s=bare_step_s, denoiser_calls_per_step=len(calls),
+                step_overhead_pct=100 * (step_s - bare_step_s) / bare_step_s)

@@ -1,0 +1,196 @@
+"""The diffbench pytest plugin, registered through the `pytest11` entry point (installing diffbench is enough):
+the options, the matrix parametrization, the outcome records and the shared fixtures.
+
+Wiring only: what the hooks do lives in `plugin`, `settings` and `workers` beside this module.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from diffbench.measure import machine
+from diffbench.pytest_plugin import plugin, workers
+from diffbench.spec.attention import ATTENTION_KERNELS
+from diffbench.spec.compile_modes import COMPILE_MODES, INDUCTOR_PROFILES
+from diffbench.spec.memory_modes import OFFLOAD_MODES, VAE_MODES
+from diffbench.spec.quantize_paths import QUANTIZE_PATHS
+from diffbench.pytest_plugin.settings import Settings
+from diffbench.build.weights import NAMED_SOURCES
+
+
+def _names(table) -> str:
+    """The valid names of an option, from the table the suite checks them against (never listed by hand)."""
+    return ", ".join(table)
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("diffbench", "diffbench: the (model x quantization x compile x fuse x batch) matrix")
+    add = group.addoption
+    add("--models", dest="diffbench_models", default="all", metavar="NAMES",
+        help="comma-separated model names, or 'all' (default: all)")
+    add("--quant", dest="diffbench_quant", default="all", metavar="SCHEMES",
+        help="comma-separated quantization schemes, or 'all' (default: all)")
+    add("--compile", dest="diffbench_compile", default="eager", metavar="MODES",
+        help=f"comma-separated compile modes: {_names(COMPILE_MODES)}, or 'all' (default: eager)")
+    add("--fuse", dest="diffbench_fuse", default="off", choices=["off", "on", "both"],
+        help="fuse the denoiser's QKV projections (default: off)")
+    add("--batch", dest="diffbench_batch", default="1", metavar="SIZES",
+        help="comma-separated batch sizes (default: 1)")
+    add("--offload", dest="diffbench_offload", default="none", metavar="MODES",
+        help=f"comma-separated CPU offload modes: {_names(OFFLOAD_MODES)}, or 'all' (default: none)")
+    add("--vae", dest="diffbench_vae", default="default", metavar="MODES",
+        help=f"comma-separated VAE memory modes: {_names(VAE_MODES)}, or 'all' (default: default)")
+    add("--attention", dest="diffbench_attention", default="sdpa", metavar="KERNELS",
+        help=f"comma-separated attention kernels: {_names(ATTENTION_KERNELS)}, or 'all' "
+             "(default: sdpa, torch's own choice)")
+    add("--weights", dest="diffbench_weights", default="auto", metavar="SOURCE",
+        help=f"{' | '.join(NAMED_SOURCES)} | a hub id or local pipeline folder "
+             "(default: synthetic on CUDA, tiny on CPU)")
+    add("--device", dest="diffbench_device", default="auto", choices=["auto", "cpu", "cuda"],
+        help="where pipelines run (default: cuda when available)")
+    add("--steps", dest="diffbench_steps", type=int, default=None, metavar="N",
+        help="override every model's number of inference steps (default: the model's own)")
+    add("--rounds", dest="diffbench_rounds", type=int, default=3, metavar="N",
+        help="timed pipeline calls per scenario, after an untimed first call and a profiled call (default: 3)")
+    add("--quant-components", dest="diffbench_quant_components", default="denoiser", metavar="NAMES",
+        help="components to quantize: 'denoiser' and/or component names such as text_encoder_2,vae "
+             "(default: denoiser)")
+    add("--compile-vae", dest="diffbench_compile_vae", nargs="?", const="on", default="off",
+        choices=["off", "on", "both"],
+        help="also compile the VAE decoder with the scenario's compile mode; bare --compile-vae means on "
+             "(default: off)")
+    add("--inductor-profile", dest="diffbench_inductor_profile", default="default", metavar="NAMES",
+        help=f"comma-separated named inductor flag sets applied per compiled scenario: {_names(INDUCTOR_PROFILES)} "
+             "(their flags: src/diffbench/compilation.py), or 'all' (default: default)")
+    add("--quantize-paths", dest="diffbench_quantize_paths", default="all", metavar="NAMES",
+        help="comma-separated ways the quantization-cost tests put a quantized denoiser on the device: "
+             + ", ".join(f"{p.name} ({p.description})" for p in QUANTIZE_PATHS.values()) + ", or 'all' (default: all)")
+    add("--cache-dir", dest="diffbench_cache_dir", default=None, metavar="DIR",
+        help="where tiny pipelines are saved (default: $DIFFBENCH_CACHE or ~/.cache/diffbench)")
+    add("--allow-pickle", dest="diffbench_allow_pickle", action="store_true", default=False,
+        help="allow loading non-safetensors (pickled) checkpoints; off by default")
+    add("--compile-cache", dest="diffbench_compile_cache", default=None, metavar="DIR",
+        help="keep inductor/Triton compile caches here, in a folder keyed by torch/torchao/diffusers/GPU "
+             "(default: torch's own temporary cache)")
+    add("--fresh-compile", dest="diffbench_fresh_compile", action="store_true", default=False,
+        help="compile cold: use an empty cache folder for this session")
+    add("--memory-cap-gib", dest="diffbench_memory_cap_gib", type=float, default=None, metavar="GIB",
+        help="cap this process's GPU memory (torch.cuda.set_per_process_memory_fraction), e.g. to see how a "
+             "smaller GPU fares; scenarios that do not fit fail with their OOM recorded (default: no cap)")
+    add("--scenario-timeout", dest="diffbench_scenario_timeout", type=float, default=None, metavar="SECONDS",
+        help="fail a scenario (build, compile and timed calls) that runs longer than this; the session goes on")
+    add("--baselines-dir", dest="diffbench_baselines_dir", default=None, metavar="DIR",
+        help="baseline store, one folder per GPU kind (default: <rootdir>/baselines)")
+    add("--update-baselines", dest="diffbench_update_baselines", action="store_true", default=False,
+        help="regenerate reference outputs on purpose instead of comparing with them")
+    add("--thresholds", dest="diffbench_thresholds", default=None, metavar="FILE",
+        help="quality gates file (default: the thresholds shipped with diffbench, src/diffbench/data/thresholds.toml)")
+    add("--quality-prompts", dest="diffbench_quality_prompts", type=int, default=8, metavar="N",
+        help="how many prompts of the default set the quality tests generate (default: 8, the whole default set; "
+             "the proxy's gates are calibrated on 8)")
+    add("--quality-control", dest="diffbench_quality_control", default="int2wo", metavar="SCHEME",
+        help="a lossy scheme scored beside every quality result to show the gates' resolving power, "
+             "or 'none' (default: int2wo)")
+    add("--clip-model", dest="diffbench_clip_model", default="ViT-B-32", metavar="NAME",
+        help="open_clip architecture for CLIP score (default: ViT-B-32)")
+    add("--clip-weights", dest="diffbench_clip_weights", default=None, metavar="TAG_OR_FILE",
+        help="open_clip pretrained tag or local checkpoint; without it CLIP metrics are skipped with that reason")
+    add("--quality-json", dest="diffbench_quality_json", default=None, metavar="PATH",
+        help="write the quality results (metrics, gates, control scores, environment) to this JSON file")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    plugin.configure(config)
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    plugin.parametrize(metafunc)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    plugin.order_by_build(items)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem):
+    plugin.scenario_started(item)
+    result = yield  # an interrupt raises here: the scenario stays recorded as the one in progress
+    plugin.scenario_finished(item)
+    return result
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_call(item: pytest.Item) -> None:
+    plugin.scenario_phase(item, "call")
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
+    report = yield
+    plugin.record_outcome(item, call, report)
+    return report
+
+
+def pytest_benchmark_update_machine_info(config: pytest.Config, machine_info: dict) -> None:
+    weights = config.stash[plugin.SETTINGS].build.source.name
+    machine_info["diffbench"] = machine.environment(config.rootpath) | dict(weights=weights) | workers.placement(config)
+
+
+def pytest_benchmark_update_json(config: pytest.Config, benchmarks, output_json: dict) -> None:
+    plugin.annotate_results(config, output_json)
+    workers.tag_records(config, output_json)
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    workers.time_on_workers(session.config)  # after pytest-benchmark's (trylast) configure made its session
+
+
+@pytest.hookimpl(optionalhook=True)  # pytest-xdist's hooks (controller): how tests are handed out, each worker
+def pytest_xdist_make_scheduler(config: pytest.Config, log):
+    return workers.make_scheduler(config, log)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node) -> None:
+    workers.configure_node(node.config, node)
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    plugin.save_results_without_benchmarks(session.config)  # runs after pytest-benchmark's own saving
+    workers.merge_results(session.config)  # under pytest-xdist, on the controller: the workers' files
+    plugin.write_quality_log(session.config)
+
+
+@pytest.fixture(scope="session")
+def settings(pytestconfig: pytest.Config) -> Settings:
+    """The validated options; asking for them prepares the process for building models (once)."""
+    plugin.prepare_runtime(pytestconfig)
+    return pytestconfig.stash[plugin.SETTINGS]
+
+
+@pytest.fixture(scope="session")
+def pipeline_cache(pytestconfig: pytest.Config, settings: Settings):
+    cache = plugin.pipeline_cache(pytestconfig)
+    yield cache
+    cache.close()
+
+
+@pytest.fixture(scope="session")
+def quality_session(pytestconfig: pytest.Config, settings: Settings):
+    return plugin.quality_session(pytestconfig)
+
+
+@pytest.fixture(scope="session")
+def serialization_log(pytestconfig: pytest.Config) -> list:
+    return pytestconfig.stash[plugin.SERIALIZATION]
+
+
+@pytest.fixture(scope="session")
+def quantization_cost_log(pytestconfig: pytest.Config) -> list:
+    return pytestconfig.stash[plugin.QUANTIZATION_COST]
+
+
+@pytest.fixture
+def built(scenario, pipeline_cache):
+    """The scenario's pipeline, built once and shared by consecutive tests with the same build key."""
+    return pipeline_cache.get(scenario)

@@ -1,0 +1,270 @@
+"""pytest glue: the matrix as parameters, test ordering, outcome records and the results JSON.
+
+conftest.py declares the options and calls these functions (options are validated in `settings`); nothing here
+builds a model at import time.
+"""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+import time
+import traceback
+from pathlib import Path
+
+import pytest
+
+from diffbench.measure import capabilities, instruments, machine, quality
+from diffbench.build import compilation, torch_fixes
+from diffbench.spec import rules
+from diffbench.pytest_plugin import workers
+from diffbench.build.pipelines import PipelineCache
+from diffbench.spec.matrix import Scenario, UsageError
+from diffbench.measure.quality_session import QualitySession
+from diffbench.measure.quantization_cost import QuantizationCase
+from diffbench.spec.schemes import SCHEMES
+from diffbench.pytest_plugin.settings import Settings, settings_from_options
+
+SETTINGS = pytest.StashKey["Settings"]()
+CACHE = pytest.StashKey[PipelineCache]()
+QUALITY = pytest.StashKey[QualitySession]()
+OUTCOMES = pytest.StashKey[dict]()
+SERIALIZATION = pytest.StashKey[list]()
+QUANTIZATION_COST = pytest.StashKey[list]()
+STARTED = pytest.StashKey[float]()
+RUNNING = pytest.StashKey[dict]()  # the scenario in progress: still set if the session is interrupted in it
+
+
+def configure(config: pytest.Config) -> None:
+    """Validate the options (a bad value is a usage error before anything is built) and start the records.
+    Nothing process-wide changes here: that waits for the first diffbench test (`prepare_runtime`), so other
+    test sessions in an environment where diffbench is installed run as if it were not."""
+    if config.option.help:
+        return
+    try:
+        config.stash[SETTINGS] = settings_from_options(config.option, config.rootpath)
+    except UsageError as exc:
+        raise pytest.UsageError(str(exc)) from None
+    config.stash[STARTED] = time.perf_counter()
+    workers.use_worker_device(config, config.stash[SETTINGS].device)  # under xdist: this worker's own GPU
+    config.stash[OUTCOMES] = dict(failures=[], skipped=[])
+    config.stash[SERIALIZATION] = []
+    config.stash[QUANTIZATION_COST] = []
+
+
+def prepare_runtime(config: pytest.Config) -> None:
+    """What a diffbench session changes for the whole process, once, before its first model is built."""
+    _quiet_progress_bars()
+    torch_fixes.apply()
+    opt = config.option
+    if opt.diffbench_compile_cache or opt.diffbench_fresh_compile:
+        root = Path(opt.diffbench_compile_cache or Path(tempfile.gettempdir()) / "diffbench-compile")
+        compilation.use_compile_cache(root.expanduser(), machine.environment(), opt.diffbench_fresh_compile)
+    if (cap := config.stash[SETTINGS].memory_cap_gib) is not None:
+        instruments.cap_gpu_memory(cap)
+
+
+def _quiet_progress_bars() -> None:
+    """Loading bars from diffusers/transformers would drown pytest's output."""
+    import diffusers
+    import transformers
+
+    diffusers.utils.logging.disable_progress_bar()
+    transformers.utils.logging.disable_progress_bar()
+
+
+def scenario_params(settings: Settings, suite: str = "") -> list:
+    """Every selected scenario, skipped with its reason where it cannot run here; known failures of this suite
+    (the test file's folder: benchmarks, quality, ...) marked as such."""
+    params = []
+    for scenario in settings.selection.scenarios():
+        marks = _marks(settings, rules.skip_reason(scenario) or _cannot_run_here(scenario, settings))
+        if known := capabilities.expected_failure(scenario, settings.target, settings.build.source.name, suite):
+            reason, run = known
+            marks.append(pytest.mark.xfail(reason=reason, strict=True, run=run))
+        params.append(pytest.param(scenario, id=scenario.id, marks=marks))
+    return params
+
+
+def quantization_params(settings: Settings) -> list:
+    """One case per selected (model, scheme) and quantization path: the other dimensions play no part."""
+    params = []
+    for scenario in dict.fromkeys(Scenario(s.model, s.scheme) for s in settings.selection.scenarios()):
+        for path in settings.quantize_paths:
+            case = QuantizationCase(scenario, path)
+            reason = ("bf16 has nothing to quantize" if SCHEMES[scenario.scheme].make is None else None) \
+                or _cannot_run_here(scenario, settings) \
+                or (f"path '{path.name}' needs a CUDA device" if path.needs_cuda and settings.device != "cuda" else None)
+            params.append(pytest.param(case, id=case.id, marks=_marks(settings, reason)))
+    return params
+
+
+def _cannot_run_here(scenario: Scenario, settings: Settings) -> str | None:
+    return settings.build.source.unavailable(scenario.spec) or capabilities.skip_reason(scenario, settings.target)
+
+
+def _marks(settings: Settings, skip_reason: str | None) -> list:
+    marks = [pytest.mark.scenario]  # under pytest-xdist, workers.make_scheduler keeps a pipeline on one worker
+    if skip_reason:
+        marks.append(pytest.mark.skip(reason=skip_reason))
+    if settings.scenario_timeout:
+        # pytest-timeout's signal method fails only this test; the session goes on.
+        marks.append(pytest.mark.timeout(settings.scenario_timeout, method="signal"))
+    return marks
+
+
+def parametrize(metafunc: pytest.Metafunc) -> None:
+    if "scenario" in metafunc.fixturenames:
+        metafunc.parametrize("scenario", scenario_params(metafunc.config.stash[SETTINGS],
+                                                         metafunc.definition.path.parent.name))
+    if "quantization_case" in metafunc.fixturenames:
+        metafunc.parametrize("quantization_case", quantization_params(metafunc.config.stash[SETTINGS]))
+
+
+def order_by_build(items: list[pytest.Item]) -> None:
+    """Group tests that share a pipeline so each is built once (stable: keeps the file order otherwise)."""
+
+    def key(item):
+        scenario = _scenario(item)
+        return (0, scenario.build_key, scenario.batch) if scenario else (1,)
+
+    items.sort(key=key)
+
+
+def pipeline_cache(config: pytest.Config) -> PipelineCache:
+    device = config.stash[SETTINGS].device
+    # The memory a freshly built pipeline holds, before any call (measured by measure, not by build).
+    config.stash[CACHE] = PipelineCache(config.stash[SETTINGS].build, on_built=lambda built: built.info.update(
+        instruments.model_memory(built.pipe, device)))
+    return config.stash[CACHE]
+
+
+def quality_session(config: pytest.Config) -> QualitySession:
+    settings = config.stash[SETTINGS]
+    config.stash[QUALITY] = QualitySession(settings.quality, settings.run, settings.build.source.name)
+    return config.stash[QUALITY]
+
+
+def _scenario(item: pytest.Item) -> Scenario | None:
+    callspec = getattr(item, "callspec", None)
+    scenario = callspec.params.get("scenario") if callspec else None
+    return scenario if isinstance(scenario, Scenario) else None
+
+
+def _subject(item: pytest.Item) -> Scenario | QuantizationCase | None:
+    """What a test's outcome is recorded under (by its `.id`): its scenario or its quantization case."""
+    callspec = getattr(item, "callspec", None)
+    case = callspec.params.get("quantization_case") if callspec else None
+    return case if isinstance(case, QuantizationCase) else _scenario(item)
+
+
+def scenario_started(item: pytest.Item) -> None:
+    if (scenario := _subject(item)) is not None:
+        item.config.stash[RUNNING] = dict(scenario=scenario.id, nodeid=item.nodeid, phase="setup",
+                                          started=time.perf_counter())
+
+
+def scenario_phase(item: pytest.Item, phase: str) -> None:
+    if (running := item.config.stash.get(RUNNING, None)) is not None:
+        running["phase"] = phase
+
+
+def scenario_finished(item: pytest.Item) -> None:
+    if RUNNING in item.config.stash:  # (never reached when Ctrl-C or `timeout -s INT` stops the session)
+        del item.config.stash[RUNNING]
+
+
+def record_outcome(item: pytest.Item, call: pytest.CallInfo, report: pytest.TestReport) -> None:
+    """Failed and skipped scenarios go into the results JSON with their reason; a failure frees the device."""
+    scenario = _subject(item)
+    exc = call.excinfo.value if call.excinfo else None
+    if scenario is not None:
+        outcomes = item.config.stash[OUTCOMES]
+        entry = dict(scenario=scenario.id, nodeid=item.nodeid, phase=report.when)
+        if hasattr(report, "wasxfail"):  # a known failure (rules.KNOWN_FAILURES): no measurement, a reason
+            outcomes["skipped"].append(entry | dict(reason=f"known failure: {report.wasxfail}"))
+        elif report.skipped and isinstance(report.longrepr, tuple):
+            outcomes["skipped"].append(entry | dict(reason=report.longrepr[2].removeprefix("Skipped: ")))
+        elif report.failed:
+            memory = instruments.inference_memory(item.config.stash[SETTINGS].device)
+            error_type, message = (type(exc).__name__, str(exc)) if exc else ("XPASS(strict)", str(report.longrepr))
+            outcomes["failures"].append(entry | dict(error_type=error_type, message=message[:4000],
+                                                     peak_memory_gib=memory["peak_memory_gib"],
+                                                     traceback=_traceback_tail(exc)))
+    if report.failed:
+        _release_frames(exc)
+        if CACHE in item.config.stash:  # drop the pipeline: the next scenario starts on a clean device
+            item.config.stash[CACHE].close()
+
+
+def _traceback_tail(exc: BaseException | None, limit: int = 6000) -> str | None:
+    """The end of the chained traceback: wrappers such as InductorError hide the real failure's stack."""
+    if exc is None:
+        return None
+    return "".join(traceback.format_exception(exc))[-limit:]
+
+
+def _release_frames(exc: BaseException | None) -> None:
+    """A failed test's traceback keeps its frames' locals (a whole pipeline, an OOM's tensors) alive, and pytest
+    keeps the last one in sys.last_traceback for post-mortem debugging. The report is already formatted, so
+    clear those locals: the next scenario must start with the device memory free."""
+    for name in ("last_type", "last_value", "last_traceback", "last_exc"):
+        if hasattr(sys, name):
+            setattr(sys, name, None)
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if exc.__traceback__ is not None:
+            traceback.clear_frames(exc.__traceback__)
+        exc = exc.__cause__ or exc.__context__
+
+
+def annotate_results(config: pytest.Config, output_json: dict) -> None:
+    """Add failures, skips and quality metrics to pytest-benchmark's JSON (still readable by its compare)."""
+    settings = config.stash[SETTINGS]
+    output_json["diffbench"] = dict(
+        config.stash[OUTCOMES], serialization=config.stash[SERIALIZATION],
+        quantization_cost=config.stash[QUANTIZATION_COST], memory_cap_gib=settings.memory_cap_gib,
+        command=["pytest", *config.invocation_params.args],  # how this file was made
+        # from configure to the JSON: imports, builds, compiles and timed calls (cold vs warm compile caches)
+        session_wall_s=time.perf_counter() - config.stash[STARTED])
+    if (running := config.stash.get(RUNNING, None)) is not None:
+        # The session was stopped inside this scenario (setup: building it; call: compiling or timing it).
+        output_json["diffbench"]["interrupted"] = {k: v for k, v in running.items() if k != "started"} | dict(
+            elapsed_s=time.perf_counter() - running["started"])
+    round_trips = {r["scenario"]: r for r in config.stash[SERIALIZATION]}
+    for bench in output_json["benchmarks"]:
+        if bench["extra_info"].get("scenario") in round_trips:
+            bench["extra_info"]["serialization"] = round_trips[bench["extra_info"]["scenario"]]
+    quality_session = config.stash.get(QUALITY, None)
+    if quality_session is None:
+        return
+    by_scenario = {r["scenario"]: r for r in quality_session.records}
+    output_json["diffbench"]["quality_controls"] = quality.jsonable(quality_session.controls)
+    for bench in output_json["benchmarks"]:
+        record = by_scenario.get(bench["extra_info"].get("scenario"))
+        if record:
+            bench["extra_info"]["quality"] = quality.jsonable(
+                {name: {k: v for k, v in stats.items() if k != "per_prompt"} for name, stats in record["metrics"].items()})
+
+
+def save_results_without_benchmarks(config: pytest.Config) -> None:
+    """pytest-benchmark writes no JSON when no benchmark completed (every scenario failed or was skipped), which
+    would lose exactly the failure records a user needs: write one in its format, with no timings."""
+    session = getattr(config, "_benchmarksession", None)
+    if session is None or not session.json or session.benchmarks or workers.is_controller(config):
+        return  # (an xdist controller runs no test: the workers write their files, merged by workers.py)
+    output_json = config.hook.pytest_benchmark_generate_json(
+        config=config, benchmarks=[], include_data=True, machine_info=session.get_machine_info(),
+        commit_info=config.hook.pytest_benchmark_generate_commit_info(config=config))
+    config.hook.pytest_benchmark_update_json(config=config, benchmarks=[], output_json=output_json)
+    session.save_json(output_json)
+
+
+def write_quality_log(config: pytest.Config) -> None:
+    path = config.option.diffbench_quality_json
+    quality_session = config.stash.get(QUALITY, None)
+    if path and quality_session is not None:
+        quality.write_log(Path(path), quality_session.records, dict(
+            environment=machine.environment(config.rootpath), controls=quality_session.controls,
+            outcomes=config.stash[OUTCOMES]))

@@ -1,0 +1,171 @@
+"""Command-line options → a validated `Settings`: every name and value is checked before anything is built.
+
+A bad value raises `UsageError` listing the valid choices; the pytest plugin turns it into a usage error.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from diffbench.measure import capabilities, instruments, machine
+from diffbench.spec import matrix, prompts, gates
+from diffbench.spec.attention import ATTENTION_KERNELS
+from diffbench.build.pipelines import BuildOptions
+from diffbench.spec.compile_modes import COMPILE_MODES, INDUCTOR_PROFILES
+from diffbench.spec.matrix import ON_OFF_CHOICES, Scenario, Selection, UsageError
+from diffbench.spec.memory_modes import OFFLOAD_MODES, VAE_MODES
+from diffbench.spec.models import MODELS
+from diffbench.measure.quality_session import QualityOptions
+from diffbench.spec.quantize_paths import QUANTIZE_PATHS, QuantizePath
+from diffbench.measure.runner import RunOptions
+from diffbench.spec.schemes import SCHEMES
+from diffbench.build.weights import NAMED_SOURCES, WeightsSource, pickled_only
+
+
+@dataclass(frozen=True)
+class Settings:
+    selection: Selection
+    target: capabilities.Target
+    build: BuildOptions
+    run: RunOptions
+    quality: QualityOptions
+    scenario_timeout: float | None = None
+    memory_cap_gib: float | None = None  # applied once per session by the plugin
+    quantize_paths: tuple[QuantizePath, ...] = tuple(QUANTIZE_PATHS.values())  # for the quantization-cost tests
+
+    @property
+    def device(self) -> str:
+        return self.target.device
+
+
+def _positive(value, label: str):
+    if value is not None and value <= 0:
+        raise UsageError(f"{label} must be positive, got {value}")
+    return value
+
+
+def runnable_schemes(target: capabilities.Target, model: str) -> list[str]:
+    """The schemes a scenario of `model` would run on `target` rather than be skipped (by the hardware or by the
+    installed torchao)."""
+    return [name for name in SCHEMES if capabilities.skip_reason(Scenario(model, name), target) is None]
+
+
+def _choice(value: str, valid, label: str) -> str:
+    if value not in valid:
+        raise UsageError(f"unknown {label} {value!r}; valid: {', '.join(valid)}")
+    return value
+
+
+def settings_from_options(opt, rootpath: Path) -> Settings:
+    """Validate every option before anything is built; a bad value is a UsageError listing the valid ones."""
+    device = opt.diffbench_device
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    _choice(device, ("cpu", "cuda"), "device")
+    try:
+        target = capabilities.Target.detect(device)
+    except RuntimeError as exc:
+        raise UsageError(str(exc)) from None
+
+    weights = opt.diffbench_weights
+    if weights == "auto":
+        weights = "synthetic" if device == "cuda" else "tiny"
+    if weights == "synthetic" and device != "cuda":
+        raise UsageError("--weights synthetic builds full-size models on the device: it needs --device cuda")
+
+    selection = Selection(
+        models=matrix.parse_names(opt.diffbench_models, MODELS, "model"),
+        schemes=matrix.parse_names(opt.diffbench_quant, SCHEMES, "quantization scheme"),
+        compile_modes=matrix.parse_names(opt.diffbench_compile, COMPILE_MODES, "compile mode"),
+        fuse_qkv=ON_OFF_CHOICES[_choice(opt.diffbench_fuse, ON_OFF_CHOICES, "--fuse value")],
+        batches=matrix.parse_ints(opt.diffbench_batch, "--batch"),
+        offloads=matrix.parse_names(opt.diffbench_offload, OFFLOAD_MODES, "offload mode"),
+        vaes=matrix.parse_names(opt.diffbench_vae, VAE_MODES, "vae mode"),
+        attentions=matrix.parse_names(opt.diffbench_attention, ATTENTION_KERNELS, "attention kernel"),
+        compile_vae=ON_OFF_CHOICES[_choice(opt.diffbench_compile_vae, ON_OFF_CHOICES, "--compile-vae value")],
+        inductor_profiles=matrix.parse_names(opt.diffbench_inductor_profile, INDUCTOR_PROFILES, "inductor profile"),
+    )
+    if weights not in NAMED_SOURCES:
+        if len(selection.models) != 1:
+            raise UsageError(f"--weights {weights!r} holds one model's weights: select that model with --models")
+        local = Path(weights).expanduser()
+        if local.exists() and not (local / "model_index.json").exists():
+            raise UsageError(f"--weights {weights}: no model_index.json in that folder (not a diffusers pipeline)")
+        if local.exists() and not opt.diffbench_allow_pickle and (pickled := pickled_only(local)):
+            raise UsageError(f"--weights {weights}: {', '.join(pickled)} only have pickled checkpoints, which can "
+                             "run code when loaded; checkpoints load with use_safetensors=True unless --allow-pickle")
+    steps = _positive(opt.diffbench_steps, "--steps")
+    rounds = _positive(opt.diffbench_rounds, "--rounds")
+    if device == "cpu" and opt.diffbench_quant != "all":
+        needs_cuda = [s for s in selection.schemes if SCHEMES[s].cuda_only]
+        if needs_cuda:
+            raise UsageError(f"--quant {','.join(needs_cuda)} needs a CUDA device and none is in use "
+                             f"(CPU-capable: {', '.join(runnable_schemes(target, selection.models[0]))})")
+    source = WeightsSource(weights, Path(opt.diffbench_cache_dir) if opt.diffbench_cache_dir else None,
+                           opt.diffbench_allow_pickle)
+    components = tuple(c.strip() for c in opt.diffbench_quant_components.split(",") if c.strip())
+    for model in selection.models:
+        unknown = [c for c in components if c != "denoiser" and c not in MODELS[model].components]
+        if unknown:
+            raise UsageError(f"--quant-components: {model} has no {unknown}; "
+                             f"valid: denoiser, {', '.join(MODELS[model].components)}")
+    return Settings(
+        selection=selection,
+        target=target,
+        build=BuildOptions(source=source, device=device, quant_components=components),
+        run=RunOptions(device=device, source=source, steps=steps, rounds=rounds),
+        quality=quality_options(opt, target, rootpath, source),
+        scenario_timeout=_positive(opt.diffbench_scenario_timeout, "--scenario-timeout"),
+        memory_cap_gib=_memory_cap(opt.diffbench_memory_cap_gib, device),
+        quantize_paths=tuple(QUANTIZE_PATHS[name] for name in matrix.parse_names(
+            opt.diffbench_quantize_paths, QUANTIZE_PATHS, "quantization path")),
+    )
+
+
+def _memory_cap(cap_gib: float | None, device: str) -> float | None:
+    if cap_gib is None:
+        return None
+    if device != "cuda":
+        raise UsageError("--memory-cap-gib caps GPU memory: it needs --device cuda")
+    total = torch.cuda.get_device_properties(0).total_memory / instruments.GIB
+    if not 0 < cap_gib <= total:
+        raise UsageError(f"--memory-cap-gib takes a size in (0, {total:.1f}] GiB for this GPU, got {cap_gib}")
+    return cap_gib
+
+
+def quality_options(opt, target: capabilities.Target, rootpath: Path, source: WeightsSource) -> QualityOptions:
+    from diffbench.spec import proxy_scenes as scenes
+
+    count = opt.diffbench_quality_prompts
+    # The proxy only knows its scenes: it is judged on scene captions, other weights on the default prompts.
+    prompt_set = scenes.evaluation_prompts() if source.kind == "proxy" else list(prompts.DEFAULT)
+    if not 1 <= count <= len(prompt_set):
+        raise UsageError(f"--quality-prompts takes 1..{len(prompt_set)}, got {count}")
+    control = None if opt.diffbench_quality_control == "none" else opt.diffbench_quality_control
+    if control is not None:
+        _choice(control, SCHEMES, "--quality-control scheme")
+    try:
+        thresholds = gates.Thresholds.load(Path(opt.diffbench_thresholds or gates.DEFAULT_THRESHOLDS))
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    return QualityOptions(
+        references=Path(opt.diffbench_baselines_dir or rootpath / "baselines") / machine.slug(target.name) / "references",
+        thresholds=thresholds,
+        prompts=tuple(prompt_set[:count]),
+        update=opt.diffbench_update_baselines,
+        control=control,
+        clip_model=opt.diffbench_clip_model,
+        clip_weights=opt.diffbench_clip_weights or _proxy_clip(source),
+    )
+
+
+def _proxy_clip(source: WeightsSource) -> str | None:
+    """With proxy weights, CLIP metrics use the proxy CLIP trained on the same scenes."""
+    from diffbench.spec.proxy import CLIP_DIR
+
+    if source.kind == "proxy" and (CLIP_DIR / "open_clip_model.safetensors").exists():
+        return str(CLIP_DIR)
+    return None

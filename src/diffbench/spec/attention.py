@@ -1,0 +1,44 @@
+"""Attention kernels as a matrix dimension (data; `build.attention` applies them): which kernel the denoiser's attention runs on.
+
+Both mechanisms apply to the denoiser only, before it is compiled: the text encoders keep torch's choice
+(pinning the whole pipeline made T5, whose attention carries a position-bias mask, fail with "No available
+kernel" for cuDNN, flash and memory-efficient alike on the H100).
+- `sdpa-*` run each of the denoiser's attention layers inside `torch.nn.attention.sdpa_kernel(backend)`: every
+  model's attention goes through SDPA, and torch.compile traces the pinned backend into its graphs.
+- the others set a backend of diffusers' attention dispatcher (`set_attention_backend`: flash-attn,
+  FlashAttention-3, SageAttention), which only reaches models whose attention processors call
+  `dispatch_attention_fn` (`ModelSpec.attention_dispatch`). A backend whose package is missing is skipped with
+  diffusers' own reason.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class AttentionKernel:
+    name: str
+    description: str
+    sdpa_backend: str | None = None  # a torch.nn.attention.SDPBackend member
+    dispatcher_backend: str | None = None  # a diffusers AttentionBackendName value
+    cuda_only: bool = False
+
+
+ATTENTION_KERNELS: dict[str, AttentionKernel] = {
+    k.name: k
+    for k in [
+        AttentionKernel("sdpa", "PyTorch SDPA, torch picks the kernel (the default)"),
+        AttentionKernel("sdpa-cudnn", "SDPA pinned to the cuDNN attention kernel", "CUDNN_ATTENTION", cuda_only=True),
+        AttentionKernel("sdpa-flash", "SDPA pinned to its FlashAttention-2 kernel", "FLASH_ATTENTION", cuda_only=True),
+        AttentionKernel("sdpa-efficient", "SDPA pinned to the memory-efficient kernel", "EFFICIENT_ATTENTION",
+                        cuda_only=True),
+        AttentionKernel("sdpa-math", "SDPA pinned to the math (reference) implementation", "MATH"),
+        AttentionKernel("flash-attn", "diffusers dispatcher: the flash-attn package", dispatcher_backend="flash",
+                        cuda_only=True),
+        AttentionKernel("flash3", "diffusers dispatcher: FlashAttention-3 (Hopper)", dispatcher_backend="_flash_3",
+                        cuda_only=True),
+        AttentionKernel("sage", "diffusers dispatcher: SageAttention (8-bit QK)", dispatcher_backend="sage",
+                        cuda_only=True),
+    ]
+}

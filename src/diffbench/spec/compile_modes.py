@@ -1,0 +1,51 @@
+"""torch.compile modes and named inductor flag profiles, as data (`build.compilation` applies them)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+
+# Inductor flags each profile sets; everything else stays at torch's defaults.
+INDUCTOR_PROFILES: dict[str, dict[str, Any]] = {
+    "default": {},
+    # What torchao's set_inductor_config=True turns on (torchao.quantization.utils.recommended_inductor_config_setter).
+    "torchao": dict(coordinate_descent_tuning=True, coordinate_descent_check_all_directions=True,
+                    force_fuse_int_mm_with_mul=True, fx_graph_cache=True),
+    # Benchmark Triton templates against cuBLAS for every matmul (what mode="max-autotune" does for GEMMs),
+    # in any compile mode, regional included.
+    "max-autotune-gemm": dict(max_autotune_gemm=True),
+}
+
+
+# The flags recorded in each result, so two runs can be told apart.
+RECORDED_FLAGS = ("coordinate_descent_tuning", "coordinate_descent_check_all_directions", "max_autotune",
+                  "max_autotune_gemm", "epilogue_fusion", "force_fuse_int_mm_with_mul", "fx_graph_cache",
+                  "freezing", "triton.cudagraphs")
+
+
+@dataclass(frozen=True)
+class CompileMode:
+    name: str
+    compile_kwargs: dict[str, Any] | None = None  # None: eager
+    regional: bool = False  # compile the repeated blocks instead of the whole denoiser
+    # Regional, and also each other child of the denoiser (embedders, final norm, projections) as a region of its
+    # own, so the step's prologue and epilogue do not run eagerly (bf16 FLUX on the H100: 0.8% faster than
+    # regional, baselines/nvidia-h100-80gb-hbm3/runs/flux-dev-regional-all.json).
+    compile_rest: bool = False
+    description: str = ""
+
+
+COMPILE_MODES: dict[str, CompileMode] = {
+    m.name: m
+    for m in [
+        CompileMode("eager", None, description="no compilation"),
+        CompileMode("compile", {}, description="torch.compile of the whole denoiser"),
+        CompileMode("max-autotune", dict(mode="max-autotune", fullgraph=True),
+                    description="whole denoiser, mode=max-autotune, fullgraph (the seeds' setting)"),
+        CompileMode("regional", dict(fullgraph=True), regional=True,
+                    description="each repeated transformer block, diffusers compile_repeated_blocks"),
+        CompileMode("regional-all", dict(fullgraph=True), regional=True, compile_rest=True,
+                    description="regional, plus every other child of the denoiser compiled on its own"),
+    ]
+}
