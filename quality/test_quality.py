@@ -2,7 +2,7 @@
 
 
 def test_quality(scenario, quality_session, pipeline_cache):
-    result = quality_session.evaluate(scenario, pipeline_cache)
+    result = quality_session.evaluate(scenario, pipeline_cache.get)
     assert not result["failures"], (
         f"{scenario.id}: " + "; ".join(result["failures"]) + f" (thresholds: {result['thresholds_file']}; "
         f"side-by-side: {result['evidence']})"

@@ -10,7 +10,8 @@ from diffbench.measure import capabilities
 from diffbench.spec import rules
 from diffbench.build import attention
 from diffbench.spec.attention import ATTENTION_KERNELS
-from diffbench.build.pipelines import BuildOptions, PipelineCache
+from diffbench.build.built import BuildOptions
+from diffbench.build.pipelines import PipelineCache
 from diffbench.spec.matrix import Scenario
 from diffbench.measure.runner import RunOptions, call_kwargs, outputs
 from diffbench.build.weights import WeightsSource

@@ -8,15 +8,15 @@ import stat
 import numpy as np
 import pytest
 
-from diffbench import baselines
+from diffbench.store import atomic
 
 
 @pytest.mark.parametrize("umask, mode", [(0o022, 0o644), (0o002, 0o664)])
 def test_atomic_writes_get_the_usual_mode(tmp_path, umask, mode):
     previous = os.umask(umask)
     try:
-        baselines.write_json(tmp_path / "ref.json", dict(settings={}))
-        baselines.write_arrays(tmp_path / "ref.npz", images=np.zeros((1, 2, 2, 3), np.uint8))
+        atomic.write_json(tmp_path / "ref.json", dict(settings={}))
+        atomic.write_arrays(tmp_path / "ref.npz", images=np.zeros((1, 2, 2, 3), np.uint8))
     finally:
         os.umask(previous)
     for name in ("ref.json", "ref.npz"):

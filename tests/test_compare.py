@@ -8,8 +8,10 @@ import numpy as np
 import pytest
 from fake_results import noisy, write_results
 
-from diffbench import cli, results
-from diffbench.compare import MismatchError, Tolerances, compare, parse_absolute, parse_percent
+from diffbench.face import cli
+from diffbench.store import results
+from diffbench.store.results import MismatchError
+from diffbench.face.compare import Tolerances, compare, parse_absolute, parse_percent
 
 BF16 = "flux-dev-bf16-eager-nofuse-bs1"
 FP8 = "flux-dev-fp8dqrow-eager-nofuse-bs1"
@@ -334,7 +336,7 @@ def test_the_between_process_interval_is_students_t_on_log_medians():
     """Against scipy's own two-sample t interval (equal variances) on the logs."""
     from scipy import stats
 
-    from diffbench.compare import judge_processes, process_interval
+    from diffbench.face.compare import judge_processes, process_interval
 
     base, new = [4.0, 4.3, 3.8, 4.1], [4.9, 4.8, 5.1]
     interval = process_interval(base, new)

@@ -8,7 +8,8 @@ import pytest
 import torch
 
 from diffbench.build import compilation
-from diffbench.build.pipelines import BuildOptions, PipelineCache
+from diffbench.build.built import BuildOptions
+from diffbench.build.pipelines import PipelineCache
 from diffbench.spec.matrix import Scenario
 from diffbench.build.weights import WeightsSource
 

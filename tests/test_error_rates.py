@@ -51,7 +51,7 @@ def test_host_bound_reruns_across_hosts_are_not_regressions(report):
 
 
 def test_the_committed_allowances_are_the_measured_ones(report):
-    from diffbench.compare import load_run_noise
+    from diffbench.face.compare import load_run_noise
 
     assert load_run_noise() == {kind: c["allowance"] for kind, c in report["classes"].items()}
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from diffbench.build.pipelines import BuildOptions, PipelineCache
+from diffbench.build.built import BuildOptions
+from diffbench.build.pipelines import PipelineCache
 from diffbench.spec.matrix import Scenario
 from diffbench.build.weights import WeightsSource
 

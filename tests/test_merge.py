@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 from fake_results import noisy, write_results
 
-from diffbench import cli, merge, results
+from diffbench.face import cli
+from diffbench.store import merge, results
 
 A_ONLY, BOTH, FIXED, SKIPPED = ("flux-dev-bf16-eager-nofuse-bs1", "flux-dev-fp8dqrow-eager-nofuse-bs1",
                                 "flux-dev-int8wo-eager-nofuse-bs1", "flux-dev-nvfp4-eager-nofuse-bs1")

@@ -13,7 +13,8 @@ from quality_mutation import scaled_int8_weights
 
 from diffbench.measure import metrics
 from diffbench.spec import gates
-from diffbench.build.pipelines import BuildOptions, PipelineCache
+from diffbench.build.built import BuildOptions
+from diffbench.build.pipelines import PipelineCache
 from diffbench.spec.matrix import Scenario
 from diffbench.spec import proxy_scenes as scenes
 from diffbench.spec.proxy import CLIP_DIR, FLUX_DIR, FLUX_PROXY
@@ -107,7 +108,7 @@ def test_quality_gates_on_the_proxy(suite):
         for factor in (1.03, 0.97):
             transformer = cache.get(scenario).pipe.transformer
             with scaled_int8_weights(transformer, factor) as count:
-                mutated = session.evaluate(scenario, cache)
+                mutated = session.evaluate(scenario, cache.get)
             assert count == sum(isinstance(m, torch.nn.Linear) for m in transformer.modules())  # every linear
             assert any(f.startswith(("ssim", "psnr")) for f in mutated["failures"]), (factor, mutated["metrics"])
     finally:

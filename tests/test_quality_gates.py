@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from diffbench.measure import quality
+from diffbench.store import references
 from diffbench.spec import gates
 
 ARGS = ("quality", "--models", "flux-dev", "--quality-prompts", "2", "-p", "no:randomly")
@@ -82,11 +82,11 @@ def test_a_reference_drawn_from_other_noise_is_refused(tmp_path):
 
     from diffbench.measure.quality_session import noise_fingerprint
 
-    store = quality.ReferenceStore(tmp_path)
+    store = references.ReferenceStore(tmp_path)
     images = np.full((1, 4, 4, 3), 128, dtype=np.uint8)
     settings = dict(model="flux-dev", prompts=["p"], steps=2, noise=noise_fingerprint(0))
     store.save("flux-dev", "tiny", settings | dict(noise="0123456789abcdef"), images, {})
-    with pytest.raises(quality.ReferenceMismatch, match="'noise': \\('0123456789abcdef'"):
+    with pytest.raises(references.ReferenceMismatch, match="'noise': \\('0123456789abcdef'"):
         store.load("flux-dev", "tiny", settings)
     old = {k: v for k, v in settings.items() if k != "noise"}  # written before the noise was recorded
     store.save("flux-dev", "tiny", old, images, {})

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 
-from diffbench import merge, report, results
+from diffbench.store import merge, results
+from diffbench.face import report
 from diffbench.spec import quantize_paths
 
 FIELDS = {"scenario", "model", "scheme", "weights", "path", "total_s", "peak_device_gib", "host_peak_rss_gib",

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 from fake_results import noisy, write_results
 
-from diffbench import cli, readme, report, results, seeds
+from diffbench.face import cli, readme, report, seeds
+from diffbench.store import results
 
 ROOT = Path(__file__).resolve().parents[1]
 H100_RUN = ROOT / "baselines/nvidia-h100-80gb-hbm3/runs/flux-dev-bf16-fp8dqrow-eager.json"

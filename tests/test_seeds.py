@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 from fake_results import H100, noisy, write_results
 
-from diffbench import results, seeds
+from diffbench.store import results
+from diffbench.face import seeds
 
 SOURCES = {"diffusers-torchao-README-v1.md", "diffusers-torchao-README-v2.md"}
 FULL_SIZE = dict(steps=28, height=1024, width=1024)

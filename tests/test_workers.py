@@ -96,6 +96,6 @@ def test_two_workers_one_merged_json(suite):
     env = data["machine_info"]["diffbench"]
     assert set(env["xdist_workers"]) == {"gw0", "gw1"} and "sources" not in env and env["weights"] == "tiny"
     assert env["xdist_workers"]["gw0"]["cuda_device"] is None  # CPU: no device chosen
-    compare = subprocess.run([sys.executable, "-m", "diffbench.cli", "compare", "out.json", "out.json"],
+    compare = subprocess.run([sys.executable, "-m", "diffbench.face.cli", "compare", "out.json", "out.json"],
                              cwd=suite.path, capture_output=True, text=True)
     assert compare.returncode == 0, compare.stdout + compare.stderr

@@ -301,7 +301,8 @@ def measure_mutations(factors: list[float], prompts: int, path: Path) -> None:
 
     from diffbench.measure import machine, quality
     from diffbench.spec import gates
-    from diffbench.build.pipelines import BuildOptions, PipelineCache
+    from diffbench.build.built import BuildOptions
+    from diffbench.build.pipelines import PipelineCache
     from diffbench.spec.matrix import Scenario
     from diffbench.spec import proxy_scenes as scenes
     from diffbench.spec.proxy import CLIP_DIR
@@ -317,13 +318,13 @@ def measure_mutations(factors: list[float], prompts: int, path: Path) -> None:
         session = QualitySession(options, RunOptions("cpu", source), "proxy")
         cache = PipelineCache(BuildOptions(source, "cpu"))
         try:
-            session.reference(Scenario("flux-dev", "bf16"), cache)
+            session.reference(Scenario("flux-dev", "bf16"), cache.get)
         except ReferenceWritten:
             pass
         scenario = Scenario("flux-dev", "int8wo")
         for factor in factors:
             with scaled_int8_weights(cache.get(scenario).pipe.transformer, factor) as count:
-                record = session.evaluate(scenario, cache)
+                record = session.evaluate(scenario, cache.get)
             record.update(mutation=dict(factor=factor, int8_weights_scaled=count), evidence=None)
             print(f"int8wo x{factor}: SSIM min {record['metrics']['ssim']['min']:.4f}, PSNR min "
                   f"{record['metrics']['psnr']['min']:.2f} dB", flush=True)

@@ -42,10 +42,9 @@ from pathlib import Path
 
 import numpy as np
 
-from diffbench import results
-from diffbench.compare import (CONFIDENCE, Tolerances, geometric_mean, judge_latency, judge_processes,
-                               judge_scenario_latency, judge_scenario_processes, noise_class, spread_of)
-from diffbench.results import Measurement
+from diffbench.store import results
+from diffbench.face.compare import CONFIDENCE, Tolerances, geometric_mean, judge_latency, judge_processes, judge_scenario_latency, judge_scenario_processes, noise_class, spread_of
+from diffbench.store.results import Measurement
 
 ROOT = Path(__file__).resolve().parents[1]
 BASELINES = ROOT / "baselines"

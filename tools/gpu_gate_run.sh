@@ -7,13 +7,6 @@ name=$1; shift
 python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl \
   && export PYTHONPATH=/tmp/site:$PWD/src:$PWD/tools || exit 1
 nvidia-smi --query-gpu=name,driver_version --format=csv,noheader; grep -m1 'model name' /proc/cpuinfo; nproc
-python3 - <<'PY'
-import torch
-from diffbench import measure
-a = torch.randn(4096, 4096, device="cuda", dtype=torch.bfloat16)
-_, busy = measure.device_busy(lambda: [a @ a for _ in range(50)], "cuda")
-print("device_busy check:", busy)
-PY
 SEL=(--models flux-dev --quant bf16,fp8dqrow --compile eager,regional --fuse on --rounds 5)
 PYTHONUNBUFFERED=1 python3 -m pytest benchmarks "${SEL[@]}" -p no:cacheprovider -p slowdown_plugin \
   --compile-cache /tmp/diffbench-compile --benchmark-json "$OUT/$name.json" "$@" 2>&1 | tee "$OUT/$name.log" | tail -25

@@ -3,35 +3,17 @@
 from __future__ import annotations
 
 import contextlib
-import gc
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any
 
-import torch
 
 from diffbench.build import attention, compilation, memory
-from diffbench.build.weights import WeightsSource, quantize
+from diffbench.build.built import Built, BuildOptions, teardown
+from diffbench.build.weights import quantize
 from diffbench.spec.attention import ATTENTION_KERNELS
 from diffbench.spec.compile_modes import COMPILE_MODES
 from diffbench.spec.matrix import Scenario
 from diffbench.spec.schemes import SCHEMES
-
-
-@dataclass(frozen=True)
-class BuildOptions:
-    source: WeightsSource
-    device: str
-    dtype: torch.dtype = torch.bfloat16
-    quant_components: tuple[str, ...] = ("denoiser",)  # "denoiser" stands for the model's denoiser
-
-
-@dataclass
-class Built:
-    scenario: Scenario
-    pipe: Any
-    info: dict[str, Any] = field(default_factory=dict)  # goes into the benchmark's extra_info
 
 
 def resolve_components(scenario: Scenario, names: tuple[str, ...]) -> list[str]:
@@ -76,15 +58,6 @@ def build(scenario: Scenario, options: BuildOptions) -> Built:
         build_s=time.perf_counter() - started,  # load + quantize + fuse + offload hooks + compile wrappers
     )
     return Built(scenario, pipe, info)
-
-
-def teardown(device: str) -> None:
-    """Free everything a scenario left behind so the next one starts from a clean device."""
-    gc.collect()
-    if torch.device(device).type == "cuda":
-        torch.cuda.synchronize()
-        torch.cuda.empty_cache()
-    torch.compiler.reset()
 
 
 class PipelineCache:

@@ -247,7 +247,7 @@ class WeightsSource:
         if spec.name not in PROXIES:
             return f"no proxy weights for {spec.name} (proxies: {', '.join(PROXIES)})"
         if not (PROXIES[spec.name] / "model_index.json").exists():
-            return f"proxy weights for {spec.name} are not trained here (diffbench train-proxy all)"
+            return f"proxy weights for {spec.name} are not trained here (python tools/proxy/train.py all)"
         return None
 
     def denoiser_folder(self, spec: ModelSpec) -> DenoiserFolder:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -9,8 +11,9 @@ from typing import Any
 import numpy as np
 
 from diffbench.measure import machine, metrics, quality
+from diffbench.store import references
 from diffbench.spec import gates
-from diffbench.build.pipelines import PipelineCache
+from diffbench.build.built import Built
 from diffbench.spec.matrix import Scenario
 from diffbench.measure.runner import RunOptions
 
@@ -47,14 +50,14 @@ class QualitySession:
     options: QualityOptions
     run: RunOptions
     weights: str
-    store: quality.ReferenceStore = field(init=False)
+    store: references.ReferenceStore = field(init=False)
     records: list[dict[str, Any]] = field(default_factory=list)
     controls: dict[str, dict[str, Any]] = field(default_factory=dict)
     _references: dict[str, np.ndarray] = field(default_factory=dict)
     _clip: metrics.ClipScorer | None | str = None  # a string is the reason CLIP is skipped
 
     def __post_init__(self) -> None:
-        self.store = quality.ReferenceStore(self.options.references)
+        self.store = references.ReferenceStore(self.options.references)
 
     @property
     def prompts(self) -> list[str]:
@@ -69,7 +72,7 @@ class QualitySession:
                     steps=self.run.steps or inputs.steps, prompts=self.prompts, seed=self.run.seed,
                     reference_scheme="bf16", reference_compile="eager", noise=noise_fingerprint(self.run.seed))
 
-    def reference(self, scenario: Scenario, cache: PipelineCache) -> np.ndarray:
+    def reference(self, scenario: Scenario, pipelines: Callable[[Scenario], Built]) -> np.ndarray:
         model = scenario.model
         if model in self._references:
             return self._references[model]
@@ -77,7 +80,7 @@ class QualitySession:
         images = None if self.options.update else self.store.load(model, self.weights, settings)
         written = images is None
         if written:
-            images = quality.generate(cache.get(Scenario(model, "bf16")), self.run, self.prompts)
+            images = quality.generate(pipelines(Scenario(model, "bf16")), self.run, self.prompts)
             base = self.store.save(model, self.weights, settings, images, machine.environment())
         self._references[model] = images  # kept for the session even when this test fails below
         if written and not self.options.update:
@@ -100,7 +103,7 @@ class QualitySession:
     def compare(self, reference: np.ndarray, candidate: np.ndarray) -> dict[str, Any]:
         return metrics.compare(quality.to_float(reference), quality.to_float(candidate), self.prompts, self.clip())
 
-    def control(self, scenario: Scenario, cache: PipelineCache, reference: np.ndarray) -> dict[str, Any] | None:
+    def control(self, scenario: Scenario, pipelines: Callable[[Scenario], Built], reference: np.ndarray) -> dict[str, Any] | None:
         """The control scheme's scores on this model, once per session (None when disabled)."""
         name = self.options.control
         if name is None:
@@ -108,7 +111,7 @@ class QualitySession:
         if scenario.model not in self.controls:
             control = Scenario(scenario.model, name)
             try:
-                candidate = quality.generate(cache.get(control), self.run, self.prompts)
+                candidate = quality.generate(pipelines(control), self.run, self.prompts)
                 scores = self.compare(reference, candidate)
                 verdict = quality.Verdict.judge(control.id, scores, self.gates(control))
                 self.controls[scenario.model] = dict(scenario=control.id, metrics=scores,
@@ -117,11 +120,11 @@ class QualitySession:
                 self.controls[scenario.model] = dict(scenario=control.id, error=f"{type(exc).__name__}: {exc}")
         return self.controls[scenario.model]
 
-    def evaluate(self, scenario: Scenario, cache: PipelineCache) -> dict[str, Any]:
+    def evaluate(self, scenario: Scenario, pipelines: Callable[[Scenario], Built]) -> dict[str, Any]:
         """Reference, control, candidate, metrics, verdict; writes evidence when a gate fails."""
-        reference = self.reference(scenario, cache)
-        control = self.control(scenario, cache, reference)
-        candidate = quality.generate(cache.get(scenario), self.run, self.prompts)
+        reference = self.reference(scenario, pipelines)
+        control = self.control(scenario, pipelines, reference)
+        candidate = quality.generate(pipelines(scenario), self.run, self.prompts)
         verdict = quality.Verdict.judge(scenario.id, self.compare(reference, candidate), self.gates(scenario))
         evidence = None
         if verdict.failures:

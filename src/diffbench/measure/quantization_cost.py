@@ -15,7 +15,7 @@ from typing import Any
 import torch
 
 from diffbench.measure import instruments
-from diffbench.build.pipelines import BuildOptions, teardown
+from diffbench.build.built import BuildOptions, teardown
 from diffbench.spec.matrix import Scenario
 from diffbench.spec.quantize_paths import QuantizePath
 from diffbench.spec.schemes import SCHEMES

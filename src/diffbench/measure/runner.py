@@ -12,7 +12,7 @@ import torch
 from diffbench.build import compilation
 from diffbench.measure import instruments, metrics
 from diffbench.spec import prompts
-from diffbench.build.pipelines import Built
+from diffbench.build.built import Built
 from diffbench.build.weights import WeightsSource
 
 

@@ -12,7 +12,7 @@ import numpy as np
 from diffbench.build import compilation
 from diffbench.spec import compile_modes
 from diffbench.measure import instruments, quality
-from diffbench.build.pipelines import Built
+from diffbench.build.built import Built
 from diffbench.measure.runner import RunOptions
 
 

@@ -13,7 +13,7 @@ import torch
 from diffbench.measure import capabilities, instruments, machine
 from diffbench.spec import matrix, prompts, gates
 from diffbench.spec.attention import ATTENTION_KERNELS
-from diffbench.build.pipelines import BuildOptions
+from diffbench.build.built import BuildOptions
 from diffbench.spec.compile_modes import COMPILE_MODES, INDUCTOR_PROFILES
 from diffbench.spec.matrix import ON_OFF_CHOICES, Scenario, Selection, UsageError
 from diffbench.spec.memory_modes import OFFLOAD_MODES, VAE_MODES

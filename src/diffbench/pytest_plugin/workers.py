@@ -22,9 +22,9 @@ from typing import Any
 
 import pytest
 
-from diffbench import merge
-from diffbench.compare import MismatchError
-from diffbench.results import ResultsError
+from diffbench.store import merge
+from diffbench.store.results import MismatchError
+from diffbench.store.results import ResultsError
 
 CUDA_DEVICE = pytest.StashKey["int | None"]()
 WORKER_FILES = pytest.StashKey[dict]()  # controller: worker id -> the JSON that worker writes

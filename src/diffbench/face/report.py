@@ -14,8 +14,8 @@ import re
 from pathlib import Path
 from typing import Any
 
-from diffbench.results import QUALITY_METRICS, Measurement, Results, describe_failure
-from diffbench.seeds import Seeds, seed_row
+from diffbench.store.results import QUALITY_METRICS, Measurement, Results, describe_failure
+from diffbench.face.seeds import Seeds, seed_row
 
 SEED_COLUMNS = ("ckpt", "batch_size", "fuse", "compile", "compile_vae", "quantization", "model_memory",
                 "inference_memory", "time")

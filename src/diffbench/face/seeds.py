@@ -12,9 +12,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from diffbench.results import Measurement
+from diffbench.store.results import Measurement
 
-FIGURES = Path(__file__).with_name("data") / "seed_figures.toml"
+FIGURES = Path(__file__).resolve().parents[1] / "data" / "seed_figures.toml"
 _TABLE_KEYS = ("source", "also_in", "section", "lines", "gpu", "model", "ckpt", "settings", "settings_note",
                "columns", "rows")
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from diffbench.baselines import atomic_write_bytes
+from diffbench.store.atomic import atomic_write_bytes
 
 START = "<!-- diffbench:results:start -->"
 END = "<!-- diffbench:results:end -->"

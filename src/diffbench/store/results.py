@@ -177,3 +177,22 @@ def _by_scenario(records: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]
     for record in records:
         groups.setdefault(record["scenario"], []).append(record)
     return groups
+
+
+# ------------------------------------------------------------------------------------------ comparability
+
+
+class MismatchError(ValueError):
+    """BASE and NEW ran on different GPUs, CPUs or with different weights."""
+
+
+# What makes two runs incomparable. The CPU counts too: host-bound scenarios run at its speed. A key a file lacks
+# (written before it was recorded) is not compared.
+COMPARABLE = ("gpu", "cpu", "cpu_count", "weights")
+
+
+def check_compatible(base: Results, new: Results) -> list[str]:
+    """What makes the two runs incomparable: a different GPU, CPU model, core count or weights source."""
+    return [f"{key}: {base.env.get(key)!r} (BASE) vs {new.env.get(key)!r} (NEW)" for key in COMPARABLE
+            if (key in base.env and key in new.env or key in ("gpu", "weights"))
+            and base.env.get(key) != new.env.get(key)]

@@ -12,12 +12,13 @@ from pathlib import Path
 
 from rich.console import Console
 
-from diffbench import merge, readme, report, results, seeds
-from diffbench.compare import (CONFIDENCE, MismatchError, Tolerances, compare, parse_absolute, parse_fraction,
-                               parse_percent, render)
-from diffbench.readme import ReadmeError
-from diffbench.results import ResultsError
-from diffbench.seeds import SeedDataError
+from diffbench.store import merge, results
+from diffbench.face import readme, report, seeds
+from diffbench.face.compare import CONFIDENCE, Tolerances, compare, parse_absolute, parse_fraction, parse_percent, render
+from diffbench.store.results import MismatchError
+from diffbench.face.readme import ReadmeError
+from diffbench.store.results import ResultsError
+from diffbench.face.seeds import SeedDataError
 
 OK, REGRESSION, USAGE = 0, 1, 2
 
@@ -40,8 +41,6 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="diffbench", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("schemes", help="which torchao object each scheme resolves to in the installed torchao")
-    commands.add_parser("train-proxy", help="train the proxy models (see: diffbench train-proxy --help)")
-    commands.add_parser("proxy-eval", help="proxy caption retrieval and sample grid (diffbench proxy-eval --help)")
 
     compare = commands.add_parser(
         "compare", help="compare two results files (BASE, NEW), or several processes of each",
@@ -178,16 +177,8 @@ def run_schemes() -> int:
     return OK
 
 
-# Subcommands with their own argument parsers (run on a GPU box, heavy imports): dispatched before parsing.
-DELEGATED = {"train-proxy": "diffbench.proxy.train", "proxy-eval": "diffbench.proxy.evaluate"}
-
-
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
-    if argv and argv[0] in DELEGATED:
-        import importlib
-
-        return importlib.import_module(DELEGATED[argv[0]]).main(argv[1:])
     try:
         args = _parser().parse_args(argv)
     except SystemExit as exc:  # argparse: usage errors exit 2, --help exits 0

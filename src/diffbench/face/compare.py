@@ -52,21 +52,18 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from diffbench.results import QUALITY_METRICS, Measurement, Results, describe_failure
+from diffbench.store.results import (QUALITY_METRICS, Measurement, MismatchError, Results, check_compatible,
+                                     describe_failure)
 
 _NUMBER = r"(?:\d+(?:\.\d*)?|\.\d+)"
 
 STYLES = dict(regression="bold red", failed="red", improved="green", fixed="green", ok="dim", new="cyan",
               removed="yellow", skipped="yellow", inconclusive="magenta")
 
-RUN_NOISE_FILE = Path(__file__).parent / "data" / "run_noise.toml"
+RUN_NOISE_FILE = Path(__file__).resolve().parents[1] / "data" / "run_noise.toml"
 MIN_ROUNDS = 3  # fewer cannot tell a shift from round noise (2 + 2 rounds interleave by chance 1 in 3)
 MIN_PROCESSES = 2  # per side, for the between-process rule (one process has no between-process spread)
 CONFIDENCE = 0.95  # two-sided confidence of the between-process interval
-
-
-class MismatchError(ValueError):
-    """BASE and NEW ran on different GPUs, CPUs or with different weights."""
 
 
 def parse_percent(text: str) -> float:
@@ -406,16 +403,6 @@ def setting_changes(base: Measurement, new: Measurement) -> list[str]:
 # machine_info.diffbench keys that are not environment changes worth a line: compared above, or bookkeeping
 # (the run files a merged store came from, the xdist workers of a run).
 NOT_ENVIRONMENT = ("gpu", "cpu", "cpu_count", "weights", "sources", "xdist_workers")
-# What makes two runs incomparable. The CPU counts too: host-bound scenarios run at its speed. A key a file lacks
-# (written before it was recorded) is not compared.
-COMPARABLE = ("gpu", "cpu", "cpu_count", "weights")
-
-
-def check_compatible(base: Results, new: Results) -> list[str]:
-    """What makes the two runs incomparable: a different GPU, CPU model, core count or weights source."""
-    return [f"{key}: {base.env.get(key)!r} (BASE) vs {new.env.get(key)!r} (NEW)" for key in COMPARABLE
-            if (key in base.env and key in new.env or key in ("gpu", "weights"))
-            and base.env.get(key) != new.env.get(key)]
 
 
 def confirm(latency: Judgement, base: Measurement, reruns: list[tuple[Measurement, str | None]],

@@ -20,9 +20,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from diffbench.baselines import atomic_write_bytes
-from diffbench.compare import MismatchError
-from diffbench.results import Results, ResultsError, parse, read_json, scenario_of
+from diffbench.store.atomic import atomic_write_bytes
+from diffbench.store.results import MismatchError
+from diffbench.store.results import Results, ResultsError, parse, read_json, scenario_of
 
 # Differences in these between merged runs are pointed out (gpu and weights must agree).
 VERSION_KEYS = ("torch", "torchao", "diffusers", "transformers", "cuda", "driver")
