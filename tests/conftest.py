@@ -9,6 +9,22 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def pytest_collection_modifyitems(config, items):
+    """`slow` on every test that runs the suite in a pytester subprocess (the `suite` fixture): each such session
+    imports torch and builds pipelines, 10 s to minutes on CPU, so `pytest -m "not slow"` leaves them out. Tests
+    that are slow in-process carry the mark themselves. `gpu` tests are skipped where no CUDA device is in use."""
+    for item in items:
+        if "suite" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.slow)
+    if any(item.get_closest_marker("gpu") for item in items):
+        import torch
+
+        if not torch.cuda.is_available():
+            for item in items:
+                if item.get_closest_marker("gpu"):
+                    item.add_marker(pytest.mark.skip(reason="needs a CUDA device"))
+
+
 @pytest.fixture(scope="session")
 def cache_dir(tmp_path_factory) -> Path:
     """One tiny-pipeline cache for the whole test session."""

@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from diffbench.build import weights
+from diffbench.build.sources import weights_source
 from diffbench.spec.models import MODELS
 
 SPEC = MODELS["flux-dev"]
@@ -30,8 +31,8 @@ def test_pickled_components_are_found(pickled_pipeline, tmp_path):
 
 def test_refused_without_the_flag_loaded_with_it(pickled_pipeline):
     with pytest.raises(OSError, match="safetensors"):  # diffusers' own refusal: the same guard for hub ids
-        weights.WeightsSource(str(pickled_pipeline)).load(SPEC, {}, "cpu", torch.float32)
-    loaded = weights.WeightsSource(str(pickled_pipeline), allow_pickle=True).load(SPEC, {}, "cpu", torch.float32)
+        weights_source(str(pickled_pipeline)).load(SPEC, {}, "cpu", torch.float32)
+    loaded = weights_source(str(pickled_pipeline), allow_pickle=True).load(SPEC, {}, "cpu", torch.float32)
     assert type(loaded.pipe.transformer).__name__ == "FluxTransformer2DModel"
 
 

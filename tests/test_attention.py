@@ -14,7 +14,7 @@ from diffbench.build.built import BuildOptions
 from diffbench.build.pipelines import PipelineCache
 from diffbench.spec.matrix import Scenario
 from diffbench.measure.runner import RunOptions, call_kwargs, outputs
-from diffbench.build.weights import WeightsSource
+from diffbench.build.sources import weights_source
 
 CPU = capabilities.Target("cpu")
 
@@ -56,7 +56,7 @@ def test_the_kernel_is_pinned_for_the_denoiser_only(cache_dir, monkeypatch):
         return real_sdpa(*args, **kwargs)
 
     monkeypatch.setattr(torch.nn.functional, "scaled_dot_product_attention", recording_sdpa)
-    source = WeightsSource("tiny", cache_dir)
+    source = weights_source("tiny", cache_dir)
     cache = PipelineCache(BuildOptions(source, "cpu", torch.float32))
     run = RunOptions("cpu", source, steps=2)
 

@@ -31,14 +31,46 @@ def make(tmp_path, name, seed=0, slower=None, noise=0.02, **kwargs):
     return write_results(tmp_path / f"{name}.json", rounds, **kwargs)
 
 
-def test_identical_runs_pass(tmp_path, capsys):
-    base = make(tmp_path, "base")
-    assert run([base, base]) == 0
+QUIET = Tolerances(run_noise={})  # no run-to-run allowance: the interval rule alone
+
+
+def ratio_interval(note: str) -> tuple[float, float]:
+    """The rounds' ratio interval a latency note states ("rounds' ratios +1.2%..+2.8%, ...")."""
+    low, high = note.split("rounds' ratios ")[1].split(",")[0].split("..")
+    return float(low.rstrip("%")) / 100, float(high.rstrip("%")) / 100
+
+
+def test_a_two_percent_shift_passes_and_thirty_percent_fails(tmp_path, capsys):
+    """Noise-sized: every NEW round 1-3% above every BASE round, so the rounds' ratio interval sits around +2%,
+    inside the 5% threshold: ok. The same NEW rounds 30% slower put the whole interval above it: a regression.
+    (A run compared with itself never gets near the threshold: its interval is centred on 0.)"""
+    base = write_results(tmp_path / "base.json",
+                         {s: noisy(m, 0.005, seed=i) for i, (s, m) in enumerate(MEDIANS.items())})
+    rounds = {s: noisy(m * 1.02, 0.005, seed=10 + i) for i, (s, m) in enumerate(MEDIANS.items())}
+    new = write_results(tmp_path / "new.json", rounds)
+    slower = write_results(tmp_path / "slower.json", {s: [x * 1.3 for x in r] for s, r in rounds.items()})
+    # The shift is real: at a 1% threshold the same rounds are a regression, their interval within +1..+3%.
+    strict = compare(results.load(base), results.load(new), Tolerances(latency=0.01, run_noise={})).rows
+    assert {row.status for row in strict} == {"regression"}
+    for row in strict:
+        low, high = ratio_interval(row.notes[0])
+        assert 0.01 < low < high < 0.03 and "threshold ±1.0%" in row.notes[0]
+    # The default tolerances (what `diffbench compare` uses): 5%, the gpu class's run-to-run allowance being smaller.
+    rows = compare(results.load(base), results.load(new)).rows
+    assert {(row.scenario, row.status, row.noise_class) for row in rows} == {(s, "ok", "gpu") for s in MEDIANS}
+    assert run([base, new]) == 0
     out = capsys.readouterr().out
     assert "OK: 3 ok" in out and BF16 in out
-
-
-QUIET = Tolerances(run_noise={})  # no run-to-run allowance: the interval rule alone
+    # +30%: the same verdict logic must fail it, the interval (about +31..+33%) wholly above the 5% threshold.
+    rows = compare(results.load(base), results.load(slower)).rows
+    assert {row.status for row in rows} == {"regression"}
+    for row in rows:
+        low, high = ratio_interval(row.notes[0])
+        assert 0.25 < low < high < 0.40 and "threshold ±5.0%" in row.notes[0]
+    assert run([base, slower]) == 1
+    out = capsys.readouterr().out
+    assert "FAIL: 3 regression" in out and all(f"REGRESSION {s}: latency +3" in out for s in MEDIANS)
+    assert run([base, base]) == 0  # and a run against itself passes
 
 
 def statuses(base, new, tolerances=QUIET, reruns=()) -> dict[str, str]:

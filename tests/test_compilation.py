@@ -11,7 +11,7 @@ from diffbench.build import compilation
 from diffbench.build.built import BuildOptions
 from diffbench.build.pipelines import PipelineCache
 from diffbench.spec.matrix import Scenario
-from diffbench.build.weights import WeightsSource
+from diffbench.build.sources import weights_source
 
 
 def test_a_quantized_scenario_does_not_change_the_next_ones_flags(cache_dir, monkeypatch):
@@ -30,7 +30,7 @@ def test_a_quantized_scenario_does_not_change_the_next_ones_flags(cache_dir, mon
         return built
 
     monkeypatch.setattr(build_module, "build", build_like_torchao_default)
-    cache = PipelineCache(BuildOptions(WeightsSource("tiny", cache_dir), "cpu"))
+    cache = PipelineCache(BuildOptions(weights_source("tiny", cache_dir), "cpu"))
     before = compilation.inductor_flags()
     assert before["coordinate_descent_tuning"] is False
     cache.get(Scenario("flux-dev", "int8wo"))
@@ -91,7 +91,7 @@ def test_a_recompile_during_timed_rounds_is_an_error():
 
 
 def test_compile_vae_scenarios_compile_the_decoder(cache_dir):
-    cache = PipelineCache(BuildOptions(WeightsSource("tiny", cache_dir), "cpu"))
+    cache = PipelineCache(BuildOptions(weights_source("tiny", cache_dir), "cpu"))
     plain = cache.get(Scenario("flux-dev", "bf16", "regional")).pipe.vae.decode
     assert not hasattr(plain, "_torchdynamo_orig_callable")
     compiled = cache.get(Scenario("flux-dev", "bf16", "regional", compile_vae=True)).pipe.vae.decode
@@ -112,7 +112,7 @@ def test_hitting_the_recompile_limit_is_an_error_not_a_silent_eager_fallback():
 
 
 def test_regional_all_compiles_every_block_and_each_other_child(cache_dir):
-    cache = PipelineCache(BuildOptions(WeightsSource("tiny", cache_dir), "cpu"))
+    cache = PipelineCache(BuildOptions(weights_source("tiny", cache_dir), "cpu"))
     built = cache.get(Scenario("flux-dev", "bf16", "regional-all"))
     denoiser = built.pipe.transformer
     compiled = {name for name, m in denoiser.named_modules() if m._compiled_call_impl is not None}

@@ -57,10 +57,24 @@ def test_schemes_missing_from_torchao_are_reported_with_the_version():
 
 
 def test_invalid_combinations_are_data(monkeypatch):
-    rule = rules.Rule(lambda s: s.model == "flux-schnell" and s.batch > 8, "too large for this test")
-    monkeypatch.setattr(rules, "INVALID", [*rules.INVALID, rule])
-    assert rules.skip_reason(Scenario("flux-schnell", "bf16", batch=16)) == "too large for this test"
-    assert rules.skip_reason(Scenario("flux-schnell", "bf16", batch=1)) is None
+    """The suite's own rules.INVALID decides: skip_reason is the first listed rule that applies, and the fuse rule
+    asks the installed diffusers' denoiser class (no list of models to keep up to date)."""
+    import diffusers
+
+    no_fuse, eager_only = ("the denoiser has no fuse_qkv_projections",
+                           "compile_vae and inductor profiles apply to compiled scenarios: eager compiles nothing")
+    for model, spec in MODELS.items():
+        fuses = hasattr(getattr(diffusers, spec.components[spec.denoiser].cls), "fuse_qkv_projections")
+        assert rules.skip_reason(Scenario(model, "bf16", fuse_qkv=True)) == (None if fuses else no_fuse), model
+    fused = Scenario("flux-dev", "bf16", fuse_qkv=True)
+    both = Scenario("flux-dev", "bf16", fuse_qkv=True, compile_vae=True)  # eager: the compile_vae rule applies too
+    assert rules.skip_reason(fused) is None and rules.skip_reason(both) == eager_only
+    with monkeypatch.context() as patch:  # a diffusers whose FLUX denoiser cannot fuse its projections
+        patch.setattr(diffusers, "FluxTransformer2DModel", type("FluxTransformer2DModel", (), {}))
+        assert rules.skip_reason(fused) == no_fuse
+        assert rules.skip_reason(both) == no_fuse  # listed first, so its reason is the one given
+        assert rules.skip_reason(Scenario("flux-dev", "bf16")) is None  # unfused: nothing to fuse
+    assert rules.skip_reason(fused) is None
 
 
 def test_unknown_names_list_the_valid_ones():

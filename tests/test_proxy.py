@@ -21,7 +21,7 @@ from diffbench.spec.proxy import CLIP_DIR, FLUX_DIR, FLUX_PROXY
 from diffbench.measure.quality_session import QualityOptions, QualitySession
 from diffbench.measure.runner import RunOptions
 from diffbench.spec.schemes import SCHEMES
-from diffbench.build.weights import WeightsSource
+from diffbench.build.sources import weights_source
 
 
 def _load_tool(path: Path):
@@ -51,7 +51,7 @@ def test_scenes_are_deterministic_and_captioned():
 
 
 def test_proxy_loads_through_from_pretrained_with_torchao():
-    source = WeightsSource("proxy")
+    source = weights_source("proxy")
     assert source.unavailable(FLUX_PROXY) is None
     assert "no proxy weights for sdxl" in source.unavailable(__import__("diffbench.spec.models").spec.models.MODELS["sdxl"])
     pipe = source.load(FLUX_PROXY, {"transformer": SCHEMES["int8wo"].torchao_config()}, "cpu").pipe
@@ -98,7 +98,7 @@ def test_quality_gates_on_the_proxy(suite):
     assert any(f.startswith("ssim") for f in broken) and any(f.startswith("clip_image") for f in broken)
 
     # The same gates, the same reference, on int8wo with its scales a few percent off.
-    source = WeightsSource("proxy")
+    source = weights_source("proxy")
     session = QualitySession(QualityOptions(references=suite.path / "store" / "cpu" / "references",
                                             thresholds=thresholds, prompts=tuple(scenes.evaluation_prompts(PROMPTS)),
                                             control=None, clip_weights=str(CLIP_DIR)),

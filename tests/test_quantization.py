@@ -8,6 +8,7 @@ import torch
 
 from diffbench.measure import instruments
 from diffbench.build import weights
+from diffbench.build.sources import weights_source
 from diffbench.spec.models import MODELS
 from diffbench.spec.schemes import SCHEMES
 
@@ -17,7 +18,7 @@ CPU_SCHEMES = {"int8wo": "Int8Tensor", "int8dq": "Int8Tensor"}
 
 def _load(cache_dir, scheme):
     config = SCHEMES[scheme].torchao_config()
-    source = weights.WeightsSource("tiny", cache_dir)
+    source = weights_source("tiny", cache_dir)
     return source.load(SPEC, {"transformer": config} if config else {}, "cpu").pipe
 
 

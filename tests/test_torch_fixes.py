@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from types import SimpleNamespace
 
 import pytest
@@ -11,16 +12,59 @@ from diffbench.build import torch_fixes
 
 
 class BuggyAutotuner:
-    def recheck_autotune_cache(self, reload_kernel_from_src):
-        configs = []
-        if len(configs) > 1:  # the affected versions' guard
+    def recheck_autotune_cache(self, reload_kernel_from_src):  # the shape of torch 2.9-2.11's method
+        configs = [result.config for result in self.compile_results]
+        cached_configs, _, self.autotune_cache_info = check_autotune_cache(configs, self.filename, self.inductor_meta)
+        if len(cached_configs) == 1 and len(configs) > 1:  # the affected versions' guard
             pass
 
 
-def test_the_bug_is_recognised_by_its_guard():
+def check_autotune_cache(configs, filename, meta):
+    return [], None, {}
+
+
+def _installed_torch() -> tuple[int, int]:
+    import torch
+    from packaging.version import Version
+
+    return Version(torch.__version__.split("+")[0]).release[:2]
+
+
+def test_the_installed_torch_is_judged_by_its_own_source():
+    """The inspection reads the installed torch's real CachingAutotuner.recheck_autotune_cache: the bug is found
+    exactly where the upstream fix is missing (torch 2.9-2.11; fixed in 2.12 by pytorch/pytorch#173391)."""
+    pytest.importorskip("triton")  # without Triton there is no autotuner to fix
+    from torch._inductor.runtime.triton_heuristics import CachingAutotuner
+
+    assert torch_fixes._autotuner() is CachingAutotuner
+    buggy = (2, 9) <= _installed_torch() < (2, 12)
+    method = CachingAutotuner.recheck_autotune_cache
+    if method is torch_fixes.recheck_autotune_cache:  # already replaced in this process (the plugin's first build)
+        assert buggy  # by apply(), which replaces only what the inspection found buggy
+    else:
+        source = inspect.getsource(method)
+        assert "check_autotune_cache(" in source and "cached_configs" in source  # torch's source, there to read
+        assert torch_fixes.has_coordesc_warm_cache_bug(method) is buggy
+    # The stand-ins the other tests use are judged the same way.
     assert torch_fixes.has_coordesc_warm_cache_bug(BuggyAutotuner.recheck_autotune_cache)
     assert not torch_fixes.has_coordesc_warm_cache_bug(torch_fixes.recheck_autotune_cache)
     assert not torch_fixes.has_coordesc_warm_cache_bug(len)  # no source: leave torch alone
+
+
+def test_apply_patches_the_installed_torch_only_where_it_needs_it(monkeypatch):
+    """apply() on the real CachingAutotuner: replaced (and recorded) on an affected torch, untouched on a fixed one."""
+    pytest.importorskip("triton")
+    from torch._inductor.runtime.triton_heuristics import CachingAutotuner
+
+    current = CachingAutotuner.recheck_autotune_cache
+    monkeypatch.setattr(CachingAutotuner, "recheck_autotune_cache", current)  # put back after the test
+    torch_fixes.apply()
+    torch_fixes.apply()
+    if (2, 9) <= _installed_torch() < (2, 12):
+        assert CachingAutotuner.recheck_autotune_cache is torch_fixes.recheck_autotune_cache
+        assert torch_fixes.applied() == [torch_fixes.COORDESC_WARM_CACHE]
+    else:
+        assert CachingAutotuner.recheck_autotune_cache is current and torch_fixes.applied() == []
 
 
 def test_applied_once_and_recorded_in_the_environment(monkeypatch):

@@ -10,7 +10,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from diffbench.pytest_plugin import workers
+from diffbench.pytest_plugin import compat, workers
 
 
 def test_each_worker_gets_its_own_device_wrapping_around():
@@ -65,7 +65,7 @@ def test_a_worker_writes_its_own_file_where_pytest_benchmark_opened_one(monkeypa
     workers.time_on_workers(_config(bs))
     with bs.json:
         assert opened.closed and bs.json.name == str(tmp_path / "out.gw0.json") and bs.disabled is False
-    assert workers.json_path(bs) == tmp_path / "out.gw0.json"
+    assert workers.json_path(bs.json) == tmp_path / "out.gw0.json"
 
 
 def test_the_controller_stays_off_without_the_xdist_warning(monkeypatch):
@@ -73,6 +73,55 @@ def test_the_controller_stays_off_without_the_xdist_warning(monkeypatch):
     bs = SimpleNamespace(disabled=True, xdist_warning=True, json=Path("out.json"))
     workers.time_on_workers(_config(bs, dist="load", tx=["popen"] * 2))
     assert bs.disabled is True and bs.xdist_warning is False and bs.json == Path("out.json")
+
+
+def _installed_as(monkeypatch, distribution: str, version: str) -> None:
+    """Make importlib.metadata report `version` for one distribution (the others as installed)."""
+    real = compat.metadata.version
+    monkeypatch.setattr(compat.metadata, "version", lambda name: version if name == distribution else real(name))
+
+
+@pytest.mark.parametrize("distribution", sorted(compat.TESTED))
+def test_the_installed_releases_are_tested_ones(distribution):
+    # CI and `tox -e lowest` install the newest and the floor releases: both must be inside the guard's range.
+    assert compat.installed(distribution) is not None and compat.is_tested(distribution), \
+        f"{distribution} {compat.installed(distribution)}: outside {compat.tested_range(distribution)}"
+
+
+@pytest.mark.parametrize(("distribution", "version", "tested"), [
+    ("pytest-benchmark", "4.0.0", True), ("pytest-benchmark", "5.3.9", True), ("pytest-benchmark", "3.4.1", False),
+    ("pytest-benchmark", "5.4.0", False), ("pytest-benchmark", "5.4.0rc1", False), ("pytest-benchmark", "6.0", False),
+    ("pytest-xdist", "3.6.0", True), ("pytest-xdist", "3.99", True), ("pytest-xdist", "3.5.0", False),
+    ("pytest-xdist", "4.0.0", False), ("pytest-xdist", "4.0.0.dev1", False)])
+def test_the_guard_holds_the_tested_range(monkeypatch, distribution, version, tested):
+    _installed_as(monkeypatch, distribution, version)
+    assert compat.is_tested(distribution) is tested
+
+
+@pytest.mark.parametrize("version", ["3.4.1", "5.4.0"])
+def test_an_untested_pytest_benchmark_is_left_alone_with_a_warning(monkeypatch, version):
+    _installed_as(monkeypatch, "pytest-benchmark", version)
+    monkeypatch.setenv("PYTEST_XDIST_WORKER", "gw1")
+    bs = SimpleNamespace(disabled=True, xdist_warning=True, json=Path("out.json"))
+    with pytest.warns(compat.UntestedVersionWarning, match=f"pytest-benchmark {version} is outside"):
+        workers.time_on_workers(_config(bs))
+    assert bs == SimpleNamespace(disabled=True, xdist_warning=True, json=Path("out.json"))  # its own behaviour
+
+
+def test_outside_xdist_pytest_benchmark_is_never_touched(monkeypatch, recwarn):
+    _installed_as(monkeypatch, "pytest-benchmark", "6.0")
+    monkeypatch.delenv("PYTEST_XDIST_WORKER", raising=False)
+    bs = SimpleNamespace(disabled=False, json=Path("out.json"))
+    workers.time_on_workers(_config(bs))
+    assert bs == SimpleNamespace(disabled=False, json=Path("out.json")) and not recwarn.list  # no warning either
+
+
+@pytest.mark.parametrize("version", ["3.5.0", "4.0.0"])
+def test_an_untested_pytest_xdist_hands_tests_out_its_own_way(monkeypatch, version):
+    _installed_as(monkeypatch, "pytest-xdist", version)
+    config = SimpleNamespace(option=SimpleNamespace(dist="load"))
+    with pytest.warns(compat.UntestedVersionWarning, match=f"pytest-xdist {version} is outside"):
+        assert workers.make_scheduler(config, log=None) is None  # None: xdist's own scheduler
 
 
 def test_two_workers_one_merged_json(suite):

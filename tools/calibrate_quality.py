@@ -308,9 +308,9 @@ def measure_mutations(factors: list[float], prompts: int, path: Path) -> None:
     from diffbench.spec.proxy import CLIP_DIR
     from diffbench.measure.quality_session import QualityOptions, QualitySession, ReferenceWritten
     from diffbench.measure.runner import RunOptions
-    from diffbench.build.weights import WeightsSource
+    from diffbench.build.sources import weights_source
 
-    source = WeightsSource("proxy")
+    source = weights_source("proxy")
     with tempfile.TemporaryDirectory() as references:
         options = QualityOptions(references=Path(references), thresholds=gates.Thresholds.load(THRESHOLDS),
                                  prompts=tuple(scenes.evaluation_prompts()[:prompts]), control=None,

@@ -18,14 +18,14 @@ import torch
 
 from diffbench.measure import machine, metrics, quality
 from diffbench.spec.schemes import SCHEMES
-from diffbench.build.weights import WeightsSource
+from diffbench.build.sources import weights_source
 from diffbench.spec import proxy_scenes as scenes
 from diffbench.spec.proxy import CLIP_DIR, FLUX_PROXY
 
 
 def load(scheme: str, device: str):
     config = SCHEMES[scheme].torchao_config()
-    pipe = WeightsSource("proxy").load(FLUX_PROXY, {"transformer": config} if config else {}, device).pipe
+    pipe = weights_source("proxy").load(FLUX_PROXY, {"transformer": config} if config else {}, device).pipe
     pipe.set_progress_bar_config(disable=True)
     return pipe
 

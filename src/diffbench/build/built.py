@@ -9,7 +9,7 @@ from typing import Any
 
 import torch
 
-from diffbench.build.weights import WeightsSource
+from diffbench.build.sources import WeightsSource
 from diffbench.spec.matrix import Scenario
 
 

@@ -34,8 +34,8 @@ def build(scenario: Scenario, options: BuildOptions) -> Built:
     # torchao tensors cannot be concatenated, so fusing QKV must happen before quantization (as in the seeds):
     # such scenarios load in bf16, fuse, then quantize_ with the same configs.
     fuse_first = scenario.fuse_qkv and bool(configs)
-    # Offloaded pipelines start on the CPU (synthetic ones are built on the device, where random init is fast).
-    load_device = options.device if scenario.offload == "none" or options.source.kind == "synthetic" else "cpu"
+    # Offloaded pipelines start on the CPU, unless the source builds on the device (synthetic: random init is fast).
+    load_device = options.device if scenario.offload == "none" or options.source.builds_on_device else "cpu"
     loaded = options.source.load(spec, {} if fuse_first else configs, load_device, options.dtype)
     pipe = loaded.pipe
     pipe.set_progress_bar_config(disable=True)
@@ -50,7 +50,8 @@ def build(scenario: Scenario, options: BuildOptions) -> Built:
     info = dict(
         load_s=loaded.load_s,
         quantize_s=quantize_s,
-        quantized_by="quantize_" if fuse_first or options.source.kind == "synthetic" else "from_pretrained+TorchAoConfig",
+        quantized_by=("from_pretrained+TorchAoConfig" if options.source.quantizes_while_loading and not fuse_first
+                      else "quantize_"),
         quantized_components=sorted(configs),
         weights=options.source.name,
         dtype=str(options.dtype).removeprefix("torch."),

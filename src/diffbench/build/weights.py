@@ -1,10 +1,5 @@
-"""Where a pipeline's weights come from.
-
-- `tiny`: tiny configs with seeded random weights, written once with `save_pretrained` to a cache folder and
-  loaded back through `DiffusionPipeline.from_pretrained(..., quantization_config=...)`: the real user path.
-- `synthetic`: full-size architectures with seeded random weights built directly on the device and quantized
-  with `quantize_` and the same torchao config objects (latency and memory depend on shapes, not values).
-- a hub id or a local folder: real weights, through the same `from_pretrained` path as `tiny`.
+"""What the weights sources (`sources`) share: building a pipeline from configs with seeded random weights,
+saving tiny pipelines and synthetic denoisers once, loading saved pipelines as a user does, and quantizing.
 """
 
 from __future__ import annotations
@@ -25,10 +20,9 @@ from typing import Any
 import torch
 
 from diffbench.build import tokenizers
-from diffbench.spec.models import Component, Inputs, ModelSpec
+from diffbench.spec.models import Component, ModelSpec
 
 SEED = 0
-NAMED_SOURCES = ("tiny", "synthetic", "proxy")
 
 
 def default_cache_dir() -> Path:
@@ -107,6 +101,16 @@ def load_pretrained(path: str | Path, configs: dict[str, Any], device: str, dtyp
     pipe = DiffusionPipeline.from_pretrained(str(path), **kwargs).to(device)
     _synchronize(device)
     return Loaded(pipe, time.perf_counter() - start, None)
+
+
+def build_synthetic(spec: ModelSpec, configs: dict[str, Any], device: str, dtype=torch.bfloat16) -> Loaded:
+    """The full-size pipeline with seeded random weights, built on `device`, then quantize_'d (timed apart)."""
+    start = time.perf_counter()
+    pipe = assemble(spec, "full", device, dtype)
+    _synchronize(device)
+    built_s = time.perf_counter() - start
+    quantize_s = quantize(pipe, configs, device) if configs else None
+    return Loaded(pipe, built_s, quantize_s)
 
 
 PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".pkl")
@@ -214,62 +218,3 @@ class DenoiserFolder:
         return getattr(diffusers, self.cls).from_pretrained(
             self.path, subfolder=self.subfolder, torch_dtype=dtype, use_safetensors=use_safetensors(self.allow_pickle),
             **kwargs)
-
-
-@dataclass(frozen=True)
-class WeightsSource:
-    """`name` is `tiny`, `synthetic`, or a hub id / local folder of real weights."""
-
-    name: str
-    cache_dir: Path | None = None
-    allow_pickle: bool = False
-
-    @property
-    def kind(self) -> str:
-        return self.name if self.name in NAMED_SOURCES else "pretrained"
-
-    def inputs(self, spec: ModelSpec) -> Inputs:
-        """The call arguments that fit these weights: tiny ones, the proxy's, or the model's real defaults."""
-        if self.kind == "tiny":
-            return spec.tiny_inputs
-        if self.kind == "proxy":
-            from diffbench.spec.proxy import FLUX_PROXY
-
-            return FLUX_PROXY.inputs
-        return spec.inputs
-
-    def unavailable(self, spec: ModelSpec) -> str | None:
-        """Why these weights cannot serve this model, or None."""
-        if self.kind != "proxy":
-            return None
-        from diffbench.spec.proxy import PROXIES
-
-        if spec.name not in PROXIES:
-            return f"no proxy weights for {spec.name} (proxies: {', '.join(PROXIES)})"
-        if not (PROXIES[spec.name] / "model_index.json").exists():
-            return f"proxy weights for {spec.name} are not trained here (python tools/proxy/train.py all)"
-        return None
-
-    def denoiser_folder(self, spec: ModelSpec) -> DenoiserFolder:
-        """Where these weights keep the model's denoiser (synthetic ones are saved once for this)."""
-        cls = spec.components[spec.denoiser].cls
-        if self.kind == "synthetic":
-            return DenoiserFolder(str(saved_synthetic_denoiser(spec, self.cache_dir)), None, cls)
-        return DenoiserFolder(str(self._pipeline_path(spec)), spec.denoiser, cls, self.allow_pickle)
-
-    def _pipeline_path(self, spec: ModelSpec) -> Path | str:
-        if self.kind == "proxy":
-            from diffbench.spec.proxy import PROXIES
-
-            return PROXIES[spec.name]
-        return saved_tiny(spec, self.cache_dir) if self.kind == "tiny" else self.name
-
-    def load(self, spec: ModelSpec, configs: dict[str, Any], device: str, dtype=torch.bfloat16) -> Loaded:
-        if self.kind == "synthetic":
-            start = time.perf_counter()
-            pipe = assemble(spec, "full", device, dtype)
-            _synchronize(device)
-            built_s = time.perf_counter() - start
-            quantize_s = quantize(pipe, configs, device) if configs else None
-            return Loaded(pipe, built_s, quantize_s)
-        return load_pretrained(self._pipeline_path(spec), configs, device, dtype, self.allow_pickle)

@@ -14,13 +14,16 @@ import re
 from pathlib import Path
 from typing import Any
 
+from diffbench.spec.dimensions import DIMENSIONS
 from diffbench.store.results import QUALITY_METRICS, Measurement, Results, describe_failure
 from diffbench.face.seeds import Seeds, seed_row
 
 SEED_COLUMNS = ("ckpt", "batch_size", "fuse", "compile", "compile_vae", "quantization", "model_memory",
                 "inference_memory", "time")
-# Dimensions added after the seeds: extra_info key → its default. Each gets a column only where a run left it.
-OPTIONAL_COLUMNS = {"offload": "none", "vae": "default", "attention": "sdpa", "inductor_profile": "default"}
+# Dimensions added after the seeds, from their records (spec/dimensions.py): extra_info key → its default, and the
+# column that shows it. Each gets a column only where a run left it.
+OPTIONAL_COLUMNS = {d.name: d.default for d in DIMENSIONS if d.column}
+OPTIONAL_HEADERS = {d.name: d.column for d in DIMENSIONS if d.column}
 MEMORY_STRATEGIES = ("offload", "vae")  # with these, host memory matters: weights move to the host
 EXTRA_COLUMNS = ("step_s", "first_call_s")
 SEED_FIGURE_COLUMNS = ("seed_time", "seed_model_memory")  # the seeds' published figures, with --seeds
@@ -67,8 +70,8 @@ def table(model: str, measurements: list[Measurement], seeds: Seeds | None = Non
     optional = [c for c, default in OPTIONAL_COLUMNS.items()
                  if any((m.get(c) or default) != default for m in measurements)]
     host = any(c in MEMORY_STRATEGIES for c in optional)
-    headers = [*SEED_COLUMNS, *EXTRA_COLUMNS, *optional, *(["host_peak_rss"] if host else []), *metrics,
-               *(SEED_FIGURE_COLUMNS if seeds else ())]
+    headers = [*SEED_COLUMNS, *EXTRA_COLUMNS, *(OPTIONAL_HEADERS[c] for c in optional),
+               *(["host_peak_rss"] if host else []), *metrics, *(SEED_FIGURE_COLUMNS if seeds else ())]
     rows = []
     for m in measurements:
         row = [ckpt(model, m.get("weights") or weights), _cell(m.get("batch")), _cell(bool(m.get("fuse_qkv"))),

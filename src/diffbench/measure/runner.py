@@ -13,7 +13,7 @@ from diffbench.build import compilation
 from diffbench.measure import instruments, metrics
 from diffbench.spec import prompts
 from diffbench.build.built import Built
-from diffbench.build.weights import WeightsSource
+from diffbench.build.sources import WeightsSource
 
 
 @dataclass(frozen=True)

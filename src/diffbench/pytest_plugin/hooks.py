@@ -1,7 +1,8 @@
 """The diffbench pytest plugin, registered through the `pytest11` entry point (installing diffbench is enough):
 the options, the matrix parametrization, the outcome records and the shared fixtures.
 
-Wiring only: what the hooks do lives in `plugin`, `settings` and `workers` beside this module.
+Wiring only: what the hooks do lives in `plugin`, `settings` and `workers` beside this module; what they keep
+between them is one `session.DiffbenchSession`, read through `get_session`.
 """
 
 from __future__ import annotations
@@ -10,39 +11,24 @@ import pytest
 
 from diffbench.measure import machine
 from diffbench.pytest_plugin import plugin, workers
-from diffbench.spec.attention import ATTENTION_KERNELS
-from diffbench.spec.compile_modes import COMPILE_MODES, INDUCTOR_PROFILES
-from diffbench.spec.memory_modes import OFFLOAD_MODES, VAE_MODES
+from diffbench.pytest_plugin.session import get_session
+from diffbench.spec.dimensions import DIMENSIONS
 from diffbench.spec.quantize_paths import QUANTIZE_PATHS
 from diffbench.pytest_plugin.settings import Settings
-from diffbench.build.weights import NAMED_SOURCES
+from diffbench.build.sources import NAMED_SOURCES
 
 
-def _names(table) -> str:
-    """The valid names of an option, from the table the suite checks them against (never listed by hand)."""
-    return ", ".join(table)
+_RUN_OPTIONS_AFTER = "--attention"  # the matrix option the run options (--weights ... --quant-components) follow
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("diffbench", "diffbench: the (model x quantization x compile x fuse x batch) matrix")
     add = group.addoption
-    add("--models", dest="diffbench_models", default="all", metavar="NAMES",
-        help="comma-separated model names, or 'all' (default: all)")
-    add("--quant", dest="diffbench_quant", default="all", metavar="SCHEMES",
-        help="comma-separated quantization schemes, or 'all' (default: all)")
-    add("--compile", dest="diffbench_compile", default="eager", metavar="MODES",
-        help=f"comma-separated compile modes: {_names(COMPILE_MODES)}, or 'all' (default: eager)")
-    add("--fuse", dest="diffbench_fuse", default="off", choices=["off", "on", "both"],
-        help="fuse the denoiser's QKV projections (default: off)")
-    add("--batch", dest="diffbench_batch", default="1", metavar="SIZES",
-        help="comma-separated batch sizes (default: 1)")
-    add("--offload", dest="diffbench_offload", default="none", metavar="MODES",
-        help=f"comma-separated CPU offload modes: {_names(OFFLOAD_MODES)}, or 'all' (default: none)")
-    add("--vae", dest="diffbench_vae", default="default", metavar="MODES",
-        help=f"comma-separated VAE memory modes: {_names(VAE_MODES)}, or 'all' (default: default)")
-    add("--attention", dest="diffbench_attention", default="sdpa", metavar="KERNELS",
-        help=f"comma-separated attention kernels: {_names(ATTENTION_KERNELS)}, or 'all' "
-             "(default: sdpa, torch's own choice)")
+    # The matrix options come from the dimension records (spec/dimensions.py); `pytest --help` lists the run
+    # options between them, after --attention, where it always has.
+    split = [d.option for d in DIMENSIONS].index(_RUN_OPTIONS_AFTER) + 1
+    for dimension in DIMENSIONS[:split]:
+        add(dimension.option, **dimension.option_kwargs())
     add("--weights", dest="diffbench_weights", default="auto", metavar="SOURCE",
         help=f"{' | '.join(NAMED_SOURCES)} | a hub id or local pipeline folder "
              "(default: synthetic on CUDA, tiny on CPU)")
@@ -55,13 +41,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     add("--quant-components", dest="diffbench_quant_components", default="denoiser", metavar="NAMES",
         help="components to quantize: 'denoiser' and/or component names such as text_encoder_2,vae "
              "(default: denoiser)")
-    add("--compile-vae", dest="diffbench_compile_vae", nargs="?", const="on", default="off",
-        choices=["off", "on", "both"],
-        help="also compile the VAE decoder with the scenario's compile mode; bare --compile-vae means on "
-             "(default: off)")
-    add("--inductor-profile", dest="diffbench_inductor_profile", default="default", metavar="NAMES",
-        help=f"comma-separated named inductor flag sets applied per compiled scenario: {_names(INDUCTOR_PROFILES)} "
-             "(their flags: src/diffbench/compilation.py), or 'all' (default: default)")
+    for dimension in DIMENSIONS[split:]:
+        add(dimension.option, **dimension.option_kwargs())
     add("--quantize-paths", dest="diffbench_quantize_paths", default="all", metavar="NAMES",
         help="comma-separated ways the quantization-cost tests put a quantized denoiser on the device: "
              + ", ".join(f"{p.name} ({p.description})" for p in QUANTIZE_PATHS.values()) + ", or 'all' (default: all)")
@@ -132,11 +113,12 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
 
 
 def pytest_benchmark_update_machine_info(config: pytest.Config, machine_info: dict) -> None:
-    weights = config.stash[plugin.SETTINGS].build.source.name
+    weights = get_session(config).settings.build.source.name
     machine_info["diffbench"] = machine.environment(config.rootpath) | dict(weights=weights) | workers.placement(config)
 
 
 def pytest_benchmark_update_json(config: pytest.Config, benchmarks, output_json: dict) -> None:
+    plugin.note_saved_benchmarks(config, benchmarks)
     plugin.annotate_results(config, output_json)
     workers.tag_records(config, output_json)
 
@@ -165,7 +147,7 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
 def settings(pytestconfig: pytest.Config) -> Settings:
     """The validated options; asking for them prepares the process for building models (once)."""
     plugin.prepare_runtime(pytestconfig)
-    return pytestconfig.stash[plugin.SETTINGS]
+    return get_session(pytestconfig).settings
 
 
 @pytest.fixture(scope="session")
@@ -182,12 +164,12 @@ def quality_session(pytestconfig: pytest.Config, settings: Settings):
 
 @pytest.fixture(scope="session")
 def serialization_log(pytestconfig: pytest.Config) -> list:
-    return pytestconfig.stash[plugin.SERIALIZATION]
+    return get_session(pytestconfig).serialization
 
 
 @pytest.fixture(scope="session")
 def quantization_cost_log(pytestconfig: pytest.Config) -> list:
-    return pytestconfig.stash[plugin.QUANTIZATION_COST]
+    return get_session(pytestconfig).quantization_cost
 
 
 @pytest.fixture

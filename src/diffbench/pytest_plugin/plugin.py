@@ -6,6 +6,7 @@ builds a model at import time.
 
 from __future__ import annotations
 
+import json
 import sys
 import tempfile
 import time
@@ -23,33 +24,23 @@ from diffbench.spec.matrix import Scenario, UsageError
 from diffbench.measure.quality_session import QualitySession
 from diffbench.measure.quantization_cost import QuantizationCase
 from diffbench.spec.schemes import SCHEMES
+from diffbench.pytest_plugin.session import get_session, start_session
 from diffbench.pytest_plugin.settings import Settings, settings_from_options
-
-SETTINGS = pytest.StashKey["Settings"]()
-CACHE = pytest.StashKey[PipelineCache]()
-QUALITY = pytest.StashKey[QualitySession]()
-OUTCOMES = pytest.StashKey[dict]()
-SERIALIZATION = pytest.StashKey[list]()
-QUANTIZATION_COST = pytest.StashKey[list]()
-STARTED = pytest.StashKey[float]()
-RUNNING = pytest.StashKey[dict]()  # the scenario in progress: still set if the session is interrupted in it
 
 
 def configure(config: pytest.Config) -> None:
-    """Validate the options (a bad value is a usage error before anything is built) and start the records.
-    Nothing process-wide changes here: that waits for the first diffbench test (`prepare_runtime`), so other
-    test sessions in an environment where diffbench is installed run as if it were not."""
+    """Validate the options (a bad value is a usage error before anything is built) and start the session
+    (`session.DiffbenchSession`: its clock and records). Nothing process-wide changes here: that waits for the
+    first diffbench test (`prepare_runtime`), so other test sessions in an environment where diffbench is
+    installed run as if it were not."""
     if config.option.help:
         return
     try:
-        config.stash[SETTINGS] = settings_from_options(config.option, config.rootpath)
+        settings = settings_from_options(config.option, config.rootpath)
     except UsageError as exc:
         raise pytest.UsageError(str(exc)) from None
-    config.stash[STARTED] = time.perf_counter()
-    workers.use_worker_device(config, config.stash[SETTINGS].device)  # under xdist: this worker's own GPU
-    config.stash[OUTCOMES] = dict(failures=[], skipped=[])
-    config.stash[SERIALIZATION] = []
-    config.stash[QUANTIZATION_COST] = []
+    start_session(config, settings)
+    workers.use_worker_device(config, settings.device)  # under xdist: this worker's own GPU
 
 
 def prepare_runtime(config: pytest.Config) -> None:
@@ -60,7 +51,7 @@ def prepare_runtime(config: pytest.Config) -> None:
     if opt.diffbench_compile_cache or opt.diffbench_fresh_compile:
         root = Path(opt.diffbench_compile_cache or Path(tempfile.gettempdir()) / "diffbench-compile")
         compilation.use_compile_cache(root.expanduser(), machine.environment(), opt.diffbench_fresh_compile)
-    if (cap := config.stash[SETTINGS].memory_cap_gib) is not None:
+    if (cap := get_session(config).settings.memory_cap_gib) is not None:
         instruments.cap_gpu_memory(cap)
 
 
@@ -115,10 +106,10 @@ def _marks(settings: Settings, skip_reason: str | None) -> list:
 
 def parametrize(metafunc: pytest.Metafunc) -> None:
     if "scenario" in metafunc.fixturenames:
-        metafunc.parametrize("scenario", scenario_params(metafunc.config.stash[SETTINGS],
+        metafunc.parametrize("scenario", scenario_params(get_session(metafunc.config).settings,
                                                          metafunc.definition.path.parent.name))
     if "quantization_case" in metafunc.fixturenames:
-        metafunc.parametrize("quantization_case", quantization_params(metafunc.config.stash[SETTINGS]))
+        metafunc.parametrize("quantization_case", quantization_params(get_session(metafunc.config).settings))
 
 
 def order_by_build(items: list[pytest.Item]) -> None:
@@ -132,17 +123,19 @@ def order_by_build(items: list[pytest.Item]) -> None:
 
 
 def pipeline_cache(config: pytest.Config) -> PipelineCache:
-    device = config.stash[SETTINGS].device
+    session = get_session(config)
+    device = session.settings.device
     # The memory a freshly built pipeline holds, before any call (measured by measure, not by build).
-    config.stash[CACHE] = PipelineCache(config.stash[SETTINGS].build, on_built=lambda built: built.info.update(
+    session.pipeline_cache = PipelineCache(session.settings.build, on_built=lambda built: built.info.update(
         instruments.model_memory(built.pipe, device)))
-    return config.stash[CACHE]
+    return session.pipeline_cache
 
 
 def quality_session(config: pytest.Config) -> QualitySession:
-    settings = config.stash[SETTINGS]
-    config.stash[QUALITY] = QualitySession(settings.quality, settings.run, settings.build.source.name)
-    return config.stash[QUALITY]
+    session = get_session(config)
+    settings = session.settings
+    session.quality = QualitySession(settings.quality, settings.run, settings.build.source.name)
+    return session.quality
 
 
 def _scenario(item: pytest.Item) -> Scenario | None:
@@ -160,41 +153,41 @@ def _subject(item: pytest.Item) -> Scenario | QuantizationCase | None:
 
 def scenario_started(item: pytest.Item) -> None:
     if (scenario := _subject(item)) is not None:
-        item.config.stash[RUNNING] = dict(scenario=scenario.id, nodeid=item.nodeid, phase="setup",
-                                          started=time.perf_counter())
+        get_session(item.config).running = dict(scenario=scenario.id, nodeid=item.nodeid, phase="setup",
+                                                started=time.perf_counter())
 
 
 def scenario_phase(item: pytest.Item, phase: str) -> None:
-    if (running := item.config.stash.get(RUNNING, None)) is not None:
+    if (running := get_session(item.config).running) is not None:
         running["phase"] = phase
 
 
 def scenario_finished(item: pytest.Item) -> None:
-    if RUNNING in item.config.stash:  # (never reached when Ctrl-C or `timeout -s INT` stops the session)
-        del item.config.stash[RUNNING]
+    get_session(item.config).running = None  # (never reached when Ctrl-C or `timeout -s INT` stops the session)
 
 
 def record_outcome(item: pytest.Item, call: pytest.CallInfo, report: pytest.TestReport) -> None:
     """Failed and skipped scenarios go into the results JSON with their reason; a failure frees the device."""
+    session = get_session(item.config)
     scenario = _subject(item)
     exc = call.excinfo.value if call.excinfo else None
     if scenario is not None:
-        outcomes = item.config.stash[OUTCOMES]
+        outcomes = session.outcomes
         entry = dict(scenario=scenario.id, nodeid=item.nodeid, phase=report.when)
         if hasattr(report, "wasxfail"):  # a known failure (rules.KNOWN_FAILURES): no measurement, a reason
             outcomes["skipped"].append(entry | dict(reason=f"known failure: {report.wasxfail}"))
         elif report.skipped and isinstance(report.longrepr, tuple):
             outcomes["skipped"].append(entry | dict(reason=report.longrepr[2].removeprefix("Skipped: ")))
         elif report.failed:
-            memory = instruments.inference_memory(item.config.stash[SETTINGS].device)
+            memory = instruments.inference_memory(session.settings.device)
             error_type, message = (type(exc).__name__, str(exc)) if exc else ("XPASS(strict)", str(report.longrepr))
             outcomes["failures"].append(entry | dict(error_type=error_type, message=message[:4000],
                                                      peak_memory_gib=memory["peak_memory_gib"],
                                                      traceback=_traceback_tail(exc)))
     if report.failed:
         _release_frames(exc)
-        if CACHE in item.config.stash:  # drop the pipeline: the next scenario starts on a clean device
-            item.config.stash[CACHE].close()
+        if session.pipeline_cache is not None:  # drop the pipeline: the next scenario starts on a clean device
+            session.pipeline_cache.close()
 
 
 def _traceback_tail(exc: BaseException | None, limit: int = 6000) -> str | None:
@@ -221,22 +214,22 @@ def _release_frames(exc: BaseException | None) -> None:
 
 def annotate_results(config: pytest.Config, output_json: dict) -> None:
     """Add failures, skips and quality metrics to pytest-benchmark's JSON (still readable by its compare)."""
-    settings = config.stash[SETTINGS]
+    session = get_session(config)
     output_json["diffbench"] = dict(
-        config.stash[OUTCOMES], serialization=config.stash[SERIALIZATION],
-        quantization_cost=config.stash[QUANTIZATION_COST], memory_cap_gib=settings.memory_cap_gib,
+        session.outcomes, serialization=session.serialization,
+        quantization_cost=session.quantization_cost, memory_cap_gib=session.settings.memory_cap_gib,
         command=["pytest", *config.invocation_params.args],  # how this file was made
         # from configure to the JSON: imports, builds, compiles and timed calls (cold vs warm compile caches)
-        session_wall_s=time.perf_counter() - config.stash[STARTED])
-    if (running := config.stash.get(RUNNING, None)) is not None:
+        session_wall_s=time.perf_counter() - session.started)
+    if (running := session.running) is not None:
         # The session was stopped inside this scenario (setup: building it; call: compiling or timing it).
         output_json["diffbench"]["interrupted"] = {k: v for k, v in running.items() if k != "started"} | dict(
             elapsed_s=time.perf_counter() - running["started"])
-    round_trips = {r["scenario"]: r for r in config.stash[SERIALIZATION]}
+    round_trips = {r["scenario"]: r for r in session.serialization}
     for bench in output_json["benchmarks"]:
         if bench["extra_info"].get("scenario") in round_trips:
             bench["extra_info"]["serialization"] = round_trips[bench["extra_info"]["scenario"]]
-    quality_session = config.stash.get(QUALITY, None)
+    quality_session = session.quality
     if quality_session is None:
         return
     by_scenario = {r["scenario"]: r for r in quality_session.records}
@@ -248,23 +241,36 @@ def annotate_results(config: pytest.Config, output_json: dict) -> None:
                 {name: {k: v for k, v in stats.items() if k != "per_prompt"} for name, stats in record["metrics"].items()})
 
 
+def note_saved_benchmarks(config: pytest.Config, benchmarks: list) -> None:
+    """pytest_benchmark_update_json: pytest-benchmark calls it when it saves, which it does only with completed
+    benchmarks (save_results_without_benchmarks calls it with none)."""
+    if benchmarks:
+        get_session(config).benchmarks_saved = True
+
+
 def save_results_without_benchmarks(config: pytest.Config) -> None:
     """pytest-benchmark writes no JSON when no benchmark completed (every scenario failed or was skipped), which
-    would lose exactly the failure records a user needs: write one in its format, with no timings."""
-    session = getattr(config, "_benchmarksession", None)
-    if session is None or not session.json or session.benchmarks or workers.is_controller(config):
+    would lose exactly the failure records a user needs: write one in its format, with no timings, through the
+    public hooks it saves with (machine and commit info, generate and update the JSON)."""
+    path = workers.results_json(config)
+    if path is None or get_session(config).benchmarks_saved or workers.is_controller(config):
         return  # (an xdist controller runs no test: the workers write their files, merged by workers.py)
+    machine_info = config.hook.pytest_benchmark_generate_machine_info(config=config)
+    config.hook.pytest_benchmark_update_machine_info(config=config, machine_info=machine_info)
     output_json = config.hook.pytest_benchmark_generate_json(
-        config=config, benchmarks=[], include_data=True, machine_info=session.get_machine_info(),
+        config=config, benchmarks=[], include_data=True, machine_info=machine_info,
         commit_info=config.hook.pytest_benchmark_generate_commit_info(config=config))
     config.hook.pytest_benchmark_update_json(config=config, benchmarks=[], output_json=output_json)
-    session.save_json(output_json)
+    # as pytest-benchmark writes it (its safe_dumps: what JSON cannot hold is written as its repr)
+    path.write_bytes(json.dumps(output_json, ensure_ascii=True, indent=4,
+                                default=lambda value: f"UNSERIALIZABLE[{value!r}]").encode())
+    workers.say(config, f"no benchmark completed: wrote the session's records in {path}")
 
 
 def write_quality_log(config: pytest.Config) -> None:
     path = config.option.diffbench_quality_json
-    quality_session = config.stash.get(QUALITY, None)
-    if path and quality_session is not None:
-        quality.write_log(Path(path), quality_session.records, dict(
-            environment=machine.environment(config.rootpath), controls=quality_session.controls,
-            outcomes=config.stash[OUTCOMES]))
+    session = get_session(config)
+    if path and session.quality is not None:
+        quality.write_log(Path(path), session.quality.records, dict(
+            environment=machine.environment(config.rootpath), controls=session.quality.controls,
+            outcomes=session.outcomes))

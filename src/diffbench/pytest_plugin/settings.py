@@ -11,18 +11,17 @@ from pathlib import Path
 import torch
 
 from diffbench.measure import capabilities, instruments, machine
-from diffbench.spec import matrix, prompts, gates
-from diffbench.spec.attention import ATTENTION_KERNELS
+from diffbench.spec import matrix, gates
 from diffbench.build.built import BuildOptions
-from diffbench.spec.compile_modes import COMPILE_MODES, INDUCTOR_PROFILES
-from diffbench.spec.matrix import ON_OFF_CHOICES, Scenario, Selection, UsageError
-from diffbench.spec.memory_modes import OFFLOAD_MODES, VAE_MODES
+from diffbench.spec.dimensions import DIMENSIONS
+from diffbench.spec.matrix import Scenario, Selection, UsageError
 from diffbench.spec.models import MODELS
 from diffbench.measure.quality_session import QualityOptions
 from diffbench.spec.quantize_paths import QUANTIZE_PATHS, QuantizePath
 from diffbench.measure.runner import RunOptions
 from diffbench.spec.schemes import SCHEMES
-from diffbench.build.weights import NAMED_SOURCES, WeightsSource, pickled_only
+from diffbench.build.sources import NAMED_SOURCES, WeightsSource, weights_source
+from diffbench.build.weights import pickled_only
 
 
 @dataclass(frozen=True)
@@ -53,10 +52,7 @@ def runnable_schemes(target: capabilities.Target, model: str) -> list[str]:
     return [name for name in SCHEMES if capabilities.skip_reason(Scenario(model, name), target) is None]
 
 
-def _choice(value: str, valid, label: str) -> str:
-    if value not in valid:
-        raise UsageError(f"unknown {label} {value!r}; valid: {', '.join(valid)}")
-    return value
+_choice = matrix.parse_choice  # one value of a fixed list; a bad one is a UsageError listing them
 
 
 def settings_from_options(opt, rootpath: Path) -> Settings:
@@ -76,18 +72,8 @@ def settings_from_options(opt, rootpath: Path) -> Settings:
     if weights == "synthetic" and device != "cuda":
         raise UsageError("--weights synthetic builds full-size models on the device: it needs --device cuda")
 
-    selection = Selection(
-        models=matrix.parse_names(opt.diffbench_models, MODELS, "model"),
-        schemes=matrix.parse_names(opt.diffbench_quant, SCHEMES, "quantization scheme"),
-        compile_modes=matrix.parse_names(opt.diffbench_compile, COMPILE_MODES, "compile mode"),
-        fuse_qkv=ON_OFF_CHOICES[_choice(opt.diffbench_fuse, ON_OFF_CHOICES, "--fuse value")],
-        batches=matrix.parse_ints(opt.diffbench_batch, "--batch"),
-        offloads=matrix.parse_names(opt.diffbench_offload, OFFLOAD_MODES, "offload mode"),
-        vaes=matrix.parse_names(opt.diffbench_vae, VAE_MODES, "vae mode"),
-        attentions=matrix.parse_names(opt.diffbench_attention, ATTENTION_KERNELS, "attention kernel"),
-        compile_vae=ON_OFF_CHOICES[_choice(opt.diffbench_compile_vae, ON_OFF_CHOICES, "--compile-vae value")],
-        inductor_profiles=matrix.parse_names(opt.diffbench_inductor_profile, INDUCTOR_PROFILES, "inductor profile"),
-    )
+    # Each matrix option, parsed by its dimension's record in DIMENSIONS' order (the first bad one is the error).
+    selection = Selection(**{d.selection: d.parse_option(getattr(opt, d.dest)) for d in DIMENSIONS})
     if weights not in NAMED_SOURCES:
         if len(selection.models) != 1:
             raise UsageError(f"--weights {weights!r} holds one model's weights: select that model with --models")
@@ -104,8 +90,8 @@ def settings_from_options(opt, rootpath: Path) -> Settings:
         if needs_cuda:
             raise UsageError(f"--quant {','.join(needs_cuda)} needs a CUDA device and none is in use "
                              f"(CPU-capable: {', '.join(runnable_schemes(target, selection.models[0]))})")
-    source = WeightsSource(weights, Path(opt.diffbench_cache_dir) if opt.diffbench_cache_dir else None,
-                           opt.diffbench_allow_pickle)
+    source = weights_source(weights, Path(opt.diffbench_cache_dir) if opt.diffbench_cache_dir else None,
+                            opt.diffbench_allow_pickle)
     components = tuple(c.strip() for c in opt.diffbench_quant_components.split(",") if c.strip())
     for model in selection.models:
         unknown = [c for c in components if c != "denoiser" and c not in MODELS[model].components]
@@ -137,11 +123,9 @@ def _memory_cap(cap_gib: float | None, device: str) -> float | None:
 
 
 def quality_options(opt, target: capabilities.Target, rootpath: Path, source: WeightsSource) -> QualityOptions:
-    from diffbench.spec import proxy_scenes as scenes
-
     count = opt.diffbench_quality_prompts
     # The proxy only knows its scenes: it is judged on scene captions, other weights on the default prompts.
-    prompt_set = scenes.evaluation_prompts() if source.kind == "proxy" else list(prompts.DEFAULT)
+    prompt_set = source.quality_prompts()
     if not 1 <= count <= len(prompt_set):
         raise UsageError(f"--quality-prompts takes 1..{len(prompt_set)}, got {count}")
     control = None if opt.diffbench_quality_control == "none" else opt.diffbench_quality_control
@@ -158,14 +142,5 @@ def quality_options(opt, target: capabilities.Target, rootpath: Path, source: We
         update=opt.diffbench_update_baselines,
         control=control,
         clip_model=opt.diffbench_clip_model,
-        clip_weights=opt.diffbench_clip_weights or _proxy_clip(source),
+        clip_weights=opt.diffbench_clip_weights or source.clip_weights(),  # the proxy's own CLIP
     )
-
-
-def _proxy_clip(source: WeightsSource) -> str | None:
-    """With proxy weights, CLIP metrics use the proxy CLIP trained on the same scenes."""
-    from diffbench.spec.proxy import CLIP_DIR
-
-    if source.kind == "proxy" and (CLIP_DIR / "open_clip_model.safetensors").exists():
-        return str(CLIP_DIR)
-    return None

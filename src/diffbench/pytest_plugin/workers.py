@@ -10,6 +10,11 @@
   (`out.json` → `out.gw0.json`), and the controller merges those into `out.json` at the end.
 
 Only popen workers (`-n N`) are meant: their files are on this machine, in the same working directory.
+
+Two of these steps have no public API and use the other plugin's internals, each only within its tested
+releases (`compat`): turning timing back on (pytest-benchmark) and handing out whole pipelines (pytest-xdist).
+Outside them, a warning and the plain behaviour: workers do not time (their failure and skip records are still
+merged), and xdist hands tests out its own way.
 """
 
 from __future__ import annotations
@@ -22,12 +27,11 @@ from typing import Any
 
 import pytest
 
+from diffbench.pytest_plugin import compat
+from diffbench.pytest_plugin.session import get_session
 from diffbench.store import merge
 from diffbench.store.results import MismatchError
 from diffbench.store.results import ResultsError
-
-CUDA_DEVICE = pytest.StashKey["int | None"]()
-WORKER_FILES = pytest.StashKey[dict]()  # controller: worker id -> the JSON that worker writes
 
 
 def worker_id() -> str | None:
@@ -58,7 +62,7 @@ def use_worker_device(config: pytest.Config, device: str) -> None:
 
         index = device_index(worker, torch.cuda.device_count())
         torch.cuda.set_device(index)
-    config.stash[CUDA_DEVICE] = index
+    get_session(config).cuda_device = index
 
 
 def group_name(build_key: tuple) -> str:
@@ -81,14 +85,18 @@ def make_scheduler(config: pytest.Config, log: Any) -> Any:
     Not xdist's own `loadgroup` reading the `xdist_group` marks: that carries the group to the controller by
     appending it to the workers' node ids, which pytest 9.2 no longer lets it do (pytest-xdist issue #1386: it
     silently distributes test by test). Here the controller works the groups out from its own selection,
-    which is the workers' (same options). Other modes (loadscope, loadfile, worksteal, each) are left to xdist."""
+    which is the workers' (same options). Other modes (loadscope, loadfile, worksteal, each) are left to xdist.
+
+    No public API hands out groups of tests: this overrides xdist's private `_split_scope` and `_reschedule`
+    (and reads `workqueue`, `assigned_work`, `_pending_of`), so only with a tested pytest-xdist."""
     if config.option.dist not in ("load", "loadgroup"):
+        return None
+    if not compat.guard(config, "pytest-xdist", "handing out whole pipelines (one build per worker)",
+                        f"xdist's own --dist {config.option.dist} hands the tests out"):
         return None
     from xdist.scheduler import LoadScopeScheduling  # only reached under xdist
 
-    from diffbench.pytest_plugin.plugin import SETTINGS
-
-    groups = {s.id: group_name(s.build_key) for s in config.stash[SETTINGS].selection.scenarios()}
+    groups = {s.id: group_name(s.build_key) for s in get_session(config).settings.selection.scenarios()}
 
     class PipelineScheduling(LoadScopeScheduling):
         def _split_scope(self, nodeid: str) -> str:
@@ -107,17 +115,26 @@ def make_scheduler(config: pytest.Config, log: Any) -> Any:
 
 def configure_node(config: pytest.Config, node: Any) -> None:
     """Controller, before a worker starts (pytest_configure_node): note the JSON file that worker will write."""
-    bs = getattr(config, "_benchmarksession", None)
-    if bs is not None and bs.json:
-        path = worker_json(json_path(bs), node.gateway.id)
+    if asked := config.getoption("benchmark_json", None):
+        path = worker_json(json_path(asked), node.gateway.id)
         path.unlink(missing_ok=True)  # a file left by an earlier run must not be merged into this one
-        config.stash.setdefault(WORKER_FILES, {})[node.gateway.id] = path
+        get_session(config).worker_files[node.gateway.id] = path
 
 
-def json_path(bs: Any) -> Path:
-    """Where pytest-benchmark writes --benchmark-json: a path from 5.3 on, before that a file it opened while
-    parsing the options (argparse.FileType)."""
-    return Path(getattr(bs.json, "name", bs.json))
+def json_path(value: Any) -> Path:
+    """The path of a --benchmark-json value: a path from pytest-benchmark 5.3 on, before that a file it opened
+    while parsing the options (argparse.FileType)."""
+    return Path(getattr(value, "name", value))
+
+
+def results_json(config: pytest.Config) -> Path | None:
+    """Where this process's results go: --benchmark-json, on an xdist worker its own file next to it; None when
+    no JSON was asked for."""
+    asked = config.getoption("benchmark_json", None)
+    if not asked:
+        return None
+    worker = worker_id()
+    return json_path(asked) if worker is None else worker_json(json_path(asked), worker)
 
 
 def worker_json(path: Path, worker: str) -> Path:
@@ -139,18 +156,27 @@ def time_on_workers(config: pytest.Config) -> None:
     own JSON; the controller, which runs no test, only drops the warning that benchmarks are off.
 
     Runs at session start: pytest-benchmark makes its session in a trylast pytest_configure, after every
-    conftest's pytest_configure, and the `benchmark` fixture reads `disabled` only when a test asks for it."""
-    bs = getattr(config, "_benchmarksession", None)
+    conftest's pytest_configure, and the `benchmark` fixture reads `disabled` only when a test asks for it.
+
+    No public API turns timing on under xdist or points a worker's JSON elsewhere: this sets fields of
+    pytest-benchmark's session (`config._benchmarksession`), so only with a tested pytest-benchmark."""
     worker = worker_id()
-    if bs is None or (worker is None and not is_controller(config)):
+    if worker is None and not is_controller(config):
+        return  # not under xdist: pytest-benchmark is left alone
+    if not compat.guard(config, "pytest-benchmark", "timing on xdist workers",
+                        "the workers do not time (pytest-benchmark's behaviour under xdist); their failure "
+                        "and skip records are still merged"):
+        return
+    bs = getattr(config, "_benchmarksession", None)
+    if bs is None:
         return
     if xdist_turned_timing_off(config):
         bs.disabled = worker is None
         # pytest-benchmark >= 5.3 sets xdist_warning and warns at the end that timing was off; 4.0-5.2 lack it.
         if hasattr(bs, "xdist_warning"):
             bs.xdist_warning = False
-    if worker is not None and bs.json:  # read when saving, by pytest-benchmark and save_results_without_benchmarks
-        path = worker_json(json_path(bs), worker)
+    if worker is not None and bs.json:  # where pytest-benchmark saves: this worker's own file (results_json)
+        path = worker_json(json_path(bs.json), worker)
         if hasattr(bs.json, "write"):  # pytest-benchmark < 5.3 writes into the file it opened
             bs.json.close()
             bs.json = open(path, "wb")  # pytest-benchmark closes it when it saves
@@ -161,7 +187,7 @@ def time_on_workers(config: pytest.Config) -> None:
 def placement(config: pytest.Config) -> dict[str, Any]:
     """Where this process ran, for the environment fingerprint: empty outside xdist."""
     worker = worker_id()
-    return {} if worker is None else dict(xdist_worker=worker, cuda_device=config.stash.get(CUDA_DEVICE, None))
+    return {} if worker is None else dict(xdist_worker=worker, cuda_device=get_session(config).cuda_device)
 
 
 def tag_records(config: pytest.Config, output_json: dict) -> None:
@@ -178,28 +204,30 @@ def tag_records(config: pytest.Config, output_json: dict) -> None:
 def merge_results(config: pytest.Config) -> None:
     """Controller, at session end: merge the workers' files (in worker order) into the --benchmark-json path
     and delete them. If they cannot be merged (e.g. workers on different GPU kinds) they are kept, and said so."""
-    bs = getattr(config, "_benchmarksession", None)
-    files = config.stash.get(WORKER_FILES, {})
-    if not is_controller(config) or bs is None or not bs.json or not files:
+    asked = config.getoption("benchmark_json", None)
+    if not is_controller(config) or not asked:
+        return
+    files = get_session(config).worker_files
+    if not files:
         return
     ordered = sorted(files.items(), key=lambda item: (len(item[0]), item[0]))  # gw2 before gw10
     missing = [worker for worker, path in ordered if not path.exists()]
     paths = [path for _, path in ordered if path.exists()]
     if missing:
-        _say(config, f"no results from xdist worker(s) {', '.join(missing)} (crashed?)")
+        say(config, f"no results from xdist worker(s) {', '.join(missing)} (crashed?)")
     if not paths:
         return
     try:
         runs = [merge.read_run(path) for path in paths]
         merged = merge.merge_runs(runs)
     except (ResultsError, MismatchError) as exc:
-        _say(config, f"could not merge the workers' results, kept {', '.join(map(str, paths))}: {exc}")
+        say(config, f"could not merge the workers' results, kept {', '.join(map(str, paths))}: {exc}")
         return
     as_one_run(merged.data, [run.data for run in runs])
-    merge.write(merged, json_path(bs))
+    merge.write(merged, json_path(asked))
     for path in paths:
         path.unlink()
-    _say(config, f"merged {len(paths)} xdist worker results into {json_path(bs)}")
+    say(config, f"merged {len(paths)} xdist worker results into {json_path(asked)}")
 
 
 def as_one_run(data: dict, worker_data: list[dict]) -> None:
@@ -221,7 +249,7 @@ def as_one_run(data: dict, worker_data: list[dict]) -> None:
         data["diffbench"]["session_wall_s"] = max(walls)
 
 
-def _say(config: pytest.Config, line: str) -> None:
+def say(config: pytest.Config, line: str) -> None:
     reporter = config.pluginmanager.get_plugin("terminalreporter")
     if reporter is not None:
         reporter.write_line(f"diffbench: {line}")

@@ -1,6 +1,7 @@
 """The benchmark matrix as data: scenarios, their stable ids, and the combinations that cannot run.
 
-A scenario is one (model, scheme, compile mode, fuse_qkv, batch size, ...) point: the fields of `Scenario`. Its id
+A scenario is one (model, scheme, compile mode, fuse_qkv, batch size, ...) point: the fields of `Scenario`, one per
+record of `dimensions.DIMENSIONS`, which also give its id, its build key and `Selection`. Its id
 (`flux-dev-fp8dqrow-max-autotune-fuse-bs1`) keys baseline files, so the id format never changes: new
 dimensions are appended only when they differ from their default.
 Hardware and library checks live in `capabilities`; this module holds what is invalid on any machine.
@@ -8,36 +9,50 @@ Hardware and library checks live in `capabilities`; this module holds what is in
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
-from collections.abc import Iterable
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 
+# The parsing helpers live with the records that use them; importing them from here keeps working.
+from diffbench.spec.dimensions import (BATCH_SIZES, DIMENSIONS, ON_OFF_CHOICES, UsageError, parse_choice, parse_ints,
+                                       parse_names)
 from diffbench.spec.models import MODELS, ModelSpec
 
-BATCH_SIZES = (1, 4, 8, 16)
+__all__ = ["BATCH_SIZES", "DIMENSIONS", "ON_OFF_CHOICES", "Scenario", "Selection", "UsageError", "parse_choice",
+           "parse_ints", "parse_names"]
+
+
+def _fields(name: str, field, order: bool = False) -> type:
+    """A frozen dataclass holding one field per dimension, in DIMENSIONS' order (`field(d)`: its name, type and
+    default), for `Scenario` and `Selection` to extend."""
+    cls = dataclasses.make_dataclass(name, [field(d) for d in DIMENSIONS], frozen=True, order=order)
+    cls.__module__ = __name__
+    return cls
+
+
+def _scenario_field(d) -> tuple:
+    return (d.name, d.field_type) if d.required else (d.name, d.field_type, d.default)
+
+
+def _selection_field(d) -> tuple:
+    # What a run selects of each dimension: its default alone unless asked (models and schemes must be given).
+    return (d.selection, tuple) if d.required else (d.selection, tuple, (d.default,))
+
+
+_ScenarioFields = _fields("_ScenarioFields", _scenario_field, order=True)
+_SelectionFields = _fields("_SelectionFields", _selection_field)
 
 
 @dataclass(frozen=True, order=True)
-class Scenario:
-    model: str
-    scheme: str
-    compile: str = "eager"
-    fuse_qkv: bool = False
-    batch: int = 1
-    offload: str = "none"
-    vae: str = "default"
-    attention: str = "sdpa"
-    compile_vae: bool = False  # compile the VAE decoder too, with the scenario's compile mode (a seeds' column)
-    inductor_profile: str = "default"  # named inductor flags the scenario compiles with (compilation.py)
+class Scenario(_ScenarioFields):
+    """One point of the matrix: a field per dimension (`dimensions.DIMENSIONS`: model, scheme, compile, fuse_qkv,
+    batch, offload, vae, attention, compile_vae, inductor_profile, parallel), each with its default but model
+    and scheme, so `Scenario("flux-dev", "int8wo", "regional")` reads positionally."""
 
     @property
     def id(self) -> str:
-        base = f"{self.model}-{self.scheme}-{self.compile}-{'fuse' if self.fuse_qkv else 'nofuse'}-bs{self.batch}"
         # Dimensions added later appear only when they leave their default, so older ids never change.
-        extra = [f"offload-{self.offload}"] * (self.offload != "none") + [f"vae-{self.vae}"] * (self.vae != "default")
-        extra += [f"attn-{self.attention}"] * (self.attention != "sdpa") + ["compile-vae"] * self.compile_vae
-        extra += [f"inductor-{self.inductor_profile}"] * (self.inductor_profile != "default")
-        return "-".join([base, *extra])
+        return "-".join(fragment for d in DIMENSIONS if (fragment := d.id_fragment(getattr(self, d.name))) is not None)
 
     @property
     def spec(self) -> ModelSpec:
@@ -46,58 +61,20 @@ class Scenario:
     @property
     def build_key(self) -> tuple:
         """Scenarios with the same build key share one built pipeline: every field but the batch size, which is
-        a call argument (a new dimension joins the key by being a field)."""
-        return tuple(value for name, value in self.params().items() if name != "batch")
+        a call argument (a dimension joins the key through its record's `in_build_key`)."""
+        return tuple(getattr(self, d.name) for d in DIMENSIONS if d.in_build_key)
 
     def params(self) -> dict:
-        return {f.name: getattr(self, f.name) for f in fields(self)}
+        """The fields a result records (a dimension with `recorded_at_default=False` only off its default)."""
+        return {d.name: value for d in DIMENSIONS
+                if (value := getattr(self, d.name)) != d.default or d.recorded_at_default}
 
 
 @dataclass(frozen=True)
-class Selection:
-    """What the user asked for (names already validated by `parse_names`)."""
-
-    models: tuple[str, ...]
-    schemes: tuple[str, ...]
-    compile_modes: tuple[str, ...] = ("eager",)
-    fuse_qkv: tuple[bool, ...] = (False,)
-    batches: tuple[int, ...] = (1,)
-    offloads: tuple[str, ...] = ("none",)
-    vaes: tuple[str, ...] = ("default",)
-    attentions: tuple[str, ...] = ("sdpa",)
-    compile_vae: tuple[bool, ...] = (False,)
-    inductor_profiles: tuple[str, ...] = ("default",)
+class Selection(_SelectionFields):
+    """What the user asked for (names already validated by each dimension's parser): a tuple of values per
+    dimension (models, schemes, compile_modes, fuse_qkv, batches, offloads, vaes, attentions, compile_vae,
+    inductor_profiles, parallels)."""
 
     def scenarios(self) -> list[Scenario]:
-        return [Scenario(*combo) for combo in itertools.product(
-            self.models, self.schemes, self.compile_modes, self.fuse_qkv, self.batches, self.offloads, self.vaes,
-            self.attentions, self.compile_vae, self.inductor_profiles)]
-
-
-class UsageError(ValueError):
-    """Bad user input; the plugin turns it into a pytest usage error."""
-
-
-def parse_names(value: str, valid: Iterable[str], label: str) -> tuple[str, ...]:
-    """'a,b' → ('a', 'b'); 'all' → every valid name."""
-    valid = list(valid)
-    names = tuple(n.strip() for n in value.split(",") if n.strip())
-    if names == ("all",):
-        return tuple(valid)
-    unknown = [n for n in names if n not in valid]
-    if unknown or not names:
-        raise UsageError(f"unknown {label} {', '.join(map(repr, unknown)) or '(empty)'}; valid: all, {', '.join(valid)}")
-    return names
-
-
-def parse_ints(value: str, label: str) -> tuple[int, ...]:
-    try:
-        numbers = tuple(int(v) for v in value.split(",") if v.strip())
-    except ValueError:
-        raise UsageError(f"{label} takes comma-separated positive integers, got {value!r}") from None
-    if not numbers or min(numbers) < 1:
-        raise UsageError(f"{label} takes comma-separated positive integers, got {value!r}")
-    return numbers
-
-
-ON_OFF_CHOICES = {"off": (False,), "on": (True,), "both": (False, True)}  # --fuse, --compile-vae
+        return [Scenario(*combo) for combo in itertools.product(*(getattr(self, d.selection) for d in DIMENSIONS))]

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from diffbench.spec.attention import ATTENTION_KERNELS
 from diffbench.spec.matrix import Scenario
 from diffbench.spec.models import ModelSpec
+from diffbench.spec.parallel import PARALLEL_MODES
 
 
 @dataclass(frozen=True)
@@ -27,6 +28,13 @@ def _has_fuse_qkv(spec: ModelSpec) -> bool:
     return hasattr(getattr(diffusers, spec.components[spec.denoiser].cls), "fuse_qkv_projections")
 
 
+def _has_cp_plan(spec: ModelSpec) -> bool:
+    """Whether diffusers knows how to split the denoiser's sequence across GPUs (its class's `_cp_plan`)."""
+    import diffusers
+
+    return getattr(getattr(diffusers, spec.components[spec.denoiser].cls), "_cp_plan", None) is not None
+
+
 INVALID: list[Rule] = [
     Rule(lambda s: s.fuse_qkv and not _has_fuse_qkv(s.spec),
          "the denoiser has no fuse_qkv_projections"),
@@ -34,6 +42,14 @@ INVALID: list[Rule] = [
          "the denoiser's attention does not go through diffusers' attention dispatcher (use an sdpa-* kernel)"),
     Rule(lambda s: s.compile == "eager" and (s.compile_vae or s.inductor_profile != "default"),
          "compile_vae and inductor profiles apply to compiled scenarios: eager compiles nothing"),
+    Rule(lambda s: s.parallel != "none" and not _has_cp_plan(s.spec),
+         "context parallelism: the denoiser has no context-parallel plan in diffusers (no _cp_plan)"),
+    # No apply step for context parallelism yet: each layout is skipped, saying what it will need.
+    *(Rule(lambda s, name=mode.name: s.parallel == name,
+           f"context parallelism (--parallel {mode.name}) is not built yet: needs diffusers' ContextParallelConfig("
+           f"ulysses_degree={mode.ulysses_degree}, ring_degree={mode.ring_degree}) / enable_parallelism and "
+           f"{mode.gpus} GPUs (next issue)")
+      for mode in PARALLEL_MODES.values() if mode.name != "none"),
 ]
 
 
