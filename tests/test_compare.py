@@ -31,7 +31,7 @@ def make(tmp_path, name, seed=0, slower=None, noise=0.02, **kwargs):
     return write_results(tmp_path / f"{name}.json", rounds, **kwargs)
 
 
-QUIET = Tolerances(run_noise={})  # no run-to-run allowance: the interval rule alone
+QUIET = Tolerances(run_noise={}, process_noise={})  # no run-to-run allowance, no class process sd: the rules alone
 
 
 def ratio_interval(note: str) -> tuple[float, float]:
@@ -385,8 +385,9 @@ def test_the_between_process_interval_is_students_t_on_log_medians():
 
 def test_no_run_noise_allowance_across_processes(tmp_path):
     """On a CPU the single-run rule widens the threshold to the class allowance; across processes the
-    processes measure that noise, so a consistent +15% is a regression at --fail-latency."""
-    cpu = Tolerances(run_noise={"cpu": 0.25})
+    processes measure that noise, so a consistent +15% is a regression at --fail-latency (here with the sample
+    sd alone: no class process sd)."""
+    cpu = Tolerances(run_noise={"cpu": 0.25}, process_noise={})
     bases = processes(tmp_path, "base", SPREAD, gpu=None)
     news = processes(tmp_path, "new", (1.03, 0.97, 1.0), scale=1.15, seed=50, gpu=None)
     row = across(bases, news, cpu)[FP8]
@@ -395,7 +396,7 @@ def test_no_run_noise_allowance_across_processes(tmp_path):
 
 
 def test_too_few_processes_fall_back_to_the_single_run_rule(tmp_path):
-    cpu = Tolerances(run_noise={"cpu": 0.25})
+    cpu = Tolerances(run_noise={"cpu": 0.25}, process_noise={})
     bases = processes(tmp_path, "base", SPREAD, gpu=None)
     news = processes(tmp_path, "new", (1.03, 0.97, 1.0), scale=1.15, seed=50, gpu=None)
     single = statuses(bases[0], news[0], cpu)[FP8]
@@ -410,6 +411,30 @@ def test_too_few_processes_fall_back_to_the_single_run_rule(tmp_path):
     rows = across([bases[0], *bf16_only], news, cpu)
     assert rows[FP8].status == single and "single-run rule: 1 BASE and 3 NEW processes" in rows[FP8].notes[-1]
     assert rows[BF16].status == "regression" and "over 3 + 3 processes" in rows[BF16].notes[0]
+
+
+def test_the_class_process_sd_is_a_floor_for_clustered_processes(tmp_path):
+    """The bimodal CPU case: 3 fast BASE processes against 3 slow NEW ones of the same code, each side tight
+    (±0.5%), +20% apart. The sample sd alone calls that a regression; with the class's process sd (0.09 over 14
+    df, about the committed CPU one) as a floor it is not, while a 30% shift still is."""
+    from diffbench.face.compare import ProcessNoise, load_process_noise
+
+    floor = Tolerances(run_noise={}, process_noise={"cpu": ProcessNoise(0.09, 14, "cpu")})
+    fast = processes(tmp_path, "fast", (0.830, 0.826, 0.834), gpu=None)
+    slow = processes(tmp_path, "slow", (1.0, 0.995, 1.005), seed=50, gpu=None)
+    assert across(fast, slow, QUIET)[FP8].status == "regression"  # the sample sd alone: far too narrow
+    row = across(fast, slow, floor)[FP8]
+    assert (row.status, row.noise_class) == ("inconclusive", "cpu")
+    assert "sd 0.090, the cpu class's process sd (14 df)" in row.notes[0]
+    slower = processes(tmp_path, "slower", (0.830 * 1.3, 0.826 * 1.3, 0.834 * 1.3), seed=90, gpu=None)
+    row = across(fast, slower, floor)[FP8]
+    assert row.status == "regression" and "sd 0.090" in row.notes[0]
+    # A comparison whose own spread exceeds the floor keeps its sample sd and df.
+    wide = Tolerances(run_noise={}, process_noise={"cpu": ProcessNoise(0.001, 14, "cpu")})
+    assert "class's process sd" not in across(fast, slower, wide)[FP8].notes[0]
+    # The committed CPU class has one (tools/error_rates.py); the GPU class, with 3 reruns, has none.
+    committed = load_process_noise()
+    assert "cpu" in committed and committed["cpu"].df > 4 and "gpu" not in committed
 
 
 def test_host_bound_across_processes_is_judged_on_gpu_kernel_time(tmp_path):

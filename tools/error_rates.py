@@ -27,7 +27,13 @@ says what is missing):
   k of them as BASE and k, multiplied by 1 + slowdown, as NEW. The vectors of one run's scenarios share its
   run factor but are drawn as separate processes, as in the single-run simulation.
 
-The between-process rule uses --fail-latency alone as its threshold (no run-to-run allowance), 5% here.
+The between-process rule uses --fail-latency alone as its threshold (no run-to-run allowance), 5% here, and
+as its sd the larger of the comparison's pooled sample sd and the class's process sd (run_noise.toml
+`process_sd`, `process_df`): the sd of the log of each clean rerun's median over its scenario's geometric mean
+(the same centre the single-run simulation divides by), pooled over the class's scenarios, with df = clean
+process medians − scenarios; rounded up to 0.001. A class with fewer than MIN_RERUNS_FOR_PROCESS_SD clean reruns
+gets none (its comparisons use the sample sd alone), and the report says so. The real and simulated estimates
+use the value measured here, so they are in-sample for it, as the allowance's real false alarms are.
 """
 
 from __future__ import annotations
@@ -43,7 +49,7 @@ from pathlib import Path
 import numpy as np
 
 from diffbench.store import results
-from diffbench.face.compare import CONFIDENCE, Tolerances, geometric_mean, judge_latency, judge_processes, judge_scenario_latency, judge_scenario_processes, noise_class, spread_of
+from diffbench.face.compare import CONFIDENCE, ProcessNoise, Tolerances, geometric_mean, judge_latency, judge_processes, judge_scenario_latency, judge_scenario_processes, noise_class, spread_of
 from diffbench.store.results import Measurement
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -51,6 +57,9 @@ BASELINES = ROOT / "baselines"
 RUN_NOISE = ROOT / "src" / "diffbench" / "data" / "run_noise.toml"
 PROCESSES = (3, 5)  # processes per side of the between-process estimates
 SLOWDOWNS = (0.0, 0.05, 0.10, 0.20, 0.30)
+# Clean reruns a class needs for a process sd: as many as one disjoint 3 + 3 comparison. With fewer (the GPU's 3
+# reruns of one scenario: 2 df) the floor would be as uncertain as the sample sd it is meant to steady.
+MIN_RERUNS_FOR_PROCESS_SD = 6
 
 
 @dataclass(frozen=True)
@@ -110,6 +119,25 @@ def allowance(runs: list[results.Results], kind: str, t: Tolerances) -> float:
             (b_low, b_high), (n_low, n_high) = spread_of(b), spread_of(n)
             worst = max(worst, n_low / b_high - 1, b_low / n_high - 1)
     return math.ceil(worst * 100) / 100
+
+
+def process_noise(runs: list[results.Results], kind: str, t: Tolerances) -> ProcessNoise | None:
+    """The class's between-process sd of log medians: each clean rerun's median over its scenario's geometric
+    mean, pooled over the class's scenarios (df = medians − scenarios), rounded up to 0.001; None with fewer
+    than MIN_RERUNS_FOR_PROCESS_SD reruns."""
+    if len(runs) < MIN_RERUNS_FOR_PROCESS_SD:
+        return None
+    squares, medians, scenarios = 0.0, 0, 0
+    for scenario in _common(runs):
+        ms = [r.measurements[scenario] for r in runs]
+        if any(classify(m, r.gpu, t) != kind or not m.median > 0 for m, r in zip(ms, runs)):
+            continue
+        logs = np.log([m.median for m in ms])
+        squares += float(np.sum((logs - logs.mean()) ** 2))
+        medians, scenarios = medians + len(ms), scenarios + 1
+    if medians - scenarios < 1:
+        return None
+    return ProcessNoise(math.ceil(math.sqrt(squares / (medians - scenarios)) * 1000) / 1000, medians - scenarios, kind)
 
 
 def real_false_alarms(runs: list[results.Results], t: Tolerances) -> dict:
@@ -201,7 +229,7 @@ def process_detections(runs: list[results.Results], rerun_set: RerunSet, k: int,
 
 
 def simulate_processes(vectors: list[np.ndarray], k: int, slowdown: float, threshold: float, trials: int,
-                       seed: int) -> dict[str, float]:
+                       seed: int, floor: ProcessNoise | None = None) -> dict[str, float]:
     """Verdict rates of the between-process rule for k + k processes drawn from the measured runs (2k different
     vectors, each one's rounds resampled, its median the process's), NEW multiplied by 1 + slowdown."""
     rng = np.random.default_rng(seed)
@@ -210,13 +238,14 @@ def simulate_processes(vectors: list[np.ndarray], k: int, slowdown: float, thres
         chosen = rng.choice(len(vectors), 2 * k, replace=False)
         medians = [float(np.median(rng.choice(vectors[i], len(vectors[i])))) for i in chosen]
         new = [(1 + slowdown) * m for m in medians[k:]]
-        counts[judge_processes(medians[:k], new, threshold).status] += 1
+        counts[judge_processes(medians[:k], new, threshold, floor=floor).status] += 1
     return {key: value / trials for key, value in counts.items()}
 
 
 def measure_processes(runs: list[results.Results], rerun_set: RerunSet, vectors: list[np.ndarray], k: int,
                       t: Tolerances, trials: int, seed: int) -> dict:
-    simulated = ({f"{s:.0%}": simulate_processes(vectors, k, s, t.latency, trials, seed) for s in SLOWDOWNS}
+    floor = t.process_noise.get(rerun_set.name)
+    simulated = ({f"{s:.0%}": simulate_processes(vectors, k, s, t.latency, trials, seed, floor) for s in SLOWDOWNS}
                  if len(vectors) >= 2 * k else
                  dict(missing=f"{len(vectors)} process vectors (scenario × clean rerun), {2 * k} needed"))
     return dict(k=k, confidence=CONFIDENCE, threshold=t.latency,
@@ -225,17 +254,21 @@ def measure_processes(runs: list[results.Results], rerun_set: RerunSet, vectors:
 
 
 def measure_all(trials: int = 4000, seed: int = 0) -> dict:
-    t = Tolerances(run_noise={})
+    t = Tolerances(run_noise={}, process_noise={})
     report: dict = dict(trials=trials, seed=seed, classes={})
     for rerun_set in RERUNS:
         runs = [load(p) for p in rerun_set.clean]
         kind = rerun_set.name
         vectors = noise_of(runs, kind, t)
         run_noise = allowance(runs, kind, t)
-        tolerances = Tolerances(run_noise={kind: run_noise})
+        floor = process_noise(runs, kind, t)
+        tolerances = Tolerances(run_noise={kind: run_noise}, process_noise={kind: floor} if floor else {})
         threshold = max(tolerances.latency, run_noise)
         report["classes"][kind] = dict(
             runs=list(rerun_set.clean), allowance=run_noise, threshold=threshold,
+            process_sd=floor.sd if floor else None, process_df=floor.df if floor else None,
+            process_sd_missing=None if floor else (f"{len(runs)} clean reruns, {MIN_RERUNS_FOR_PROCESS_SD} needed "
+                                                   "for a process sd: the between-process rule uses the sample sd"),
             rounds=min(len(v) for v in vectors), run_medians=sorted(float(np.median(v)) for v in vectors),
             real_false_alarms=real_false_alarms(runs, tolerances),
             real_detections=real_detections(runs, rerun_set, tolerances),
@@ -261,7 +294,7 @@ def markdown(report: dict) -> str:
         lines += [f"  - {d['base']} → {d['new']} {d['scenario']}: asked +{d['asked']:.0%}, measured "
                   f"{d['measured']:+.1%}, {d['verdict']}" for d in det["details"]]
         lines += ["", f"simulated ({report['trials']} pairs each):", ""] + _table(c["simulated"]) + [""]
-        lines += _processes_markdown(c["processes"], report["trials"])
+        lines += _processes_markdown(c["processes"], report["trials"], c)
     return "\n".join(lines)
 
 
@@ -271,11 +304,15 @@ def _table(simulated: dict) -> list[str]:
         for s, r in simulated.items()]
 
 
-def _processes_markdown(processes: dict, trials: int) -> list[str]:
+def _processes_markdown(processes: dict, trials: int, c: dict) -> list[str]:
     first = next(iter(processes.values()))
+    sd = (f"sd the larger of the comparison's pooled sample sd and the class's process sd {c['process_sd']:.3f} "
+          f"({c['process_df']} df: the log of each clean rerun's median over its scenario's geometric mean, pooled)"
+          if c["process_sd"] is not None else f"sd the comparison's pooled sample sd alone (no class process sd: "
+                                               f"{c['process_sd_missing']})")
     lines = ["### Several processes per side (`--base-also`, `--new-also`)", "",
              f"Student's t interval ({first['confidence']:.0%}) of the ratio of the geometric means of the process "
-             f"medians, threshold ±{first['threshold']:.0%} (--fail-latency, no run-to-run allowance).", ""]
+             f"medians, {sd}, threshold ±{first['threshold']:.0%} (--fail-latency, no run-to-run allowance).", ""]
     for k, p in processes.items():
         fa, det, sim = p["real_false_alarms"], p["real_detections"], p["simulated"]
         lines += [f"#### {k} + {k} processes", ""]
@@ -302,10 +339,19 @@ def _processes_markdown(processes: dict, trials: int) -> list[str]:
 
 def write_run_noise(report: dict, path: Path = RUN_NOISE) -> None:
     lines = ["# Run-to-run allowance per noise class: the smallest latency threshold that no ordered pair of",
-             "# committed reruns of the same code exceeds (rounded up to a whole percent). Written by",
-             "# tools/error_rates.py from the runs listed; do not edit by hand.", ""]
+             "# committed reruns of the same code exceeds (rounded up to a whole percent).",
+             "# process_sd (the floor of the between-process rule's sd, --base-also/--new-also): the sd of the log of",
+             "# each clean rerun's median over its scenario's geometric mean over the reruns, pooled over the class's",
+             "# scenarios (rounded up to 0.001); process_df = clean process medians - scenarios. Only for a class with",
+             f"# at least {MIN_RERUNS_FOR_PROCESS_SD} clean reruns (else absent: the sample sd alone is used).",
+             "# Written by tools/error_rates.py from the runs listed; do not edit by hand.", ""]
     for kind, c in report["classes"].items():
-        lines += [f"[{kind}]", f"allowance = {c['allowance']}", f"runs = {json.dumps(c['runs'])}", ""]
+        lines += [f"[{kind}]", f"allowance = {c['allowance']}"]
+        if c["process_sd"] is not None:
+            lines += [f"process_sd = {c['process_sd']}", f"process_df = {c['process_df']}"]
+        else:
+            lines += [f"# no process_sd: {c['process_sd_missing']}"]
+        lines += [f"runs = {json.dumps(c['runs'])}", ""]
     path.write_text("\n".join(lines))
 
 

@@ -24,10 +24,17 @@ rounds of one run share one h, so their spread says nothing about h; only reruns
 Several processes per side (BASE and NEW each given as k ≥ 2 runs of the same code and selection: the process is
 the unit of replication, as in pyperf). Each process contributes one number per scenario, its median round, and
 log medians are modelled as log μ + log h + noise, h drawn afresh per process. The statistic is the ratio of the
-geometric means of NEW's and BASE's process medians; its interval is Student's t on the log scale with the pooled
-sd of the log medians of both sides (df = k_b + k_n - 2), at CONFIDENCE (two-sided). The threshold is
---fail-latency alone: the between-process noise the run-noise allowance stands for is measured by the processes
-themselves and is inside the interval. regression: the interval's lower end above +threshold; improved: its upper
+geometric means of NEW's and BASE's process medians; its interval is Student's t on the log scale, at CONFIDENCE
+(two-sided), with sd the larger of the pooled sample sd of the log medians of both sides (df = k_b + k_n - 2) and
+the noise class's process sd (data/run_noise.toml `process_sd`, with its own `process_df`, both written by
+tools/error_rates.py from the committed clean reruns); the df are those of whichever sd is used. Why a floor: an
+sd from 3 + 3 processes is itself very uncertain (4 df), and on a machine whose process factor clusters (the
+2-core CPU: bf16 processes near 0.177 s or near 0.214 s) three fast against three slow processes show a tiny
+within-side spread and a shift of 16-22%, so the sample sd alone makes the interval far too narrow. The class sd,
+measured once from many reruns on the machine (as pyperf recommends calibrating on it), is the smallest
+between-process noise a comparison there can honestly assume. A class without one (too few reruns, e.g. the GPU
+one) uses the sample sd alone. The threshold is --fail-latency alone: the between-process noise the run-noise
+allowance stands for is inside the interval. regression: the interval's lower end above +threshold; improved: its upper
 end below -threshold; ok: the whole interval within ± the threshold; inconclusive otherwise. Host-bound
 scenarios are judged the same way on their per-process GPU kernel time. A scenario measured by fewer than
 MIN_PROCESSES processes on either side falls back to the single-run rule above on the first file of each side.
@@ -88,6 +95,28 @@ def parse_fraction(text: str) -> float:
     return value
 
 
+@dataclass(frozen=True)
+class ProcessNoise:
+    """A noise class's between-process sd of log process medians, measured from committed clean reruns, and its
+    degrees of freedom (clean process medians minus scenarios)."""
+
+    sd: float
+    df: int
+    kind: str = ""
+
+
+def load_process_noise(path: Path = RUN_NOISE_FILE) -> dict[str, ProcessNoise]:
+    """Noise class → its measured process sd (classes without `process_sd` have none); empty without the file."""
+    if not path.exists():
+        return {}
+    try:
+        table = tomllib.loads(path.read_text())
+        return {name: ProcessNoise(float(entry["process_sd"]), int(entry["process_df"]), name)
+                for name, entry in table.items() if "process_sd" in entry}
+    except (tomllib.TOMLDecodeError, KeyError, TypeError, ValueError) as exc:
+        raise ValueError(f"{path}: expected [<class>] process_sd = <sd>, process_df = <df> ({exc})") from None
+
+
 def load_run_noise(path: Path = RUN_NOISE_FILE) -> dict[str, float]:
     """Noise class → run-to-run allowance (a fraction), from the measured file; empty when there is none."""
     if not path.exists():
@@ -106,6 +135,7 @@ class Tolerances:
     ssim: float = 0.01  # absolute drop of the mean SSIM
     host_bound_below: float = 0.8  # GPU busy fraction under which a scenario's latency follows the host CPU
     run_noise: dict[str, float] = field(default_factory=load_run_noise)  # class → run-to-run allowance
+    process_noise: dict[str, ProcessNoise] = field(default_factory=load_process_noise)  # class → process sd floor
 
 
 @dataclass
@@ -249,15 +279,20 @@ class ProcessInterval:
     high: float
     counts: tuple[int, int]  # BASE and NEW processes
     confidence: float
+    sd: float = 0.0  # of the log values, the one the interval used
+    floor: ProcessNoise | None = None  # the class's process sd, when it was larger than the sample sd and used
 
     def describe(self, what: str, threshold: float) -> str:
+        sd = (f"; sd {self.sd:.3f}, the {self.floor.kind or 'class'} class's process sd ({self.floor.df} df), over "
+              f"the processes' own" if self.floor else "")
         return (f"{what} {self.shift:+.1%} over {self.counts[0]} + {self.counts[1]} processes ({self.confidence:.0%} "
-                f"interval {self.low:+.1%}..{self.high:+.1%}, threshold ±{threshold:.1%})")
+                f"interval {self.low:+.1%}..{self.high:+.1%}, threshold ±{threshold:.1%}{sd})")
 
 
-def process_interval(base: Sequence[float], new: Sequence[float],
-                     confidence: float = CONFIDENCE) -> ProcessInterval | None:
-    """Student's t interval of the difference of mean log values (pooled sd, df = k_b + k_n - 2), as ratios − 1.
+def process_interval(base: Sequence[float], new: Sequence[float], confidence: float = CONFIDENCE,
+                     floor: ProcessNoise | None = None) -> ProcessInterval | None:
+    """Student's t interval of the difference of mean log values, as ratios − 1: pooled sample sd with
+    df = k_b + k_n - 2, or `floor` (the class's process sd) with its own df when that is larger.
     None with fewer than MIN_PROCESSES values on a side or a value that is not a positive finite number."""
     if min(len(base), len(new)) < MIN_PROCESSES or not all(math.isfinite(x) and x > 0 for x in [*base, *new]):
         return None
@@ -266,17 +301,21 @@ def process_interval(base: Sequence[float], new: Sequence[float],
     logs_b, logs_n = [math.log(x) for x in base], [math.log(x) for x in new]
     kb, kn = len(logs_b), len(logs_n)
     df = kb + kn - 2
-    pooled = ((kb - 1) * statistics.variance(logs_b) + (kn - 1) * statistics.variance(logs_n)) / df
-    half = float(stats.t.ppf(0.5 + confidence / 2, df)) * math.sqrt(pooled * (1 / kb + 1 / kn))
+    sd = math.sqrt(((kb - 1) * statistics.variance(logs_b) + (kn - 1) * statistics.variance(logs_n)) / df)
+    used = floor if floor is not None and floor.sd > sd else None
+    if used:
+        sd, df = used.sd, used.df
+    half = float(stats.t.ppf(0.5 + confidence / 2, df)) * sd * math.sqrt(1 / kb + 1 / kn)
     diff = statistics.fmean(logs_n) - statistics.fmean(logs_b)
-    return ProcessInterval(math.expm1(diff), math.expm1(diff - half), math.expm1(diff + half), (kb, kn), confidence)
+    return ProcessInterval(math.expm1(diff), math.expm1(diff - half), math.expm1(diff + half), (kb, kn), confidence,
+                           sd, used)
 
 
 def judge_processes(base: Sequence[float], new: Sequence[float], threshold: float, what: str = "latency",
-                    confidence: float = CONFIDENCE) -> Judgement:
+                    confidence: float = CONFIDENCE, floor: ProcessNoise | None = None) -> Judgement:
     """The between-process rule of the module docstring on one value per process (its median round, or its GPU
-    kernel time); the note is set for every status but ok."""
-    interval = process_interval(base, new, confidence)
+    kernel time), `floor` the class's process sd; the note is set for every status but ok."""
+    interval = process_interval(base, new, confidence, floor)
     if interval is None:
         return Judgement("inconclusive", f"{what}: too few processes or no positive value to judge "
                                          f"({len(base)} and {len(new)}; {MIN_PROCESSES} or more a side)")
@@ -296,9 +335,11 @@ def judge_scenario_processes(bases: Sequence[Measurement], news: Sequence[Measur
                              t: Tolerances) -> tuple[str, Judgement]:
     """judge_scenario_latency for several processes per side (one measurement of the scenario from each): the
     between-process rule on the process medians at the --fail-latency threshold (no run-noise allowance: the
-    processes measure that noise), host-bound scenarios on their processes' GPU kernel time."""
+    processes measure that noise), its sd at least the class's process sd; host-bound scenarios on their
+    processes' GPU kernel time (sample sd only: the class sd is one of wall times)."""
     kind = processes_class(bases, news, gpu, t)
-    wall = judge_processes([m.median for m in bases], [m.median for m in news], t.latency)
+    wall = judge_processes([m.median for m in bases], [m.median for m in news], t.latency,
+                           floor=t.process_noise.get(kind))
     if kind != "host-bound":
         return kind, wall
     kernels_b, kernels_n = ([m.number("gpu_kernel_s") for m in ms] for ms in (bases, news))

@@ -14,6 +14,7 @@ from diffbench.measure import instruments, metrics
 from diffbench.spec import prompts
 from diffbench.build.built import Built
 from diffbench.build.sources import WeightsSource
+from diffbench.store.schema import ScenarioRecord
 
 
 @dataclass(frozen=True)
@@ -105,7 +106,7 @@ def run(benchmark, built: Built, options: RunOptions) -> Any:
         raise
     if warning := unstable_timing(built.scenario.id, round_s):
         warnings.warn(UnstableTiming(warning), stacklevel=2)
-    benchmark.extra_info.update(
+    benchmark.extra_info.update(ScenarioRecord(  # store/schema.py declares every key
         scenario=built.scenario.id,
         **built.scenario.params(),
         **built.info,
@@ -125,7 +126,7 @@ def run(benchmark, built: Built, options: RunOptions) -> Any:
         frames=kwargs.get("num_frames"),
         output_shape=list(getattr(images, "shape", ())),
         **instruments.inference_memory(options.device),
-    )
+    ).to_json())
     return images
 
 

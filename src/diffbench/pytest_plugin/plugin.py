@@ -11,6 +11,7 @@ import sys
 import tempfile
 import time
 import traceback
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -24,6 +25,8 @@ from diffbench.spec.matrix import Scenario, UsageError
 from diffbench.measure.quality_session import QualitySession
 from diffbench.measure.quantization_cost import QuantizationCase
 from diffbench.spec.schemes import SCHEMES
+from diffbench.store.schema import FailureRecord, InterruptedRecord, SCHEMA_VERSION, ScenarioRecord, SessionRecord, \
+    SkipRecord
 from diffbench.pytest_plugin.session import get_session, start_session
 from diffbench.pytest_plugin.settings import Settings, settings_from_options
 
@@ -175,15 +178,16 @@ def record_outcome(item: pytest.Item, call: pytest.CallInfo, report: pytest.Test
         outcomes = session.outcomes
         entry = dict(scenario=scenario.id, nodeid=item.nodeid, phase=report.when)
         if hasattr(report, "wasxfail"):  # a known failure (rules.KNOWN_FAILURES): no measurement, a reason
-            outcomes["skipped"].append(entry | dict(reason=f"known failure: {report.wasxfail}"))
+            outcomes["skipped"].append(SkipRecord(**entry, reason=f"known failure: {report.wasxfail}").to_json())
         elif report.skipped and isinstance(report.longrepr, tuple):
-            outcomes["skipped"].append(entry | dict(reason=report.longrepr[2].removeprefix("Skipped: ")))
+            outcomes["skipped"].append(
+                SkipRecord(**entry, reason=report.longrepr[2].removeprefix("Skipped: ")).to_json())
         elif report.failed:
             memory = instruments.inference_memory(session.settings.device)
             error_type, message = (type(exc).__name__, str(exc)) if exc else ("XPASS(strict)", str(report.longrepr))
-            outcomes["failures"].append(entry | dict(error_type=error_type, message=message[:4000],
-                                                     peak_memory_gib=memory["peak_memory_gib"],
-                                                     traceback=_traceback_tail(exc)))
+            outcomes["failures"].append(FailureRecord(**entry, error_type=error_type, message=message[:4000],
+                                                      peak_memory_gib=memory["peak_memory_gib"],
+                                                      traceback=_traceback_tail(exc)).to_json())
     if report.failed:
         _release_frames(exc)
         if session.pipeline_cache is not None:  # drop the pipeline: the next scenario starts on a clean device
@@ -215,30 +219,36 @@ def _release_frames(exc: BaseException | None) -> None:
 def annotate_results(config: pytest.Config, output_json: dict) -> None:
     """Add failures, skips and quality metrics to pytest-benchmark's JSON (still readable by its compare)."""
     session = get_session(config)
-    output_json["diffbench"] = dict(
-        session.outcomes, serialization=session.serialization,
+    running = session.running  # the session was stopped inside this scenario (setup: building it; call: timing)
+    quality_session = session.quality
+    output_json["diffbench"] = SessionRecord(
+        schema_version=SCHEMA_VERSION,
+        failures=tuple(FailureRecord.from_json(r, strict=True) for r in session.outcomes["failures"]),
+        skipped=tuple(SkipRecord.from_json(r, strict=True) for r in session.outcomes["skipped"]),
+        serialization=session.serialization,
         quantization_cost=session.quantization_cost, memory_cap_gib=session.settings.memory_cap_gib,
         command=["pytest", *config.invocation_params.args],  # how this file was made
         # from configure to the JSON: imports, builds, compiles and timed calls (cold vs warm compile caches)
-        session_wall_s=time.perf_counter() - session.started)
-    if (running := session.running) is not None:
-        # The session was stopped inside this scenario (setup: building it; call: compiling or timing it).
-        output_json["diffbench"]["interrupted"] = {k: v for k, v in running.items() if k != "started"} | dict(
-            elapsed_s=time.perf_counter() - running["started"])
+        session_wall_s=time.perf_counter() - session.started,
+        interrupted=None if running is None else InterruptedRecord(
+            scenario=running["scenario"], nodeid=running["nodeid"], phase=running["phase"],
+            elapsed_s=time.perf_counter() - running["started"]),
+        quality_controls=None if quality_session is None else quality.jsonable(quality_session.controls),
+    ).to_json()
     round_trips = {r["scenario"]: r for r in session.serialization}
+    by_scenario = {r["scenario"]: r for r in quality_session.records} if quality_session is not None else {}
     for bench in output_json["benchmarks"]:
-        if bench["extra_info"].get("scenario") in round_trips:
-            bench["extra_info"]["serialization"] = round_trips[bench["extra_info"]["scenario"]]
-    quality_session = session.quality
-    if quality_session is None:
-        return
-    by_scenario = {r["scenario"]: r for r in quality_session.records}
-    output_json["diffbench"]["quality_controls"] = quality.jsonable(quality_session.controls)
-    for bench in output_json["benchmarks"]:
-        record = by_scenario.get(bench["extra_info"].get("scenario"))
-        if record:
-            bench["extra_info"]["quality"] = quality.jsonable(
-                {name: {k: v for k, v in stats.items() if k != "per_prompt"} for name, stats in record["metrics"].items()})
+        scenario = bench["extra_info"].get("scenario")
+        if scenario is None:  # not a diffbench scenario's benchmark
+            continue
+        record = ScenarioRecord.from_json(bench["extra_info"], strict=True)  # a key it does not declare fails
+        if scenario in round_trips:
+            record = replace(record, serialization=round_trips[scenario])
+        if scenario in by_scenario:
+            record = replace(record, quality=quality.jsonable(
+                {name: {k: v for k, v in stats.items() if k != "per_prompt"}
+                 for name, stats in by_scenario[scenario]["metrics"].items()}))
+        bench["extra_info"] = record.to_json()
 
 
 def note_saved_benchmarks(config: pytest.Config, benchmarks: list) -> None:

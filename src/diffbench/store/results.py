@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from diffbench.store.schema import SCHEMA_VERSION, SchemaError, ScenarioRecord, SessionRecord
+
 QUALITY_METRICS = ("ssim", "psnr", "clip_score")  # extra_info["quality"][metric] = {"mean": .., "min": ..}
 
 
@@ -36,6 +38,11 @@ class Measurement:
     def get(self, key: str) -> Any:
         return self.info.get(key)
 
+    @property
+    def record(self) -> ScenarioRecord:
+        """`extra_info` as its typed record (store/schema.py; keys it does not declare are left out)."""
+        return ScenarioRecord.from_json(self.info)
+
     def number(self, key: str) -> float | None:
         """`extra_info[key]` if it is a finite number, else None."""
         return _number(self.info.get(key))
@@ -55,6 +62,7 @@ class Results:
     skipped: dict[str, str] = field(default_factory=dict)  # scenario → reason(s)
     quantization_cost: list[dict[str, Any]] = field(default_factory=list)  # quantization_cost.measure_case records
     interrupted: dict[str, Any] | None = None  # the scenario a stopped session was in (plugin: diffbench.interrupted)
+    schema_version: int = SCHEMA_VERSION  # diffbench.schema_version of the file (0: written before it was recorded)
 
     @property
     def gpu(self) -> str | None:
@@ -159,16 +167,22 @@ def parse(data: Any, path: Path) -> Results:
     section = data.get("diffbench")
     if section is not None and not isinstance(section, dict):
         raise ResultsError(f"{path}: 'diffbench' must be an object")
+    failures, skipped = _records(path, section, "failures"), _records(path, section, "skipped")
+    try:  # the schema's version (a newer one is refused) and the shape of its records
+        session = SessionRecord.from_json(section or {})
+    except SchemaError as exc:
+        raise ResultsError(f"{path}: {exc}") from None
     return Results(
         path=path,
         env=env if isinstance(env, dict) else {},
         datetime=data.get("datetime"),
         measurements=measurements,
-        failures=_by_scenario(_records(path, section, "failures")),
+        failures=_by_scenario(failures),
         skipped={s: "; ".join(dict.fromkeys(str(r.get("reason", "")) for r in records))
-                 for s, records in _by_scenario(_records(path, section, "skipped")).items()},
+                 for s, records in _by_scenario(skipped).items()},
         quantization_cost=_records(path, section, "quantization_cost"),
         interrupted=(section or {}).get("interrupted"),
+        schema_version=session.version,
     )
 
 
