@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +42,9 @@ def noise_fingerprint(seed: int) -> str:
     return hashlib.sha256(b"".join(d.float().numpy().tobytes() for d in draws)).hexdigest()[:16]
 
 
+NO_CLIP_WEIGHTS = "no CLIP weights given (--clip-weights: an open_clip tag or a checkpoint file)"
+
+
 class ReferenceWritten(Exception):
     """pytest-regressions style: a missing reference is written and the test fails."""
 
@@ -54,7 +58,6 @@ class QualitySession:
     records: list[dict[str, Any]] = field(default_factory=list)
     controls: dict[str, dict[str, Any]] = field(default_factory=dict)
     _references: dict[str, np.ndarray] = field(default_factory=dict)
-    _clip: metrics.ClipScorer | None | str = None  # a string is the reason CLIP is skipped
 
     def __post_init__(self) -> None:
         self.store = references.ReferenceStore(self.options.references)
@@ -63,7 +66,7 @@ class QualitySession:
     def prompts(self) -> list[str]:
         return list(self.options.prompts)
 
-    def settings(self, scenario: Scenario) -> dict[str, Any]:
+    def reference_settings(self, scenario: Scenario) -> dict[str, Any]:
         """Everything a reference depends on: a reference made otherwise is refused."""
         spec = scenario.spec
         inputs = self.run.source.inputs(spec)
@@ -76,7 +79,7 @@ class QualitySession:
         model = scenario.model
         if model in self._references:
             return self._references[model]
-        settings = self.settings(scenario)
+        settings = self.reference_settings(scenario)
         images = None if self.options.update else self.store.load(model, self.weights, settings)
         written = images is None
         if written:
@@ -88,20 +91,19 @@ class QualitySession:
                                    "check them and run again")
         return images
 
+    @cached_property
     def clip(self) -> metrics.ClipScorer | None:
-        if self._clip is None:
-            if not self.options.clip_weights:
-                self._clip = "no CLIP weights given (--clip-weights: an open_clip tag or a checkpoint file)"
-            else:
-                self._clip = metrics.ClipScorer.load(self.options.clip_model, self.options.clip_weights)
-        return self._clip if isinstance(self._clip, metrics.ClipScorer) else None
+        """The CLIP scorer, loaded once when the first metric needs it; None without CLIP weights."""
+        if not self.options.clip_weights:
+            return None
+        return metrics.ClipScorer.load(self.options.clip_model, self.options.clip_weights)
 
     @property
     def clip_status(self) -> str:
-        return self.clip().name if self.clip() else f"skipped: {self._clip}"
+        return self.clip.name if self.clip else f"skipped: {NO_CLIP_WEIGHTS}"
 
     def compare(self, reference: np.ndarray, candidate: np.ndarray) -> dict[str, Any]:
-        return metrics.compare(quality.to_float(reference), quality.to_float(candidate), self.prompts, self.clip())
+        return metrics.compare(quality.to_float(reference), quality.to_float(candidate), self.prompts, self.clip)
 
     def control(self, scenario: Scenario, pipelines: Callable[[Scenario], Built], reference: np.ndarray) -> dict[str, Any] | None:
         """The control scheme's scores on this model, once per session (None when disabled)."""
