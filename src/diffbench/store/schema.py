@@ -151,14 +151,20 @@ ScenarioRecord.__module__ = __name__
 
 
 @dataclass(frozen=True)
-class FailureRecord(Record):
-    """A failed test of a scenario (diffbench.failures)."""
+class _OutcomeRecord(Record):
+    """What every outcome record says first: which test, of which scenario, in which phase."""
 
     REQUIRED: ClassVar[tuple[str, ...]] = ("scenario",)
 
     scenario: str  # the scenario (or quantization case) id
     nodeid: str | None = None  # the pytest node id
     phase: str | None = None  # setup, call or teardown
+
+
+@dataclass(frozen=True)
+class FailureRecord(_OutcomeRecord):
+    """A failed test of a scenario (diffbench.failures)."""
+
     error_type: str | None = None  # the exception's class name, or "XPASS(strict)"
     message: str | None = None  # the exception's message (first 4000 characters)
     peak_memory_gib: float | None = None  # peak memory when it failed, GiB
@@ -166,14 +172,9 @@ class FailureRecord(Record):
 
 
 @dataclass(frozen=True)
-class SkipRecord(Record):
+class SkipRecord(_OutcomeRecord):
     """A skipped scenario, or a known failure (diffbench.skipped)."""
 
-    REQUIRED: ClassVar[tuple[str, ...]] = ("scenario",)
-
-    scenario: str  # the scenario (or quantization case) id
-    nodeid: str | None = None  # the pytest node id
-    phase: str | None = None  # setup, call or teardown
     reason: str | None = None  # why: a rule, the machine, or "known failure: ..."
 
 
