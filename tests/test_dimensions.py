@@ -39,7 +39,7 @@ def test_every_dimension_derives_its_pytest_option(tmp_path):
     # The records cover every matrix option and only those, in the Scenario's field order.
     assert [d.name for d in DIMENSIONS] == [f.name for f in dataclasses.fields(Scenario)]
     assert [d.selection for d in DIMENSIONS] == [f.name for f in dataclasses.fields(Selection)]
-    assert BY_NAME["parallel"].dest == "diffbench_parallel" and DIMENSIONS[-1].name == "parallel"
+    assert BY_NAME["parallel"].dest == "diffbench_parallel" and DIMENSIONS[-1].name == "cache"
 
 
 def test_ids_are_those_of_before_the_records():
@@ -82,11 +82,13 @@ def test_ids_are_those_of_before_the_records():
                                       "-attn-sage-compile-vae-inductor-max-autotune-gemm")
     assert dataclasses.replace(every_dimension_off, parallel="ulysses2-ring2").id == \
         every_dimension_off.id + "-cp-ulysses2-ring2"
+    assert dataclasses.replace(every_dimension_off, parallel="ulysses2", cache="pab").id == \
+        every_dimension_off.id + "-cp-ulysses2-cache-pab"
 
 
 def test_parallel_joins_the_build_key_and_is_recorded_only_when_used():
     plain, ulysses = Scenario("flux-dev", "bf16"), Scenario("flux-dev", "bf16", parallel="ulysses2")
-    assert plain.build_key != ulysses.build_key and ulysses.build_key[-1] == "ulysses2"
+    assert plain.build_key != ulysses.build_key and ulysses.build_key[-2] == "ulysses2"
     assert plain.build_key == Scenario("flux-dev", "bf16", batch=4).build_key  # the batch is a call argument
     assert "parallel" not in plain.params()  # results of runs without --parallel keep their keys
     assert ulysses.params()["parallel"] == "ulysses2"
@@ -96,7 +98,7 @@ def test_the_report_columns_come_from_the_records():
     from diffbench.face import report
 
     assert report.OPTIONAL_COLUMNS == {"offload": "none", "vae": "default", "attention": "sdpa",
-                                       "inductor_profile": "default", "parallel": "none"}
+                                       "inductor_profile": "default", "parallel": "none", "cache": "none"}
 
 
 @pytest.mark.parametrize("name, text, message", [

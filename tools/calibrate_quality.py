@@ -91,18 +91,21 @@ def rows(path: Path, weights: str = "proxy") -> list[dict[str, Any]]:
     where = dict(file=_relative(path), device=env.get("gpu") or "cpu", torch=env.get("torch", "?"))
     found = []
 
-    def row(scheme: str, compile_mode: str, metrics: dict[str, Any], **extra: Any) -> dict[str, Any]:
+    def row(scheme: str, compile_mode: str, metrics: dict[str, Any], cache: str = "none", **extra: Any) -> dict[str, Any]:
         worst = {m: _number(metrics[m][side]) for m, (side, _) in METRICS.items() if m in metrics}
         prompts = len(metrics["ssim"]["per_prompt"])
-        return dict(where, scheme=scheme, compile=compile_mode, prompts=prompts, worst=worst, **extra)
+        return dict(where, scheme=scheme, compile=compile_mode, cache=cache, prompts=prompts, worst=worst, **extra)
 
     if "results" in data:  # pytest quality --quality-json
         for record in data["results"]:
             if record.get("weights") != weights or not record.get("metrics"):
                 continue  # another weights source, or no output to judge (an error, a known failure)
-            kind = "mutation" if record.get("mutation") else "control" if record["scheme"] in CONTROLS else "scheme"
-            found.append(row(record["scheme"], record["compile"], record["metrics"], kind=kind,
-                             mutation=record.get("mutation")))
+            cache = record.get("cache", "none")
+            kind = ("mutation" if record.get("mutation") else "control" if record["scheme"] in CONTROLS
+                    else "cache" if cache != "none" else "scheme")
+            found.append(row(record["scheme"], record["compile"], record["metrics"], cache, kind=kind,
+                             mutation=record.get("mutation"),
+                             computed_fraction=(record.get("cache_work") or {}).get("computed_fraction")))
         controls = {}  # every result carries its model's control score, the same for the whole session
         for record in data["results"]:
             control = record.get("control") or {}
@@ -141,7 +144,11 @@ def bound(gate: str, worst: float, factor: float) -> float:
     raise ValueError(gate)
 
 
-def derive(all_rows: list[dict[str, Any]], factor: float, min_prompts: int) -> dict[str, Any]:
+CACHE_FACTOR = 2.0  # a lossy cache may lose twice what its worst run lost: F = 4 on a 0.89 SSIM would pass int2wo
+
+
+def derive(all_rows: list[dict[str, Any]], factor: float, min_prompts: int,
+           cache_factor: float = CACHE_FACTOR) -> dict[str, Any]:
     real = [r for r in all_rows if r["kind"] == "scheme"]
     short = [r for r in real if r["prompts"] < min_prompts]
     if short:
@@ -169,7 +176,40 @@ def derive(all_rows: list[dict[str, Any]], factor: float, min_prompts: int) -> d
     for family in families.values():
         family["bounds"] = {METRICS[m][1]: bound(METRICS[m][1], v, factor) for m, v in family["worst"].items()
                             if not math.isinf(v)}
-    return dict(factor=factor, schemes=schemes, families=families)
+    controls = [r["worst"] for r in all_rows if r["kind"] == "control" and "ssim" in r["worst"]]
+    return dict(factor=factor, schemes=schemes, families=families, cache_factor=cache_factor,
+                caches=derive_caches(all_rows, families, cache_factor),
+                # the control run nearest to passing: every cache's bounds must still reject it
+                control_best=max(controls, key=lambda w: w["ssim"]) if controls else None)
+
+
+def derive_caches(all_rows: list[dict[str, Any]], families: dict[str, Any], factor: float) -> dict[str, Any]:
+    """Per lossy cache mode: the worst run of each metric over its scenarios (any scheme), and bounds by the same
+    margin rule, never tighter than the uncached bounds of the schemes it ran with (a cache that skipped nothing
+    on these runs must not be held to exactness)."""
+    caches: dict[str, dict[str, Any]] = {}
+    for r in (r for r in all_rows if r["kind"] == "cache"):
+        entry = caches.setdefault(r["cache"], dict(runs=0, worst={}, at={}, schemes=set(), computed_fraction=[]))
+        entry["runs"] += 1
+        entry["schemes"].add(r["scheme"])
+        if r.get("computed_fraction") is not None:
+            entry["computed_fraction"].append(r["computed_fraction"])
+        for metric, value in r["worst"].items():
+            old = entry["worst"].get(metric)
+            if old is None or (value < old if METRICS[metric][0] == "min" else value > old):
+                entry["worst"][metric] = value
+                entry["at"][metric] = f"{r['scheme']} {r['compile']}, {r['device']}, torch {r['torch']}, {r['file']}"
+    for entry in caches.values():
+        uncached = [families[family_of(s)]["bounds"] for s in entry["schemes"] if family_of(s) in families]
+        entry["bounds"] = {}
+        for metric, value in entry["worst"].items():
+            gate = METRICS[metric][1]
+            own = bound(gate, value, factor) if not math.isinf(value) else None
+            candidates = [b[gate] for b in uncached if gate in b] + ([own] if own is not None else [])
+            if candidates:  # the loosest of them
+                entry["bounds"][gate] = min(candidates) if gate.endswith("_min") else max(candidates)
+        entry["schemes"] = sorted(entry["schemes"])
+    return dict(sorted(caches.items()))
 
 
 def verdicts(all_rows: list[dict[str, Any]], calibration: dict[str, Any]) -> list[dict[str, Any]]:
@@ -177,7 +217,7 @@ def verdicts(all_rows: list[dict[str, Any]], calibration: dict[str, Any]) -> lis
     checked = []
     fallback = _fallback_bounds()
     for r in all_rows:
-        if r["kind"] == "scheme":
+        if r["kind"] in ("scheme", "cache"):
             continue
         family = calibration["families"].get(family_of(r["scheme"]))
         bounds = family["bounds"] if family and r["kind"] == "mutation" else fallback
@@ -210,11 +250,11 @@ def _fmt(metric: str, value: float) -> str:
 def table(all_rows: list[dict[str, Any]]) -> str:
     lines = ["| scheme | compile | device | torch | prompts | SSIM min | PSNR min (dB) | CLIP image min | "
              "CLIP-score drop max | file |", "|" + " --- |" * 10]
-    order = {"scheme": 0, "mutation": 1, "control": 2}
+    order = {"scheme": 0, "cache": 1, "mutation": 2, "control": 3}
     for r in sorted(all_rows, key=lambda r: (order[r["kind"]], family_of(r["scheme"]), r["scheme"], r["compile"],
                                              r["device"], r["torch"], r["file"])):
         label = r["scheme"] + (f" x{r['mutation']['factor']}" if r["kind"] == "mutation" else "") + \
-            (" (control)" if r["kind"] == "control" else "")
+            (" (control)" if r["kind"] == "control" else "") + (f" + cache {r['cache']}" if r["kind"] == "cache" else "")
         w = r["worst"]
         cells = [_fmt(m, w[m]) if m in w else "-" for m in METRICS]
         lines.append(f"| {label} | {r['compile']} | {r['device']} | {r['torch']} | {r['prompts']} | "
@@ -278,8 +318,37 @@ def toml_block(calibration: dict[str, Any], inputs: list[str], checked: list[dic
             out.append(f"[weights.proxy.scheme.{scheme}]")
             out += [f"{gate} = {float(value)!r}" for gate, value in family["bounds"].items()]
             out.append("")
+    out += cache_block(calibration)
     out.append(END)
     return "\n".join(out)
+
+
+def cache_block(calibration: dict[str, Any]) -> list[str]:
+    """The lossy step caches' bounds, each derived from its own runs (tools/calibrate_quality.py derive_caches)."""
+    if not calibration.get("caches"):
+        return []
+    f = calibration["cache_factor"]
+    out = [f"# Step caches (--cache), lossy: each judged by its own bounds, the margin rule with F = {f:g} on its",
+           "# worst run, never tighter than the uncached bounds of the schemes it ran with. Worst prompt:"]
+    for name, entry in calibration["caches"].items():
+        w = entry["worst"]
+        fraction = (f", denoiser work computed {min(entry['computed_fraction']):.2f}-{max(entry['computed_fraction']):.2f}"
+                    if entry["computed_fraction"] else "")
+        out.append(f"#   {name} ({', '.join(entry['schemes'])}, {entry['runs']} runs): SSIM {_fmt('ssim', w['ssim'])}, "
+                   f"PSNR {_fmt('psnr', w['psnr'])} dB{fraction}; at {_where(entry['at']['ssim'])}")
+    controls = [calibration["control_best"]] if calibration.get("control_best") else []
+    for name, entry in calibration["caches"].items():
+        for control in controls:
+            passes = all(control[m] >= b if g.endswith("_min") else control[m] <= b
+                         for m, (_, g) in METRICS.items() if (b := entry["bounds"].get(g)) is not None and m in control)
+            out.append(f"#   the int2wo control (SSIM {_fmt('ssim', control['ssim'])}) against {name}'s bounds: "
+                       + ("PASSES" if passes else "rejected"))
+    out.append("")
+    for name, entry in calibration["caches"].items():
+        out.append(f"[weights.proxy.cache.{name}]")
+        out += [f"{gate} = {float(value)!r}" for gate, value in entry["bounds"].items()]
+        out.append("")
+    return out
 
 
 def with_block(text: str, block: str) -> str:
@@ -342,6 +411,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="runs to calibrate from besides the committed ones (a new GPU, a new torch)")
     parser.add_argument("--out", type=Path, default=OUT, help="where calibration.json/.md go (default: %(default)s)")
     parser.add_argument("--factor", type=float, default=4.0)
+    parser.add_argument("--cache-factor", type=float, default=CACHE_FACTOR,
+                        help="the margin factor of the lossy caches' bounds (default %(default)s)")
     parser.add_argument("--min-prompts", type=int, default=8)
     action = parser.add_mutually_exclusive_group()
     action.add_argument("--write", action="store_true", help="write --out and the thresholds file's block")
@@ -365,7 +436,7 @@ def main(argv: list[str] | None = None) -> int:
         files = [ROOT / name for name in json.loads(committed.read_text())["inputs"]]
     files += [p for p in args.add if p.resolve() not in {f.resolve() for f in files}]
     all_rows = [r for path in files for r in rows(path)]
-    calibration = derive(all_rows, args.factor, args.min_prompts)
+    calibration = derive(all_rows, args.factor, args.min_prompts, args.cache_factor)
     checked = verdicts(all_rows, calibration)
     inputs = [_relative(p) for p in files]
     block = toml_block(calibration, inputs, checked)

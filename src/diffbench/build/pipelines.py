@@ -1,4 +1,4 @@
-"""Scenario + weights source → a ready pipeline (weights → quantize → fuse → compile), and its teardown."""
+"""Scenario + weights source → a ready pipeline (weights → quantize → fuse → cache → compile), and its teardown."""
 
 from __future__ import annotations
 
@@ -7,10 +7,11 @@ import time
 from collections.abc import Callable
 
 
-from diffbench.build import attention, compilation, memory
+from diffbench.build import attention, caching, compilation, memory
 from diffbench.build.built import Built, BuildOptions, teardown
 from diffbench.build.weights import quantize
 from diffbench.spec.attention import ATTENTION_KERNELS
+from diffbench.spec.caching import CACHE_MODES
 from diffbench.spec.compile_modes import COMPILE_MODES
 from diffbench.spec.matrix import Scenario
 from diffbench.spec.schemes import SCHEMES
@@ -45,6 +46,7 @@ def build(scenario: Scenario, options: BuildOptions) -> Built:
     memory.apply_offload(pipe, scenario.offload, options.device)
     memory.apply_vae_mode(pipe, scenario.vae)
     attention.pin(ATTENTION_KERNELS[scenario.attention], getattr(pipe, spec.denoiser))  # before compile: traced with it
+    caching.apply_cache(pipe, spec.denoiser, CACHE_MODES[scenario.cache])  # before compile: its hooks are traced
     compilation.compile_pipeline(pipe, COMPILE_MODES[scenario.compile], spec.denoiser,
                                  spec.repeated_blocks, scenario.compile_vae)
     info = dict(

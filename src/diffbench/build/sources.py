@@ -36,6 +36,8 @@ class WeightsSource(ABC):
     # Whether the pipeline is built on the device even when it will be offloaded (random init is fast there);
     # otherwise an offloaded pipeline is loaded on the CPU.
     builds_on_device: ClassVar[bool] = False
+    # Whether the weights were trained (proxy, real weights): what an adaptive cache skips depends on them.
+    trained: ClassVar[bool] = True
 
     def inputs(self, spec: ModelSpec) -> Inputs:
         """The call arguments that fit these weights (by default the model's real defaults)."""
@@ -88,6 +90,7 @@ class Tiny(_SavedPipeline):
     cache_dir: Path | None = None
     allow_pickle: bool = False
     name: ClassVar[str] = "tiny"
+    trained: ClassVar[bool] = False
 
     def inputs(self, spec: ModelSpec) -> Inputs:
         return spec.tiny_inputs
@@ -104,6 +107,7 @@ class Synthetic(WeightsSource):
     name: ClassVar[str] = "synthetic"
     quantizes_while_loading: ClassVar[bool] = False
     builds_on_device: ClassVar[bool] = True
+    trained: ClassVar[bool] = False
 
     def denoiser_folder(self, spec: ModelSpec) -> DenoiserFolder:
         """The full-size denoiser, saved once for this."""

@@ -16,6 +16,7 @@ from typing import Any
 
 from diffbench.spec.dimensions import DIMENSIONS
 from diffbench.store.results import QUALITY_METRICS, Measurement, Results, describe_failure
+from diffbench.face import fronts
 from diffbench.face.seeds import Seeds, seed_row
 
 SEED_COLUMNS = ("ckpt", "batch_size", "fuse", "compile", "compile_vae", "quantization", "model_memory",
@@ -316,6 +317,9 @@ def render(results: Results, out: Path, seeds: Seeds | None = None, link_base: P
         if seeds:
             lines += seed_notes(measurements, results, seeds)
         lines += [f"![{model}: latency vs peak memory]({Path(link).as_posix()})", ""]
+        if fronts.points(measurements, label) is not None:
+            front = os.path.relpath((out / f"{model}-speed-quality.png").resolve(), (link_base or out).resolve())
+            lines += [f"![{model}: speed vs quality, Pareto set marked]({Path(front).as_posix()})", ""]
     if seeds:
         lines += headline_lines(list(groups), results, seeds)
     lines += data_notes(results)
@@ -343,6 +347,9 @@ def write(results: Results, out: Path, seeds: Seeds | None = None) -> list[Path]
         images.append(image)
         title = f"{model} ({ckpt(model, results.weights)}) on {results.gpu or 'CPU'}: latency vs peak memory"
         plot(measurements, title, image)
+        front = out / f"{model}-speed-quality.png"
+        if fronts.plot(measurements, f"{model} on {results.gpu or 'CPU'}: speed vs quality", front, label):
+            images.append(front)
     path = out / "report.md"
     path.write_text(render(results, out, seeds))
     return [path, *images]

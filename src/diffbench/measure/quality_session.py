@@ -11,9 +11,10 @@ from typing import Any
 
 import numpy as np
 
-from diffbench.measure import machine, metrics, quality
+from diffbench.measure import cache_work, machine, metrics, quality
 from diffbench.store import references
 from diffbench.spec import gates
+from diffbench.spec.caching import CACHE_MODES
 from diffbench.build.built import Built
 from diffbench.spec.matrix import Scenario
 from diffbench.measure.runner import RunOptions
@@ -126,19 +127,30 @@ class QualitySession:
         """Reference, control, candidate, metrics, verdict; writes evidence when a gate fails."""
         reference = self.reference(scenario, pipelines)
         control = self.control(scenario, pipelines, reference)
-        candidate = quality.generate(pipelines(scenario), self.run, self.prompts)
+        built = pipelines(scenario)
+        candidate = quality.generate(built, self.run, self.prompts)
         verdict = quality.Verdict.judge(scenario.id, self.compare(reference, candidate), self.gates(scenario))
         evidence = None
         if verdict.failures:
             evidence = self.store.write_obtained(scenario.model, self.weights, scenario.id, reference, candidate)
-        return self.record(scenario, verdict, control, evidence)
+        return self.record(scenario, verdict, control, evidence, self.cache_work(built))
+
+    def cache_work(self, built: Built) -> dict[str, Any] | None:
+        """What a cached scenario computed, counted on one more call with the first prompt (None uncached)."""
+        scenario = built.scenario
+        if scenario.cache == "none":
+            return None
+        denoiser = getattr(built.pipe, scenario.spec.denoiser)
+        return cache_work.cache_work(CACHE_MODES[scenario.cache], denoiser,
+                                     lambda: quality.generate(built, self.run, self.prompts[:1]), self.run.source.trained)
 
     def gates(self, scenario: Scenario) -> list[gates.Gate]:
-        return self.options.thresholds.gates(scenario.model, scenario.scheme, self.weights)
+        return self.options.thresholds.gates(scenario.model, scenario.scheme, self.weights, scenario.cache)
 
     def record(self, scenario: Scenario, verdict: quality.Verdict, control: dict[str, Any] | None,
-               evidence: Path | None) -> dict[str, Any]:
-        entry = dict(scenario=scenario.id, **scenario.params(), weights=self.weights, metrics=verdict.metrics,
+               evidence: Path | None, work: dict[str, Any] | None = None) -> dict[str, Any]:
+        cached = dict(cache_work=work) if work else {}
+        entry = dict(scenario=scenario.id, **scenario.params(), **cached, weights=self.weights, metrics=verdict.metrics,
                      gates={g.key: g.bound for g in self.gates(scenario)}, failures=verdict.failures,
                      skipped_gates=verdict.skipped_gates, clip=self.clip_status, control=control,
                      evidence=str(evidence) if evidence else None, thresholds_file=self.options.thresholds.source)

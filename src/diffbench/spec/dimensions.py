@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from diffbench.spec.attention import ATTENTION_KERNELS
+from diffbench.spec.caching import CACHE_MODES
 from diffbench.spec.compile_modes import COMPILE_MODES, INDUCTOR_PROFILES
 from diffbench.spec.memory_modes import OFFLOAD_MODES, VAE_MODES
 from diffbench.spec.models import MODELS
@@ -214,6 +215,10 @@ DIMENSIONS: tuple[Dimension, ...] = (
               + ", ".join(f"{p.name} ({p.gpus} GPU{'s' * (p.gpus > 1)})" for p in PARALLEL_MODES.values())
               + ", or 'all' (default: none)", "none",
               default="none", metavar="LAYOUTS", recorded_at_default=False, column="parallel"),
+    # Step caching through diffusers' cache hooks (spec/caching.py, build/caching.py).
+    Dimension("cache", "caches", "--cache", CACHE_MODES, Names("cache mode"), "cache-{}".format,
+              f"comma-separated step-caching modes (diffusers' enable_cache): {names(CACHE_MODES)}, or 'all' "
+              "(default: none)", "none", default="none", metavar="MODES", recorded_at_default=False, column="cache"),
 )
 
 BY_NAME: dict[str, Dimension] = {d.name: d for d in DIMENSIONS}

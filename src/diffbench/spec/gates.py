@@ -68,11 +68,14 @@ class Thresholds:
     def serialization_tolerance(self) -> float:
         return float(self.table.get("serialization", {}).get("pixel_diff_max", 0))
 
-    def gates(self, model: str, scheme: str, weights: str) -> list[Gate]:
-        """Most specific wins: default < scheme < model.scheme < weights.default < weights.scheme < weights.model.scheme."""
+    def gates(self, model: str, scheme: str, weights: str, cache: str = "none") -> list[Gate]:
+        """Most specific wins: default < scheme < model.scheme < weights.default < weights.scheme <
+        weights.model.scheme < cache < weights.cache. A lossy cache's bounds come last: what it gives up
+        dominates what the scheme does."""
         merged: dict[str, float] = {}
+        caches = [("cache", cache), ("weights", weights, "cache", cache)] if cache != "none" else []
         for path in [("default",), ("scheme", scheme), ("model", model, "scheme", scheme),
                      ("weights", weights, "default"), ("weights", weights, "scheme", scheme),
-                     ("weights", weights, "model", model, "scheme", scheme)]:
+                     ("weights", weights, "model", model, "scheme", scheme), *caches]:
             merged |= {k: v for k, v in _dig(self.table, *path).items() if not isinstance(v, dict)}
         return [Gate(k, float(v)) for k, v in sorted(merged.items())]

@@ -46,7 +46,7 @@ _SelectionFields = _fields("_SelectionFields", _selection_field)
 @dataclass(frozen=True, order=True)
 class Scenario(_ScenarioFields):
     """One point of the matrix: a field per dimension (`dimensions.DIMENSIONS`: model, scheme, compile, fuse_qkv,
-    batch, offload, vae, attention, compile_vae, inductor_profile, parallel), each with its default but model
+    batch, offload, vae, attention, compile_vae, inductor_profile, parallel, cache), each with its default but model
     and scheme, so `Scenario("flux-dev", "int8wo", "regional")` reads positionally."""
 
     @property
@@ -74,7 +74,7 @@ class Scenario(_ScenarioFields):
 class Selection(_SelectionFields):
     """What the user asked for (names already validated by each dimension's parser): a tuple of values per
     dimension (models, schemes, compile_modes, fuse_qkv, batches, offloads, vaes, attentions, compile_vae,
-    inductor_profiles, parallels)."""
+    inductor_profiles, parallels, caches)."""
 
     def scenarios(self) -> list[Scenario]:
         return [Scenario(*combo) for combo in itertools.product(*(getattr(self, d.selection) for d in DIMENSIONS))]

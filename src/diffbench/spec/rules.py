@@ -9,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from diffbench.spec.attention import ATTENTION_KERNELS
+from diffbench.spec.caching import CACHE_MODES
 from diffbench.spec.matrix import Scenario
 from diffbench.spec.models import ModelSpec
 from diffbench.spec.parallel import PARALLEL_MODES
@@ -28,6 +29,13 @@ def _has_fuse_qkv(spec: ModelSpec) -> bool:
     return hasattr(getattr(diffusers, spec.components[spec.denoiser].cls), "fuse_qkv_projections")
 
 
+def _has_enable_cache(spec: ModelSpec) -> bool:
+    """Whether the denoiser takes diffusers' cache hooks (its class has CacheMixin's `enable_cache`)."""
+    import diffusers
+
+    return hasattr(getattr(diffusers, spec.components[spec.denoiser].cls), "enable_cache")
+
+
 def _has_cp_plan(spec: ModelSpec) -> bool:
     """Whether diffusers knows how to split the denoiser's sequence across GPUs (its class's `_cp_plan`)."""
     import diffusers
@@ -44,6 +52,15 @@ INVALID: list[Rule] = [
          "compile_vae and inductor profiles apply to compiled scenarios: eager compiles nothing"),
     Rule(lambda s: s.parallel != "none" and not _has_cp_plan(s.spec),
          "context parallelism: the denoiser has no context-parallel plan in diffusers (no _cp_plan)"),
+    Rule(lambda s: s.cache != "none" and not _has_enable_cache(s.spec),
+         "step caching: the denoiser has no enable_cache in diffusers (not a CacheMixin)"),
+    Rule(lambda s: CACHE_MODES[s.cache].denoisers and s.spec.components[s.spec.denoiser].cls
+         not in CACHE_MODES[s.cache].denoisers,
+         "step caching: diffusers applies this mode only to other denoisers' blocks (spec/caching.py: denoisers); "
+         "here it would change nothing"),
+    Rule(lambda s: s.cache == "magcache",
+         "magcache needs the model's magnitude ratios (MagCacheConfig(mag_ratios=...), from a calibration run on "
+         "trained weights); none are committed"),
     # No apply step for context parallelism yet: each layout is skipped, saying what it will need.
     *(Rule(lambda s, name=mode.name: s.parallel == name,
            f"context parallelism (--parallel {mode.name}) is not built yet: needs diffusers' ContextParallelConfig("

@@ -117,6 +117,8 @@ class _ScenarioMeasurements(Record):
     denoiser_calls_per_step: int | None = _omitted()  # denoiser calls in one step (CUDA only)
     step_overhead_pct: float | None = _omitted()  # step_s over bare_step_s, percent above (CUDA only)
     rounds_spread: float | None = None  # slowest timed round over the fastest
+    # a step-caching scenario's kind and the denoiser work it skipped (measure/cache_work.py)
+    cache_work: dict[str, Any] | None = _omitted()
     steps: int | None = None  # num_inference_steps of a call
     height: int | None = None  # output height, pixels
     width: int | None = None  # output width, pixels
