@@ -1,4 +1,5 @@
-"""The `diffbench` command: `compare` two results files, `merge` runs into one, or `report` on runs.
+"""The `diffbench` command: `compare` two results files, `merge` runs into one, `report` on runs, or draw their
+`history` as one HTML page.
 
 Exit codes: 0 fine, 1 a regression (compare), 2 a usage or input error.
 """
@@ -12,13 +13,21 @@ from pathlib import Path
 
 from rich.console import Console
 
-from diffbench.store import merge, results
-from diffbench.face import readme, report, seeds
-from diffbench.face.compare import CONFIDENCE, Tolerances, compare, parse_absolute, parse_fraction, parse_percent, render
-from diffbench.store.results import MismatchError
+from diffbench.face import history, readme, report, seeds
+from diffbench.face.compare import (
+    CONFIDENCE,
+    Tolerances,
+    compare,
+    parse_absolute,
+    parse_fraction,
+    parse_percent,
+    render,
+)
+from diffbench.face.history import HistoryError
 from diffbench.face.readme import ReadmeError
-from diffbench.store.results import ResultsError
 from diffbench.face.seeds import SeedDataError
+from diffbench.store import merge, results
+from diffbench.store.results import MismatchError, ResultsError
 
 OK, REGRESSION, USAGE = 0, 1, 2
 
@@ -104,6 +113,21 @@ def _parser() -> argparse.ArgumentParser:
                              "this file (refused when it lacks them)")
     report.add_argument("--allow-mismatch", action="store_true",
                         help="report runs from different GPUs or weights sources together")
+
+    history = commands.add_parser(
+        "history", help="one HTML page of every scenario's figures over time, per GPU kind",
+        description="Draw latency, peak memory, first-call time and SSIM of every scenario over time, one figure\n"
+                    "per GPU kind, into one self-contained HTML file (plotly.js embedded: it opens offline).\n"
+                    "Each point is marked with `diffbench compare`'s verdict against the scenario's previous run\n"
+                    "on the same GPU kind; torch, torchao and diffusers upgrades are marked with vertical lines.",
+        epilog="example: diffbench history baselines -o history.html\n"
+               "exit status: 0 written, 2 usage or input error (a path without results files)",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    history.add_argument("paths", type=Path, nargs="+", metavar="PATH",
+                         help="a results JSON, or a folder searched for them (a merged store is split into its "
+                              "runs; files that are not pytest-benchmark results are ignored, corrupt ones "
+                              "skipped and named)")
+    history.add_argument("-o", "--out", type=Path, required=True, help="the HTML file to write")
     return parser
 
 
@@ -163,6 +187,15 @@ def run_report(args, argv: list[str]) -> int:
     return OK
 
 
+def run_history(args) -> int:
+    page = history.write(args.paths, args.out)
+    for line in page.skipped:
+        print(f"diffbench history: skipped {line}", file=sys.stderr)
+    print(f"wrote {args.out}: {len(page.runs)} runs from {len(page.files)} results files, {len(page.series)} "
+          f"series on {', '.join(page.kinds)}")
+    return OK
+
+
 def run_schemes() -> int:
     from rich.table import Table
 
@@ -188,8 +221,10 @@ def main(argv: list[str] | None = None) -> int:
             return run_schemes()
         if args.command == "compare":
             return run_compare(args)
+        if args.command == "history":
+            return run_history(args)
         return run_merge(args) if args.command == "merge" else run_report(args, argv)
-    except (ResultsError, MismatchError, ReadmeError, SeedDataError) as exc:
+    except (ResultsError, MismatchError, ReadmeError, SeedDataError, HistoryError) as exc:
         print(f"diffbench {args.command}: error: {exc}", file=sys.stderr)
         return USAGE
 

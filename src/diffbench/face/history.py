@@ -1,0 +1,491 @@
+"""`diffbench history`: one self-contained HTML page of how each scenario's figures moved over time.
+
+The data model, in the order the page is built:
+
+- runs: every pytest-benchmark results file under the paths given (other files, such as quality reports,
+  references or pictures, are not runs and are passed over; a corrupt results file is skipped and named). A
+  merged store (`diffbench merge`) is split back into the runs it was made from, each benchmark placed at its
+  own run's date with that run's library versions; a run found both on its own and inside a store counts once.
+- points: one scenario measured in one run, on one GPU kind (the machine's folder name in the baseline store,
+  `cpu` without a GPU), placed by the run's `datetime`.
+- verdicts: each point against the previous point of the same scenario on the same GPU kind, judged by
+  `diffbench compare` itself (face/compare.py), so the page never disagrees with the command.
+- series: one per (GPU kind, scenario, metric) that has a value: latency (median round), peak memory,
+  first-call time, SSIM mean against bf16.
+- upgrades: where torch, torchao or diffusers differ between consecutive runs of a GPU kind.
+
+The page has one plotly figure per GPU kind (one panel per metric, one trace per series; verdicts are the
+markers' shapes, upgrades vertical lines), with plotly.js embedded so that it opens offline.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+import textwrap
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from itertools import pairwise
+from pathlib import Path
+from typing import Any
+
+from diffbench.face.compare import Tolerances, compare
+from diffbench.store.results import (
+    Measurement,
+    MismatchError,
+    Results,
+    ResultsError,
+    parse,
+    read_json,
+)
+
+VERSION_KEYS = ("torch", "torchao", "diffusers")  # the libraries whose upgrades the page marks
+
+
+class HistoryError(ValueError):
+    """A path that is missing or holds no results file (the message names it)."""
+
+
+def gpu_kind(gpu: str | None) -> str:
+    """The GPU's folder name in the baseline store ('NVIDIA H100 80GB HBM3' → 'nvidia-h100-80gb-hbm3'), `cpu`
+    without one. The rule of measure/machine.slug, which face may not import (tests check they agree)."""
+    if not gpu:
+        return "cpu"
+    return "-".join("".join(c if c.isalnum() else " " for c in gpu.lower()).split())
+
+
+# ------------------------------------------------------------------------------------------ runs and points
+
+
+@dataclass(frozen=True)
+class Run:
+    """One pytest session's results as the page places them."""
+
+    path: Path  # the file it was read from (a merged store for a run split out of one)
+    when: datetime  # its `datetime`, in UTC
+    env: Mapping[str, Any] = field(compare=False)  # machine_info.diffbench (a store's run: overlaid with its own)
+    merged: bool = False  # split out of a merged store: the run's own file wins when both were given
+
+    @property
+    def kind(self) -> str:
+        return gpu_kind(self.env.get("gpu"))
+
+    @property
+    def versions(self) -> dict[str, str | None]:
+        return {key: self.env.get(key) for key in VERSION_KEYS}
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """`diffbench compare`'s row for a scenario between two runs (status as in compare.STYLES), or
+    'not compared' when compare refuses the pair (other weights, CPU or settings such as the step count)."""
+
+    status: str
+    notes: tuple[str, ...] = ()
+    previous: str = ""  # the file of the run judged against, for the hover
+
+
+@dataclass(frozen=True)
+class Point:
+    """One scenario measured in one run."""
+
+    run: Run
+    measurement: Measurement
+    failures: tuple[dict[str, Any], ...] = ()  # the run's failure records of this scenario (compare counts them)
+    verdict: Verdict | None = None  # against the previous point of its timeline; None for the first
+
+    @property
+    def scenario(self) -> str:
+        return self.measurement.scenario
+
+    @property
+    def timeline(self) -> tuple[str, str]:
+        return self.run.kind, self.scenario
+
+    def as_results(self) -> Results:
+        """The run cut down to this scenario, as `diffbench compare` reads a run."""
+        failures = {self.scenario: list(self.failures)} if self.failures else {}
+        return Results(self.run.path, dict(self.run.env), self.run.when.isoformat(),
+                       {self.scenario: self.measurement}, failures)
+
+
+def parse_when(text: Any) -> datetime | None:
+    """A results file's `datetime` in UTC (pytest-benchmark writes UTC; one without an offset is taken as UTC)."""
+    if not isinstance(text, str):
+        return None
+    try:
+        when = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
+
+
+def source_runs(results: Results, when: datetime) -> dict[str, Run]:
+    """A merged store's runs by file name (machine_info.diffbench.sources): each at its own date with its own
+    versions; the store's other environment keys (CPU, driver) stand for all of them."""
+    shared = {key: value for key, value in results.env.items() if key != "sources"}
+    return {source["file"]: Run(results.path, parse_when(source.get("datetime")) or when, shared | source, True)
+            for source in results.sources if isinstance(source.get("file"), str)}
+
+
+def points_of(results: Results, when: datetime) -> list[Point]:
+    """Every measured scenario of a results file, each at the run it came from. A store's failure records do not
+    say which of its runs failed, so only a point of the file's own run carries them."""
+    own = Run(results.path, when, results.env)
+    sources = source_runs(results, when)
+    points = []
+    for m in results.measurements.values():
+        run = sources.get(m.get("source_file"), own)
+        failures = tuple(results.failures.get(m.scenario, ())) if run is own else ()
+        points.append(Point(run, m, failures))
+    return points
+
+
+def is_results(data: Any) -> bool:
+    """Shaped like pytest-benchmark's output: anything else (quality reports, calibration, references) is not a
+    run and is passed over without a word."""
+    return isinstance(data, dict) and "benchmarks" in data and "machine_info" in data
+
+
+def json_files(path: Path) -> list[Path]:
+    if path.is_dir():
+        return sorted(p for p in path.rglob("*.json") if p.is_file())
+    if path.is_file():
+        return [path]
+    raise HistoryError(f"{path}: no such file or folder")
+
+
+@dataclass
+class Collection:
+    points: list[Point] = field(default_factory=list)
+    files: list[Path] = field(default_factory=list)  # the results files read
+    skipped: list[str] = field(default_factory=list)  # "FILE: why" of each corrupt results file
+
+
+def read_file(file: Path, into: Collection) -> None:
+    """Add a file's points when it is a results file; name it in `skipped` when it is corrupt."""
+    try:
+        data = read_json(file)
+        if not is_results(data):
+            return
+        results = parse(data, file)
+    except ResultsError as exc:  # its message starts with the file's name
+        into.skipped.append(str(exc))
+        return
+    when = parse_when(results.datetime)
+    if when is None:
+        into.skipped.append(f"{file}: no valid 'datetime' ({results.datetime!r}), so no place in time")
+        return
+    into.files.append(file)
+    into.points += points_of(results, when)
+
+
+def collect(paths: Sequence[Path]) -> Collection:
+    """The points of every results file under `paths`; a path without a results file is an error."""
+    collection = Collection()
+    for path in paths:
+        found, skipped = len(collection.files), len(collection.skipped)
+        for file in json_files(path):
+            read_file(file, collection)
+        if len(collection.files) == found:
+            corrupt = collection.skipped[skipped:]
+            raise HistoryError(f"{path}: no pytest-benchmark results files (JSON with 'machine_info' and "
+                               f"'benchmarks')" + (f"; skipped: {'; '.join(corrupt)}" if corrupt else ""))
+    return collection
+
+
+def deduplicated(points: Iterable[Point]) -> list[Point]:
+    """One point per (GPU kind, scenario, date), a run's own file before a store's copy of it, oldest first."""
+    chosen: dict[tuple[str, str, datetime], Point] = {}
+    for point in sorted(points, key=lambda p: p.run.merged):
+        chosen.setdefault((*point.timeline, point.run.when), point)
+    return sorted(chosen.values(), key=lambda p: (p.run.when, str(p.run.path)))
+
+
+# ------------------------------------------------------------------------------------------ verdicts
+
+
+def judge(previous: Point, point: Point, tolerances: Tolerances) -> Verdict:
+    """What `diffbench compare PREVIOUS NEXT` says of this scenario (the two runs cut down to it: their other
+    scenarios are other timelines)."""
+    against = previous.run.path.name
+    try:
+        row = compare(previous.as_results(), point.as_results(), tolerances).rows[0]
+    except MismatchError as exc:  # the hover names both files already: the message keeps only why
+        why = str(exc).partition("; pass --allow-mismatch")[0]
+        for run in (previous.run, point.run):
+            why = why.replace(str(run.path), run.path.name)
+        return Verdict("not compared", (why,), against)
+    return Verdict(row.status, tuple(row.notes), against)
+
+
+def judged(points: Sequence[Point], tolerances: Tolerances) -> list[Point]:
+    """Each point with its verdict against the previous point of its timeline (points oldest first)."""
+    last: dict[tuple[str, str], Point] = {}
+    out = []
+    for point in points:
+        before = last.get(point.timeline)
+        point = replace(point, verdict=judge(before, point, tolerances)) if before else point
+        last[point.timeline] = point
+        out.append(point)
+    return out
+
+
+# ------------------------------------------------------------------------------------------ series and upgrades
+
+
+@dataclass(frozen=True)
+class Metric:
+    key: str
+    title: str  # the panel's title
+    unit: str
+    digits: int
+    read: Callable[[Measurement], float | None]
+    log: bool = False  # a log axis: scenarios seconds apart share a panel, and equal ratios look equal
+
+
+METRICS = (
+    Metric("latency", "latency, median round (s)", "s", 3, lambda m: m.median, log=True),
+    Metric("peak_memory", "peak memory (GiB)", "GiB", 3, lambda m: m.number("peak_memory_gib")),
+    Metric("first_call", "first call (s)", "s", 2, lambda m: m.number("first_call_s"), log=True),
+    Metric("ssim", "SSIM mean vs bf16", "", 4, lambda m: m.quality("ssim")),
+)
+
+
+@dataclass(frozen=True)
+class Series:
+    """One metric of one scenario on one GPU kind, over time: the points that have a value for it."""
+
+    kind: str
+    scenario: str
+    metric: Metric
+    points: tuple[Point, ...]
+
+    @property
+    def values(self) -> list[float]:
+        return [self.metric.read(p.measurement) for p in self.points]
+
+
+@dataclass(frozen=True)
+class Upgrade:
+    """Library versions that changed between two consecutive runs of a GPU kind."""
+
+    kind: str
+    when: datetime  # the first run with the new versions
+    changes: tuple[str, ...]  # e.g. "torch 2.11.0 → 2.12.1"
+
+
+def series_of(points: Sequence[Point]) -> list[Series]:
+    timelines: dict[tuple[str, str], list[Point]] = {}
+    for point in points:
+        timelines.setdefault(point.timeline, []).append(point)
+    return [Series(kind, scenario, metric, tuple(valued))
+            for (kind, scenario), timeline in sorted(timelines.items()) for metric in METRICS
+            if (valued := [p for p in timeline if metric.read(p.measurement) is not None])]
+
+
+def runs_of(points: Iterable[Point]) -> list[Run]:
+    """The distinct runs, oldest first: a run is one session, one GPU kind at one start date (a store's copy of
+    a run is the same run)."""
+    runs: dict[tuple[str, datetime], Run] = {}
+    for point in points:
+        runs.setdefault((point.run.kind, point.run.when), point.run)
+    return sorted(runs.values(), key=lambda run: run.when)
+
+
+def upgrades_of(runs: Sequence[Run]) -> list[Upgrade]:
+    """Version changes between consecutive runs of each GPU kind (a version a run did not record is not one)."""
+    upgrades = []
+    for kind in sorted({run.kind for run in runs}):
+        for before, after in pairwise(run for run in runs if run.kind == kind):
+            changes = tuple(f"{key} {before.versions[key]} → {after.versions[key]}" for key in VERSION_KEYS
+                            if None not in (before.versions[key], after.versions[key])
+                            and before.versions[key] != after.versions[key])
+            if changes:
+                upgrades.append(Upgrade(kind, after.when, changes))
+    return upgrades
+
+
+@dataclass(frozen=True)
+class History:
+    points: tuple[Point, ...]  # judged, oldest first
+    series: tuple[Series, ...]
+    upgrades: tuple[Upgrade, ...]
+    files: tuple[Path, ...]  # the results files read
+    skipped: tuple[str, ...]  # corrupt results files, "FILE: why"
+
+    @property
+    def runs(self) -> list[Run]:
+        return runs_of(self.points)
+
+    @property
+    def kinds(self) -> list[str]:
+        return sorted({point.run.kind for point in self.points})
+
+    def of_kind(self, kind: str) -> tuple[list[Series], list[Upgrade], list[Run]]:
+        return ([s for s in self.series if s.kind == kind], [u for u in self.upgrades if u.kind == kind],
+                [run for run in self.runs if run.kind == kind])
+
+
+def history(paths: Sequence[Path], tolerances: Tolerances | None = None) -> History:
+    collection = collect(paths)
+    if not collection.points:  # runs whose every scenario failed or was skipped: nothing to draw
+        raise HistoryError(f"no measured scenario in the {len(collection.files)} results files under "
+                           f"{', '.join(map(str, paths))}")
+    points = judged(deduplicated(collection.points), tolerances or Tolerances())
+    return History(tuple(points), tuple(series_of(points)), tuple(upgrades_of(runs_of(points))),
+                   tuple(collection.files), tuple(collection.skipped))
+
+
+# ------------------------------------------------------------------------------------------ the figure
+
+# How a verdict shows on a point: marker symbol, colour (None: the series' own), size. Statuses as compare.STYLES.
+MARKERS = {
+    "regression": ("triangle-up", "#d62728", 14),
+    "failed": ("x", "#d62728", 12),
+    "improved": ("triangle-down", "#2ca02c", 14),
+    "fixed": ("star", "#2ca02c", 12),
+    "inconclusive": ("diamond", "#c000c0", 11),
+    "not compared": ("x-thin-open", "#7f7f7f", 10),
+}
+PLAIN = ("circle", None, 7)  # the first point of a timeline, and an `ok` one
+
+
+def _utc(when: datetime) -> datetime:
+    # plotly.js shows dates as given, so naive UTC keeps every run where its file says (the axis says UTC).
+    return when.astimezone(UTC).replace(tzinfo=None)
+
+
+def _hover(series: Series, point: Point, value: float) -> str:
+    run, m = point.run, series.metric
+    versions = " · ".join(f"{key} {version or '?'}" for key, version in run.versions.items())
+    lines = [f"<b>{html.escape(series.scenario)}</b>",
+             f"{_utc(run.when):%Y-%m-%d %H:%M:%S} UTC · {html.escape(run.path.name)}",
+             f"{m.title.split(' (')[0]}: {value:.{m.digits}f} {m.unit}".rstrip(), html.escape(versions)]
+    verdict = point.verdict
+    if verdict is None:
+        lines.append("first run of this scenario on this GPU kind")
+    else:
+        lines.append(f"vs previous run ({html.escape(verdict.previous)}): <b>{html.escape(verdict.status)}</b>")
+        lines += [html.escape(line) for note in verdict.notes for line in _wrapped(note)]
+    return "<br>".join(lines)
+
+
+def _wrapped(note: str, width: int = 110) -> list[str]:
+    """A long compare note as several hover lines (plotly does not wrap hover text)."""
+    return textwrap.wrap(note, width) or [""]
+
+
+def _trace(series: Series, colour: str, first_of_scenario: bool):
+    import plotly.graph_objects as go
+
+    markers = [MARKERS.get(p.verdict.status, PLAIN) if p.verdict else PLAIN for p in series.points]
+    return go.Scatter(
+        x=[_utc(p.run.when) for p in series.points], y=series.values, mode="lines+markers",
+        name=series.scenario, legendgroup=series.scenario, showlegend=first_of_scenario,
+        line={"color": colour, "width": 1.5},
+        marker={"symbol": [s for s, _, _ in markers], "color": [c or colour for _, c, _ in markers],
+                "size": [size for _, _, size in markers], "line": {"width": 0}},
+        hovertext=[_hover(series, p, v) for p, v in zip(series.points, series.values)],
+        hoverinfo="text")
+
+
+def log_ticks(values: Sequence[float]) -> list[float]:
+    """1-2-5 ticks spanning `values` (finer when that leaves fewer than 4 in range): plotly's own log ticks
+    label 20 and 0.2 alike as '2'."""
+    if not values:
+        return []
+    low, high = math.floor(math.log10(min(values))), math.ceil(math.log10(max(values)))
+    for mantissas in ((1, 2, 5), (1, 1.5, 2, 3, 4, 5, 6, 8)):
+        ticks = [round(m * 10.0 ** e, 12) for e in range(low, high + 1) for m in mantissas]
+        shown = [t for t in ticks if min(values) / 1.1 <= t <= max(values) * 1.1]
+        if len(shown) >= 4:
+            break
+    return [t for t in ticks if min(values) / 2 <= t <= max(values) * 2]
+
+
+def figure(kind: str, series: Sequence[Series], upgrades: Sequence[Upgrade]):
+    """A GPU kind's figure: one panel per metric it has, one trace per series (a scenario's traces share its
+    colour and one legend entry, which shows or hides all of them), upgrades as dashed vertical lines."""
+    import plotly.colors
+    from plotly.subplots import make_subplots
+
+    metrics = [m for m in METRICS if any(s.metric is m for s in series)]
+    fig = make_subplots(rows=len(metrics), cols=1, shared_xaxes=True, vertical_spacing=0.06,
+                        subplot_titles=[m.title for m in metrics])
+    palette = plotly.colors.qualitative.Dark24 + plotly.colors.qualitative.Light24
+    scenarios = dict.fromkeys(s.scenario for s in series)
+    colours = {scenario: palette[i % len(palette)] for i, scenario in enumerate(scenarios)}
+    in_legend: set[str] = set()
+    for s in series:
+        fig.add_trace(_trace(s, colours[s.scenario], s.scenario not in in_legend), row=metrics.index(s.metric) + 1,
+                      col=1)
+        in_legend.add(s.scenario)
+    for upgrade in upgrades:
+        # Shapes and annotations, not traces: the figure's traces are exactly its series.
+        fig.add_shape(type="line", x0=_utc(upgrade.when), x1=_utc(upgrade.when), xref="x", y0=0, y1=1,
+                      yref="paper", line={"color": "#555", "width": 1, "dash": "dash"})
+        fig.add_annotation(x=_utc(upgrade.when), xref="x", y=1.02, yref="paper", showarrow=False,
+                           text="<br>".join(map(html.escape, upgrade.changes)), font={"size": 10},
+                           xanchor="left", yanchor="bottom", bgcolor="rgba(255,255,255,0.8)")
+    for row, metric in enumerate(metrics, start=1):
+        if metric.log:
+            values = [v for s in series if s.metric is metric for v in s.values if v > 0]
+            fig.update_yaxes(type="log", tickvals=log_ticks(values), row=row, col=1)
+    fig.update_xaxes(title_text="run date (UTC)", row=len(metrics), col=1)
+    fig.update_layout(height=260 * len(metrics) + 120, template="plotly_white", hovermode="closest",
+                      legend={"title": {"text": "scenario (click: show/hide)"}, "font": {"size": 10}},
+                      margin={"t": 80 if upgrades else 40, "l": 60, "r": 20, "b": 50})
+    return fig
+
+
+# ------------------------------------------------------------------------------------------ the page
+
+STYLE = """
+body { font-family: system-ui, sans-serif; margin: 1.5em 2em; color: #222; }
+h1 { margin-bottom: 0.2em; } h2 { margin-top: 1.6em; border-bottom: 1px solid #ddd; }
+.note { color: #555; max-width: 75em; } .legend span { margin-right: 1.5em; white-space: nowrap; }
+code { background: #f3f3f3; padding: 0 0.25em; }
+"""
+
+KEY = ("<p class='legend'><span><b style='color:#d62728'>▲</b> regression</span>"
+       "<span><b style='color:#2ca02c'>▼</b> improved</span>"
+       "<span><b style='color:#c000c0'>◆</b> inconclusive</span>"
+       "<span><b style='color:#d62728'>✕</b> failed</span><span><b style='color:#2ca02c'>★</b> fixed</span>"
+       "<span><b style='color:#7f7f7f'>✕</b> not compared (other settings, weights or CPU)</span>"
+       "<span>● first run or ok</span><span>┆ library upgrade</span></p>")
+
+
+def _section(kind: str, page: History, with_plotlyjs: bool) -> str:
+    series, upgrades, runs = page.of_kind(kind)
+    scenarios = len({s.scenario for s in series})
+    span = f"{_utc(runs[0].when):%Y-%m-%d} to {_utc(runs[-1].when):%Y-%m-%d}"
+    # plotly's own HTML for the figure; plotly.js is embedded once, with the first figure, so the page is offline.
+    plot = figure(kind, series, upgrades).to_html(full_html=False, include_plotlyjs=with_plotlyjs,
+                                                  div_id=f"history-{kind}", config={"displaylogo": False})
+    return (f"<h2>{html.escape(kind)}</h2><p class='note'>{len(runs)} runs ({span}), {scenarios} scenarios, "
+            f"{len(series)} series, {len(upgrades)} library upgrades.</p>\n{plot}")
+
+
+def render(page: History, sources: Sequence[Path]) -> str:
+    """The whole page, one HTML document."""
+    intro = (f"<p class='note'>{len(page.runs)} runs from {len(page.files)} results files under "
+             f"{', '.join(f'<code>{html.escape(str(p))}</code>' for p in sources)}; {len(page.series)} series. "
+             "Each point is a scenario measured in one run, placed at the run's date; hover for the run's file, "
+             "library versions and verdict. A point's marker is <code>diffbench compare</code>'s verdict for the "
+             "scenario against its previous run on the same GPU kind (latency, peak memory and SSIM judged "
+             "together, as that command does; the hover says which moved).</p>" + KEY)
+    sections = [_section(kind, page, index == 0) for index, kind in enumerate(page.kinds)]
+    skipped = "".join(f"<li>{html.escape(line)}</li>" for line in page.skipped)
+    footer = f"<h2>Skipped files</h2><ul>{skipped}</ul>" if skipped else ""
+    return (f"<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'><title>diffbench history</title>"
+            f"<style>{STYLE}</style></head><body><h1>diffbench history</h1>{intro}\n"
+            + "\n".join(sections) + f"{footer}</body></html>\n")
+
+
+def write(paths: Sequence[Path], out: Path, tolerances: Tolerances | None = None) -> History:
+    page = history(paths, tolerances)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(render(page, paths), encoding="utf-8")
+    return page
