@@ -37,6 +37,14 @@ def test_what_cannot_cache_is_skipped_with_its_reason(model, cache, reason):
     assert reason in rules.skip_reason(Scenario(model, "bf16", cache=cache))
 
 
+@pytest.mark.parametrize("compile_mode", ["regional", "regional-all", "max-autotune"])
+@pytest.mark.parametrize("cache", ["fbcache-0.12", "taylorseer-5", "fastercache", "pab"])
+def test_lossy_caches_skip_fullgraph_compile_modes_and_name_the_one_that_works(compile_mode, cache):
+    reason = rules.skip_reason(Scenario("flux-dev", "bf16", compile_mode, cache=cache))
+    assert "break the graph" in reason and "--compile regional-breaks" in reason
+    assert rules.skip_reason(Scenario("flux-dev", "bf16", "regional-breaks", cache=cache)) is None
+
+
 @pytest.mark.parametrize("model", ["flux-dev", "wan2.1-t2v-1.3b", "cogvideox-2b"])
 def test_cache_mixin_denoisers_run_every_other_mode(model):
     runnable = {c for c in CACHE_MODES if rules.skip_reason(Scenario(model, "bf16", cache=c)) is None}
@@ -101,8 +109,9 @@ def test_the_front_places_weight_dependent_latencies_by_the_work_computed():
 def test_a_cached_benchmark_records_the_work_it_skipped(suite):
     result = suite.runpytest_subprocess("benchmarks", "--models", "flux-dev", "--quant", "bf16",
                                         "--cache", "none,taylorseer-5,fbcache-0.12", "--steps", "8", "--rounds", "2",
+                                        "--compile", "eager,regional-breaks",
                                         "--benchmark-json", "out.json", "-p", "no:randomly")
-    result.assert_outcomes(passed=3)
+    result.assert_outcomes(passed=6)
     info = {b["extra_info"]["scenario"]: b["extra_info"] for b in json.loads((suite.path / "out.json").read_text())["benchmarks"]}
     assert "cache_work" not in info["flux-dev-bf16-eager-nofuse-bs1"]
     taylorseer = info["flux-dev-bf16-eager-nofuse-bs1-cache-taylorseer-5"]["cache_work"]
@@ -110,6 +119,9 @@ def test_a_cached_benchmark_records_the_work_it_skipped(suite):
     assert 0 < taylorseer["computed_fraction"] < 1 and not taylorseer["weight_dependent_latency"]
     adaptive = info["flux-dev-bf16-eager-nofuse-bs1-cache-fbcache-0.12"]["cache_work"]
     assert adaptive["kind"] == "lossy, adaptive" and adaptive["weight_dependent_latency"]  # tiny: random weights
+    # compiled with graph breaks, counted eagerly: the same schedule
+    compiled = info["flux-dev-bf16-regional-breaks-nofuse-bs1-cache-taylorseer-5"]["cache_work"]
+    assert compiled["reused_calls"] == taylorseer["reused_calls"]
 
 
 @pytest.mark.slow  # two proxy quality sessions, 8 prompts each

@@ -104,7 +104,7 @@ def test_the_report_columns_come_from_the_records():
 @pytest.mark.parametrize("name, text, message", [
     ("model", "flux-pro", "unknown model 'flux-pro'; valid: all, flux-dev, "),
     ("scheme", "int3", "unknown quantization scheme 'int3'; valid: all, bf16, "),
-    ("compile", "jit", "unknown compile mode 'jit'; valid: all, eager, compile, max-autotune, regional, regional-all"),
+    ("compile", "jit", "unknown compile mode 'jit'; valid: all, eager, compile, max-autotune, regional, regional-all, regional-breaks"),
     ("fuse_qkv", "maybe", "unknown --fuse value 'maybe'; valid: off, on, both"),
     ("batch", "two", "--batch takes comma-separated positive integers, got 'two'"),
     ("batch", "0", "--batch takes comma-separated positive integers, got '0'"),

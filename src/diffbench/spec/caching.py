@@ -30,6 +30,9 @@ class CacheMode:
     # The denoiser classes whose blocks the mode's hooks act on (empty: any CacheMixin denoiser). On others
     # `enable_cache` succeeds and changes nothing, so the scenario is skipped rather than timed as "cached".
     denoisers: tuple[str, ...] = ()
+    # Its hooks decide in code dynamo cannot trace (a torch.compiler.disable'd function, a branch on tensor data):
+    # a fullgraph compile mode fails on it; `regional-breaks` compiles around it (measured on tiny FLUX and Wan).
+    breaks_graph: bool = True
 
     @property
     def label(self) -> str:
@@ -42,7 +45,7 @@ class CacheMode:
 CACHE_MODES: dict[str, CacheMode] = {
     c.name: c
     for c in [
-        CacheMode("none", "no step caching (the default)"),
+        CacheMode("none", "no step caching (the default)", breaks_graph=False),
         CacheMode("fbcache-0.05", "first-block cache (ParaAttention's): the remaining blocks are reused while the "
                   "first block's residual changes by less than 5%", "FirstBlockCacheConfig", {"threshold": 0.05},
                   adaptive=True),
@@ -62,6 +65,7 @@ CACHE_MODES: dict[str, CacheMode] = {
         # diffusers 0.42.1's apply_text_kv_cache hooks NucleusMoEImageTransformerBlock only (measured on tiny
         # FLUX and Wan: every linear still ran at every step).
         CacheMode("textkv", "text key/value projections computed once and reused at every step (exact)",
-                  "TextKVCacheConfig", lossless=True, denoisers=("NucleusMoEImageTransformer2DModel",)),
+                  "TextKVCacheConfig", lossless=True, denoisers=("NucleusMoEImageTransformer2DModel",),
+                  breaks_graph=False),
     ]
 }

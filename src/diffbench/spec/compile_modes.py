@@ -35,6 +35,11 @@ class CompileMode:
     compile_rest: bool = False
     description: str = ""
 
+    @property
+    def fullgraph(self) -> bool:
+        """Compiled as whole graphs: code dynamo cannot trace is an error, not a graph break."""
+        return bool((self.compile_kwargs or {}).get("fullgraph"))
+
 
 COMPILE_MODES: dict[str, CompileMode] = {
     m.name: m
@@ -47,5 +52,9 @@ COMPILE_MODES: dict[str, CompileMode] = {
                     description="each repeated transformer block, diffusers compile_repeated_blocks"),
         CompileMode("regional-all", dict(fullgraph=True), regional=True, compile_rest=True,
                     description="regional, plus every other child of the denoiser compiled on its own"),
+        # Graph breaks allowed: diffusers' step-cache hooks decide in code dynamo cannot trace (torch.compiler.disable
+        # or a branch on tensor data), so a fullgraph region fails on them (spec/caching.py).
+        CompileMode("regional-breaks", {}, regional=True,
+                    description="regional without fullgraph: graph breaks where the code asks for them"),
     ]
 }

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from diffbench.spec.attention import ATTENTION_KERNELS
 from diffbench.spec.caching import CACHE_MODES
+from diffbench.spec.compile_modes import COMPILE_MODES
 from diffbench.spec.matrix import Scenario
 from diffbench.spec.models import ModelSpec
 from diffbench.spec.parallel import PARALLEL_MODES
@@ -58,6 +59,12 @@ INVALID: list[Rule] = [
          not in CACHE_MODES[s.cache].denoisers,
          "step caching: diffusers applies this mode only to other denoisers' blocks (spec/caching.py: denoisers); "
          "here it would change nothing"),
+    # Measured on tiny FLUX and Wan, torch 2.14.1, diffusers 0.42.1: FBCHeadBlockHook._should_compute_remaining_blocks
+    # and TaylorSeerCacheHook._measure_should_compute are torch.compiler.disable'd, PAB and FasterCache branch on
+    # tensor data ('Data-dependent branching'); regional-breaks compiled all four.
+    Rule(lambda s: CACHE_MODES[s.cache].breaks_graph and COMPILE_MODES[s.compile].fullgraph,
+         "step caching with a fullgraph compile mode: diffusers' cache hooks break the graph by design "
+         "(torch.compiler.disable'd decisions, branches on tensor data); use --compile regional-breaks"),
     Rule(lambda s: s.cache == "magcache",
          "magcache needs the model's magnitude ratios (MagCacheConfig(mag_ratios=...), from a calibration run on "
          "trained weights); none are committed"),
