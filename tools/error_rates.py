@@ -2,27 +2,31 @@
 
     python tools/error_rates.py            # writes baselines/error-rates.{json,md} and the run-noise allowances
 
-Two estimates per noise class (`gpu`, `cpu`), both from runs the suite wrote and that are committed (RERUNS):
+Two estimates per session of a noise class (`gpu`, `cpu`), both from runs the suite wrote and that are
+committed (RERUNS); a session is one stretch of runs on one machine, its slowed runs interleaved with its clean
+ones. Estimates stay within a session, as `compare` is meant to be used: on a shared CPU the whole machine moves
+between sessions (measured: the session centres in the report), which no rule on two runs can tell from a
+change of the code.
 
 - real: every ordered pair of reruns of the same code and selection (false alarms: a regression verdict), and
   every clean rerun against a run with a known slowdown injected by tools/slowdown_plugin.py (misses);
-- simulated: BASE and NEW drawn as two different committed reruns of the class (any scenario of it), each
+- simulated: BASE and NEW drawn as two different committed reruns of the session (any scenario of it), each
   scenario's rounds divided by the geometric mean of its medians over the reruns (so a run keeps its run
   factor and its round noise together: a slow run often has one normal round), the rounds resampled with
   replacement; NEW multiplied by 1 + slowdown.
 
 The run-to-run allowance of a class (src/diffbench/data/run_noise.toml) is the smallest threshold that none of
-the class's committed rerun pairs exceeds (rounded up to the next whole percent): reruns of the same code are
+the class's committed rerun pairs of one session exceeds (rounded up to the next whole percent): reruns of the same code are
 never a regression by construction there, so the real false-alarm count is in-sample; the simulation, which
 draws new combinations of round and run noise, is the out-of-sample estimate.
 
-Several processes per side (`diffbench compare --base-also/--new-also`, the between-process rule), for k = 3
-and 5 processes a side (PROCESSES), each estimate only where the class has the runs for it (else the report
-says what is missing):
+Several processes per side (`diffbench compare --base-also/--new-also`, the between-process rule), for the k
+processes a side in PROCESSES and the fewest that meet the session's target in simulation (processes_needed),
+each estimate only where the session has the runs for it (else the report says what is missing); where the
+combinations exceed MAX_COMBINATIONS, that many are drawn at random (seeded):
 
-- real false alarms: every ordered pair of disjoint k-subsets of the clean reruns (k BASE, k NEW processes);
-- real detections: every k-subset of the clean reruns as BASE against the slowed runs as NEW (k of them
-  needed: the slowed runs are used all together);
+- real false alarms: ordered pairs of disjoint k-subsets of the clean reruns (k BASE, k NEW processes);
+- real detections: k-subsets of the clean reruns as BASE against k-subsets of the slowed runs as NEW;
 - simulated: 2k different process vectors (see above) drawn, each one's rounds resampled and its median taken,
   k of them as BASE and k, multiplied by 1 + slowdown, as NEW. The vectors of one run's scenarios share its
   run factor but are drawn as separate processes, as in the single-run simulation.
@@ -30,8 +34,8 @@ says what is missing):
 The between-process rule uses --fail-latency alone as its threshold (no run-to-run allowance), 5% here, and
 as its sd the larger of the comparison's pooled sample sd and the class's process sd (run_noise.toml
 `process_sd`, `process_df`): the sd of the log of each clean rerun's median over its scenario's geometric mean
-(the same centre the single-run simulation divides by), pooled over the class's scenarios, with df = clean
-process medians − scenarios; rounded up to 0.001. A class with fewer than MIN_RERUNS_FOR_PROCESS_SD clean reruns
+(the same centre the single-run simulation divides by), pooled over the class's scenarios and sessions (each
+session its own centre), with df = clean process medians − scenarios × sessions; rounded up to 0.001. A class with fewer than MIN_RERUNS_FOR_PROCESS_SD clean reruns
 gets none (its comparisons use the sample sd alone), and the report says so. The real and simulated estimates
 use the value measured here, so they are in-sample for it, as the allowance's real false alarms are.
 """
@@ -55,7 +59,10 @@ from diffbench.store.results import Measurement
 ROOT = Path(__file__).resolve().parents[1]
 BASELINES = ROOT / "baselines"
 RUN_NOISE = ROOT / "src" / "diffbench" / "data" / "run_noise.toml"
-PROCESSES = (3, 5)  # processes per side of the between-process estimates
+PROCESSES = (3, 5, 8, 10)  # processes per side of the between-process estimates
+# Real estimates enumerate every combination of runs while there are at most this many, else draw this many at
+# random (seeded): 20 clean reruns make 3.4e7 ordered pairs of disjoint 5-subsets.
+MAX_COMBINATIONS = 2000
 SLOWDOWNS = (0.0, 0.05, 0.10, 0.20, 0.30)
 # Clean reruns a class needs for a process sd: as many as one disjoint 3 + 3 comparison. With fewer (the GPU's 3
 # reruns of one scenario: 2 df) the floor would be as uncertain as the sample sd it is meant to steady.
@@ -64,12 +71,18 @@ MIN_RERUNS_FOR_PROCESS_SD = 6
 
 @dataclass(frozen=True)
 class RerunSet:
-    """Reruns of one selection with the same code, and runs of it with a known slowdown injected."""
+    """Reruns of one selection with the same code, made in one session on one machine, and runs of it with a
+    known slowdown injected in that session."""
 
-    name: str
+    name: str  # the noise class (run_noise.toml's section)
     clean: tuple[str, ...]  # paths under baselines/
     slowed: tuple[tuple[str, str, float], ...] = ()  # (path, scenario id, slowdown asked of the plugin)
     target: float = 0.10  # the slowdown the simulation must catch
+    session: str = ""  # which session of the class, where it has several
+
+    @property
+    def label(self) -> str:
+        return f"{self.name}-{self.session}" if self.session else self.name
 
 
 RERUNS = (
@@ -80,9 +93,15 @@ RERUNS = (
                      ("nvidia-h200/gate/flux-run-c-fp8dqrow-regional-10pct-slower.json",
                       "flux-dev-fp8dqrow-regional-fuse-bs1", 0.10)),
              target=0.10),
+    # CPU sessions (tiny FLUX, 32 steps, 10 rounds, on the 2-core CI kind), each slowed run made right after a
+    # clean one. Compare judges runs of one session: across sessions the whole machine moved (session 2 ran about
+    # 35% faster than session 1 throughout), which the report measures as the session centres.
     RerunSet("cpu", clean=tuple(f"cpu/reruns/rerun-{i}.json" for i in range(1, 9)),
-             slowed=tuple((f"cpu/reruns/slower30-{i}.json", "*", 0.30) for i in (1, 2, 3)),
-             target=0.30),
+             slowed=tuple((f"cpu/reruns/slower30-{i}.json", "*", 0.30) for i in range(1, 4)),
+             target=0.30, session="1"),
+    RerunSet("cpu", clean=tuple(f"cpu/reruns/rerun-{i}.json" for i in range(9, 21)),
+             slowed=tuple((f"cpu/reruns/slower30-{i}.json", "*", 0.30) for i in range(4, 13)),
+             target=0.30, session="2"),
 )
 
 
@@ -121,23 +140,38 @@ def allowance(runs: list[results.Results], kind: str, t: Tolerances) -> float:
     return math.ceil(worst * 100) / 100
 
 
-def process_noise(runs: list[results.Results], kind: str, t: Tolerances) -> ProcessNoise | None:
-    """The class's between-process sd of log medians: each clean rerun's median over its scenario's geometric
-    mean, pooled over the class's scenarios (df = medians − scenarios), rounded up to 0.001; None with fewer
-    than MIN_RERUNS_FOR_PROCESS_SD reruns."""
-    if len(runs) < MIN_RERUNS_FOR_PROCESS_SD:
-        return None
-    squares, medians, scenarios = 0.0, 0, 0
+def process_squares(runs: list[results.Results], kind: str, t: Tolerances) -> tuple[float, int]:
+    """The sum of squares of the log of each clean rerun's median over its scenario's geometric mean (over
+    these reruns), and its degrees of freedom (medians − scenarios), over the class's scenarios."""
+    squares, df = 0.0, 0
     for scenario in _common(runs):
         ms = [r.measurements[scenario] for r in runs]
         if any(classify(m, r.gpu, t) != kind or not m.median > 0 for m, r in zip(ms, runs)):
             continue
         logs = np.log([m.median for m in ms])
         squares += float(np.sum((logs - logs.mean()) ** 2))
-        medians, scenarios = medians + len(ms), scenarios + 1
-    if medians - scenarios < 1:
+        df += len(ms) - 1
+    return squares, df
+
+
+def process_noise(sessions: list[list[results.Results]], kind: str, t: Tolerances) -> ProcessNoise | None:
+    """The class's between-process sd of log medians, pooled over its sessions (each session's own centres),
+    rounded up to 0.001; None with fewer than MIN_RERUNS_FOR_PROCESS_SD clean reruns."""
+    if sum(len(runs) for runs in sessions) < MIN_RERUNS_FOR_PROCESS_SD:
         return None
-    return ProcessNoise(math.ceil(math.sqrt(squares / (medians - scenarios)) * 1000) / 1000, medians - scenarios, kind)
+    parts = [process_squares(runs, kind, t) for runs in sessions]
+    squares, df = sum(p[0] for p in parts), sum(p[1] for p in parts)
+    if df < 1:
+        return None
+    return ProcessNoise(math.ceil(math.sqrt(squares / df) * 1000) / 1000, df, kind)
+
+
+def session_centres(sessions: list[list[results.Results]], labels: list[str]) -> dict[str, dict[str, float]]:
+    """Each session's geometric mean median per scenario over the first session's: how far the whole machine
+    moved between sessions."""
+    centres = [{s: geometric_mean([r.measurements[s].median for r in runs]) for s in _common(runs)}
+               for runs in sessions]
+    return {label: {s: c[s] / centres[0][s] for s in c if s in centres[0]} for label, c in zip(labels, centres)}
 
 
 def real_false_alarms(runs: list[results.Results], t: Tolerances) -> dict:
@@ -187,37 +221,68 @@ def _common(runs: list[results.Results], wanted: set[str] | None = None) -> list
     return [s for s in runs[0].measurements if all(s in r.measurements for r in runs) and (not wanted or s in wanted)]
 
 
-def process_false_alarms(runs: list[results.Results], k: int, t: Tolerances) -> dict:
-    """Every ordered pair of disjoint k-subsets of the clean reruns, judged by the between-process rule."""
+def subsets(n: int, k: int, rng: np.random.Generator) -> list[tuple[int, ...]]:
+    """Every k-subset of range(n) while there are at most MAX_COMBINATIONS, else that many drawn at random."""
+    if math.comb(n, k) <= MAX_COMBINATIONS:
+        return list(itertools.combinations(range(n), k))
+    return [tuple(sorted(rng.choice(n, k, replace=False).tolist())) for _ in range(MAX_COMBINATIONS)]
+
+
+def disjoint_pairs(n: int, k: int, rng: np.random.Generator) -> list[tuple[tuple[int, ...], tuple[int, ...]]]:
+    """Every ordered pair of disjoint k-subsets of range(n) while there are at most MAX_COMBINATIONS, else that
+    many drawn at random."""
+    if math.comb(n, k) * math.comb(n - k, k) <= MAX_COMBINATIONS:
+        return [(chosen, other) for chosen in itertools.combinations(range(n), k)
+                for other in itertools.combinations([i for i in range(n) if i not in chosen], k)]
+    pairs = []
+    for _ in range(MAX_COMBINATIONS):
+        drawn = rng.permutation(n)[:2 * k].tolist()
+        pairs.append((tuple(sorted(drawn[:k])), tuple(sorted(drawn[k:]))))
+    return pairs
+
+
+def _sampled(count: int, total: int) -> str:
+    return "" if count == total else f" (drawn at random from {total:.2g})"
+
+
+def process_false_alarms(runs: list[results.Results], k: int, t: Tolerances, seed: int = 0) -> dict:
+    """Ordered pairs of disjoint k-subsets of the clean reruns (every one, or MAX_COMBINATIONS drawn), judged
+    by the between-process rule."""
     if len(runs) < 2 * k:
         return dict(missing=f"{len(runs)} clean reruns, {2 * k} needed for disjoint {k} + {k} processes")
-    pairs, alarms = 0, []
-    for chosen in itertools.combinations(range(len(runs)), k):
-        rest = [i for i in range(len(runs)) if i not in chosen]
-        for other in itertools.combinations(rest, k):
-            base, new = [runs[i] for i in chosen], [runs[i] for i in other]
-            pairs += 1
-            for scenario in _common(base + new):
-                kind, verdict = judge_scenario_processes([r.measurements[scenario] for r in base],
-                                                         [r.measurements[scenario] for r in new], new[0].gpu, t)
-                if verdict.status == "regression":
-                    alarms.append(f"{_names(base)} → {_names(new)}: {scenario}: {verdict.note}")
-    return dict(pairs=pairs, pairs_with_a_regression=len({a.split(":")[0] for a in alarms}), alarms=alarms)
+    pairs, alarms = disjoint_pairs(len(runs), k, np.random.default_rng(seed)), []
+    for chosen, other in pairs:
+        base, new = [runs[i] for i in chosen], [runs[i] for i in other]
+        for scenario in _common(base + new):
+            kind, verdict = judge_scenario_processes([r.measurements[scenario] for r in base],
+                                                     [r.measurements[scenario] for r in new], new[0].gpu, t)
+            if verdict.status == "regression":
+                alarms.append(f"{_names(base)} → {_names(new)}: {scenario}: {verdict.note}")
+    total = math.comb(len(runs), k) * math.comb(len(runs) - k, k)
+    return dict(pairs=len(pairs), of=total, pairs_with_a_regression=len({a.split(":")[0] for a in alarms}),
+                alarms=alarms)
 
 
-def process_detections(runs: list[results.Results], rerun_set: RerunSet, k: int, t: Tolerances) -> dict:
-    """Every k-subset of the clean reruns as BASE against the slowed runs, all k of them, as NEW."""
+def process_detections(runs: list[results.Results], rerun_set: RerunSet, k: int, t: Tolerances,
+                       seed: int = 0) -> dict:
+    """k clean reruns as BASE against k slowed runs as NEW: every such pair of subsets, or MAX_COMBINATIONS
+    drawn at random."""
     paths = list(dict.fromkeys(path for path, _, _ in rerun_set.slowed))
     if len(paths) < k or len(runs) < k:
         return dict(missing=f"{len(paths)} slowed runs and {len(runs)} clean reruns, {k} of each needed")
-    if len(paths) > k:
-        return dict(missing=f"{len(paths)} slowed runs: the estimate uses exactly {k}")
-    slowed = [load(path) for path in paths]
+    rng = np.random.default_rng(seed)
+    slowed_runs = [load(path) for path in paths]
     wanted = {scenario for _, scenario, _ in rerun_set.slowed}
     asked = {scenario: slowdown for _, scenario, slowdown in rerun_set.slowed}
+    total = math.comb(len(runs), k) * math.comb(len(paths), k)
+    if total <= MAX_COMBINATIONS:
+        combos = list(itertools.product(subsets(len(runs), k, rng), subsets(len(paths), k, rng)))
+    else:
+        combos = [(tuple(sorted(rng.choice(len(runs), k, replace=False).tolist())),
+                   tuple(sorted(rng.choice(len(paths), k, replace=False).tolist()))) for _ in range(MAX_COMBINATIONS)]
     cases = []
-    for chosen in itertools.combinations(runs, k):
-        base = list(chosen)
+    for chosen, slowed_chosen in combos:
+        base, slowed = [runs[i] for i in chosen], [slowed_runs[i] for i in slowed_chosen]
         for scenario in _common(base + slowed, None if "*" in wanted else wanted):
             bs, ns = [r.measurements[scenario] for r in base], [r.measurements[scenario] for r in slowed]
             verdict = judge_scenario_processes(bs, ns, slowed[0].gpu, t)[1]
@@ -225,7 +290,8 @@ def process_detections(runs: list[results.Results], rerun_set: RerunSet, k: int,
                               asked=asked.get(scenario, asked.get("*")),
                               measured=geometric_mean([m.median for m in ns]) / geometric_mean([m.median for m in bs])
                               - 1, verdict=verdict.status, note=verdict.note))
-    return dict(cases=len(cases), caught=sum(c["verdict"] == "regression" for c in cases), details=cases)
+    return dict(cases=len(cases), of=total * len(_common(runs + slowed_runs)), subsets=len(combos),
+                caught=sum(c["verdict"] == "regression" for c in cases), details=cases)
 
 
 def simulate_processes(vectors: list[np.ndarray], k: int, slowdown: float, threshold: float, trials: int,
@@ -253,30 +319,54 @@ def measure_processes(runs: list[results.Results], rerun_set: RerunSet, vectors:
                 real_detections=process_detections(runs, rerun_set, k, t), simulated=simulated)
 
 
+def processes_needed(vectors: list[np.ndarray], rerun_set: RerunSet, t: Tolerances, trials: int,
+                     seed: int) -> int | None:
+    """The fewest processes a side with which simulated pairs catch the set's target slowdown at least 95% of
+    the time and alarm on no slowdown at most 1 in 30; None if the set's runs cannot draw that many."""
+    floor = t.process_noise.get(rerun_set.name)
+    for k in range(2, len(vectors) // 2 + 1):
+        caught = simulate_processes(vectors, k, rerun_set.target, t.latency, trials, seed, floor)["regression"]
+        if caught >= 0.95 and simulate_processes(vectors, k, 0.0, t.latency, trials, seed, floor)["regression"] <= 1 / 30:
+            return k
+    return None
+
+
+def measure_set(rerun_set: RerunSet, runs: list[results.Results], t: Tolerances, trials: int, seed: int) -> dict:
+    """Every estimate for one session of a class, judged with the class's allowance and process sd."""
+    kind = rerun_set.name
+    vectors = noise_of(runs, kind, t)
+    threshold = max(t.latency, t.run_noise[kind])
+    needed = processes_needed(vectors, rerun_set, t, min(trials, 1000), seed) if t.process_noise.get(kind) else None
+    return dict(
+        noise_class=kind, runs=list(rerun_set.clean), threshold=threshold, target=rerun_set.target,
+        rounds=min(len(v) for v in vectors), run_medians=sorted(float(np.median(v)) for v in vectors),
+        real_false_alarms=real_false_alarms(runs, t), real_detections=real_detections(runs, rerun_set, t),
+        simulated={f"{s:.0%}": simulate(vectors, s, threshold, trials, seed) for s in SLOWDOWNS},
+        processes_needed=needed,
+        processes={str(k): measure_processes(runs, rerun_set, vectors, k, t, trials, seed)
+                   for k in sorted(set(PROCESSES) | ({needed} if needed else set()))},
+    )
+
+
 def measure_all(trials: int = 4000, seed: int = 0) -> dict:
-    t = Tolerances(run_noise={}, process_noise={})
-    report: dict = dict(trials=trials, seed=seed, classes={})
-    for rerun_set in RERUNS:
-        runs = [load(p) for p in rerun_set.clean]
-        kind = rerun_set.name
-        vectors = noise_of(runs, kind, t)
-        run_noise = allowance(runs, kind, t)
-        floor = process_noise(runs, kind, t)
-        tolerances = Tolerances(run_noise={kind: run_noise}, process_noise={kind: floor} if floor else {})
-        threshold = max(tolerances.latency, run_noise)
+    """The class's allowance and process sd from all its sessions, then every estimate per session."""
+    plain = Tolerances(run_noise={}, process_noise={})
+    report: dict = dict(trials=trials, seed=seed, classes={}, sets={})
+    for kind in dict.fromkeys(r.name for r in RERUNS):
+        sets = [r for r in RERUNS if r.name == kind]
+        sessions = [[load(p) for p in r.clean] for r in sets]
+        run_noise = max(allowance(runs, kind, plain) for runs in sessions)
+        floor = process_noise(sessions, kind, plain)
+        clean = sum(len(runs) for runs in sessions)
         report["classes"][kind] = dict(
-            runs=list(rerun_set.clean), allowance=run_noise, threshold=threshold,
+            sets=[r.label for r in sets], runs=[p for r in sets for p in r.clean], allowance=run_noise,
             process_sd=floor.sd if floor else None, process_df=floor.df if floor else None,
-            process_sd_missing=None if floor else (f"{len(runs)} clean reruns, {MIN_RERUNS_FOR_PROCESS_SD} needed "
+            process_sd_missing=None if floor else (f"{clean} clean reruns, {MIN_RERUNS_FOR_PROCESS_SD} needed "
                                                    "for a process sd: the between-process rule uses the sample sd"),
-            rounds=min(len(v) for v in vectors), run_medians=sorted(float(np.median(v)) for v in vectors),
-            real_false_alarms=real_false_alarms(runs, tolerances),
-            real_detections=real_detections(runs, rerun_set, tolerances),
-            simulated={f"{s:.0%}": simulate(vectors, s, threshold, trials, seed) for s in SLOWDOWNS},
-            target=rerun_set.target,
-            processes={str(k): measure_processes(runs, rerun_set, vectors, k, tolerances, trials, seed)
-                       for k in PROCESSES},
-        )
+            session_centres=session_centres(sessions, [r.label for r in sets]) if len(sets) > 1 else None)
+        tolerances = Tolerances(run_noise={kind: run_noise}, process_noise={kind: floor} if floor else {})
+        for rerun_set, runs in zip(sets, sessions):
+            report["sets"][rerun_set.label] = measure_set(rerun_set, runs, tolerances, trials, seed)
     return report
 
 
@@ -284,18 +374,42 @@ def markdown(report: dict) -> str:
     lines = ["# How often `diffbench compare` cries wolf and misses", "",
              "Written by `python tools/error_rates.py` from the committed runs it names; do not edit by hand.", ""]
     for kind, c in report["classes"].items():
-        fa, det = c["real_false_alarms"], c["real_detections"]
-        lines += [f"## {kind}", "", f"runs: {', '.join(c['runs'])}", "",
-                  f"- run-to-run allowance {c['allowance']:.0%}, threshold {c['threshold']:.0%}, "
-                  f"{c['rounds']} rounds a run; run medians over their scenario's centre "
-                  f"{c['run_medians'][0]:.3f}..{c['run_medians'][-1]:.3f}",
-                  f"- real reruns: {fa['pairs_with_a_regression']} of {fa['pairs']} ordered pairs report a regression",
-                  f"- real injected slowdowns: {det['caught']} of {det['cases']} caught"]
-        lines += [f"  - {d['base']} → {d['new']} {d['scenario']}: asked +{d['asked']:.0%}, measured "
-                  f"{d['measured']:+.1%}, {d['verdict']}" for d in det["details"]]
-        lines += ["", f"simulated ({report['trials']} pairs each):", ""] + _table(c["simulated"]) + [""]
-        lines += _processes_markdown(c["processes"], report["trials"], c)
+        sd = (f"process sd {c['process_sd']:.3f} ({c['process_df']} df, pooled over its sessions)"
+              if c["process_sd"] is not None else f"no process sd ({c['process_sd_missing']})")
+        lines += [f"## {kind}", "", f"- run-to-run allowance {c['allowance']:.0%} (the largest of its sessions'), {sd}"]
+        if c["session_centres"]:
+            lines.append("- session centres (each session's geometric mean median over the first session's): " + "; ".join(
+                f"{label} " + ", ".join(f"{ratio:.3f}" for ratio in centres.values())
+                for label, centres in c["session_centres"].items()))
+        lines.append("")
+        for label in c["sets"]:
+            lines += _set_markdown(label, report["sets"][label], c, report["trials"])
     return "\n".join(lines)
+
+
+def _set_markdown(label: str, st: dict, c: dict, trials: int) -> list[str]:
+    fa, det = st["real_false_alarms"], st["real_detections"]
+    needed = (f"{st['processes_needed']} + {st['processes_needed']} processes" if st["processes_needed"]
+              else "not reached with the processes these runs can draw" if c["process_sd"] is not None
+              else "no estimate (no process sd)")
+    lines = [f"### {label}", "", f"runs: {', '.join(st['runs'])}", "",
+             f"- threshold {st['threshold']:.0%}, {st['rounds']} rounds a run; run medians over their scenario's centre "
+             f"{st['run_medians'][0]:.3f}..{st['run_medians'][-1]:.3f}",
+             f"- real reruns: {fa['pairs_with_a_regression']} of {fa['pairs']} ordered pairs report a regression",
+             f"- real injected slowdowns: {det['caught']} of {det['cases']} caught"]
+    lines += _listed([f"  - {d['base']} → {d['new']} {d['scenario']}: asked +{d['asked']:.0%}, measured "
+                      f"{d['measured']:+.1%}, {d['verdict']}" for d in det["details"]])
+    lines += [f"- processes needed to catch +{st['target']:.0%} in 95% of simulated pairs with at most 1 false alarm "
+              f"in 30: {needed}"]
+    lines += ["", f"simulated ({trials} pairs each):", ""] + _table(st["simulated"]) + [""]
+    return lines + _processes_markdown(st["processes"], trials, c)
+
+
+LISTED = 12  # cases listed by name per estimate; the counts cover them all
+
+
+def _listed(lines: list[str]) -> list[str]:
+    return lines if len(lines) <= LISTED else lines[:LISTED] + [f"  - ... and {len(lines) - LISTED} more (in the JSON)"]
 
 
 def _table(simulated: dict) -> list[str]:
@@ -310,26 +424,28 @@ def _processes_markdown(processes: dict, trials: int, c: dict) -> list[str]:
           f"({c['process_df']} df: the log of each clean rerun's median over its scenario's geometric mean, pooled)"
           if c["process_sd"] is not None else f"sd the comparison's pooled sample sd alone (no class process sd: "
                                                f"{c['process_sd_missing']})")
-    lines = ["### Several processes per side (`--base-also`, `--new-also`)", "",
+    lines = ["#### Several processes per side (`--base-also`, `--new-also`)", "",
              f"Student's t interval ({first['confidence']:.0%}) of the ratio of the geometric means of the process "
              f"medians, {sd}, threshold ±{first['threshold']:.0%} (--fail-latency, no run-to-run allowance).", ""]
     for k, p in processes.items():
         fa, det, sim = p["real_false_alarms"], p["real_detections"], p["simulated"]
-        lines += [f"#### {k} + {k} processes", ""]
+        lines += [f"##### {k} + {k} processes", ""]
         if "missing" in fa:
             lines.append(f"- real reruns: not enough runs ({fa['missing']})")
         else:
             lines.append(f"- real reruns: {fa['pairs_with_a_regression']} of {fa['pairs']} ordered pairs of disjoint "
-                         f"{k} + {k} clean reruns report a regression")
-            lines += [f"  - {alarm}" for alarm in fa["alarms"]]
+                         f"{k} + {k} clean reruns{_sampled(fa['pairs'], fa['of'])} report a regression")
+            lines += _listed([f"  - {alarm}" for alarm in fa["alarms"]])
         if "missing" in det:
             lines.append(f"- real injected slowdowns: not enough runs ({det['missing']})")
         else:
             measured = sorted(d["measured"] for d in det["details"])
             lines.append(f"- real injected slowdowns: {det['caught']} of {det['cases']} caught ({k} clean reruns as "
-                         f"BASE, the {k} slowed runs as NEW; measured {measured[0]:+.1%}..{measured[-1]:+.1%})")
-            lines += [f"  - {d['base']} → {d['new']} {d['scenario']}: asked +{d['asked']:.0%}, measured "
-                      f"{d['measured']:+.1%}, {d['verdict']}" for d in det["details"] if d["verdict"] != "regression"]
+                         f"BASE, {k} slowed runs as NEW{_sampled(det['cases'], det['of'])}; measured "
+                         f"{measured[0]:+.1%}..{measured[-1]:+.1%})")
+            lines += _listed([f"  - {d['base']} → {d['new']} {d['scenario']}: asked +{d['asked']:.0%}, measured "
+                              f"{d['measured']:+.1%}, {d['verdict']}"
+                              for d in det["details"] if d["verdict"] != "regression"])
         if "missing" in sim:
             lines += [f"- simulated: not enough runs ({sim['missing']})", ""]
         else:
@@ -339,11 +455,12 @@ def _processes_markdown(processes: dict, trials: int, c: dict) -> list[str]:
 
 def write_run_noise(report: dict, path: Path = RUN_NOISE) -> None:
     lines = ["# Run-to-run allowance per noise class: the smallest latency threshold that no ordered pair of",
-             "# committed reruns of the same code exceeds (rounded up to a whole percent).",
+             "# committed reruns of the same code in one session exceeds (rounded up to a whole percent).",
              "# process_sd (the floor of the between-process rule's sd, --base-also/--new-also): the sd of the log of",
              "# each clean rerun's median over its scenario's geometric mean over the reruns, pooled over the class's",
-             "# scenarios (rounded up to 0.001); process_df = clean process medians - scenarios. Only for a class with",
-             f"# at least {MIN_RERUNS_FOR_PROCESS_SD} clean reruns (else absent: the sample sd alone is used).",
+             "# scenarios and sessions (rounded up to 0.001); process_df = clean process medians - scenarios x sessions.",
+             f"# Only for a class with at least {MIN_RERUNS_FOR_PROCESS_SD} clean reruns (else absent: the sample sd",
+             "# alone is used).",
              "# Written by tools/error_rates.py from the runs listed; do not edit by hand.", ""]
     for kind, c in report["classes"].items():
         lines += [f"[{kind}]", f"allowance = {c['allowance']}"]
