@@ -12,8 +12,8 @@ from typing import Any
 import numpy as np
 
 H100 = "NVIDIA H100 80GB HBM3"
-ID = re.compile(r"(?P<model>.+)-(?P<scheme>[^-]+)-(?P<compile>eager|compile|max-autotune|regional-all|regional)"
-                r"-(?P<fuse>fuse|nofuse)-bs(?P<batch>\d+)")
+ID = re.compile(r"(?P<model>.+)-(?P<scheme>[^-]+)-(?P<compile>eager|compile|max-autotune|regional-all|regional-breaks"
+                r"|regional)-(?P<fuse>fuse|nofuse)-bs(?P<batch>\d+)(?P<rest>-.+)?")
 
 
 def noisy(median: float, noise: float = 0.02, rounds: int = 5, seed: int = 0) -> list[float]:

@@ -239,3 +239,17 @@ def test_ckpt_says_which_weights_ran(tmp_path, weights, shown):
     loaded = results.load(old)  # a file whose rows do not record their weights: the run's source is used
     (headers, (row,)) = report.table("flux-dev", list(loaded.measurements.values()), weights=loaded.weights)
     assert row[headers.index("ckpt")] == shown
+
+
+def test_a_speed_quality_front_is_drawn_where_the_run_measured_quality(tmp_path):
+    uncached, cached = "flux-dev-bf16-eager-nofuse-bs1", "flux-dev-bf16-eager-nofuse-bs1-cache-pab"
+    run = write_results(tmp_path / "run.json", {uncached: [2.0, 2.1, 2.0], cached: [1.5, 1.6, 1.5]}, info={
+        uncached: {"quality": {"ssim": {"mean": 1.0, "min": 1.0}}},
+        cached: {"cache": "pab", "quality": {"ssim": {"mean": 0.97, "min": 0.95}},
+                 "cache_work": {"kind": "lossy, fixed schedule", "computed_fraction": 0.85}}})
+    written = report.write(results.load(run), tmp_path / "report")
+    front = tmp_path / "report" / "flux-dev-speed-quality.png"
+    assert front in written and front.read_bytes().startswith(PNG_MAGIC)
+    assert "![flux-dev: speed vs quality, Pareto set marked](flux-dev-speed-quality.png)" in written[0].read_text()
+    no_quality = write_results(tmp_path / "plain.json", {uncached: [2.0, 2.1, 2.0]})
+    assert not any("speed-quality" in p.name for p in report.write(results.load(no_quality), tmp_path / "plain"))
