@@ -5,12 +5,19 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 from types import SimpleNamespace
 
+import execnet
 import pytest
+import torch
+from fake_results import write_results
 
-from diffbench.pytest_plugin import compat, workers
+from diffbench.pytest_plugin import compat, durations, workers
+from diffbench.pytest_plugin.session import get_session, start_session
+from diffbench.spec.matrix import Selection
+from diffbench.store.results import load
 
 
 def test_each_worker_gets_its_own_device_wrapping_around():
@@ -23,10 +30,102 @@ def test_each_worker_gets_its_own_device_wrapping_around():
         workers.device_index("main", 2)
 
 
-def test_each_worker_writes_its_own_file_next_to_the_one_asked_for():
+def test_a_worker_whose_gateway_pins_a_gpu_uses_that_gpu():
+    # `--tx popen//env:CUDA_VISIBLE_DEVICES=3`: the worker sees that one GPU, as cuda:0, whatever its number
+    assert [workers.device_index(w, 1, "3") for w in ("gw0", "gw1", "gw5")] == [0, 0, 0]
+    assert workers.device_index("gw1", 2, "2,3") == 0  # the first GPU the gateway made visible
+    assert workers.device_index("gw1", 2, None) == 1  # a gateway that pins nothing: its number mod the count
+    with pytest.raises(ValueError):
+        workers.device_index("gw0", 0, "")  # the gateway hid every GPU
+
+
+def _worker_config(**workerinput):
+    """A worker's pytest config as use_worker_device sees it: xdist's workerinput and a diffbench session."""
+    config = SimpleNamespace(stash=pytest.Stash(), workerinput=dict(workerid="gw3", **workerinput))
+    start_session(config, SimpleNamespace())
+    return config
+
+
+@pytest.mark.parametrize(("gateway_pins", "device"), [("1", 0), (None, 3)])
+def test_a_cuda_worker_makes_its_gpu_the_current_device(monkeypatch, gateway_pins, device):
+    chosen = []
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1 if gateway_pins else 4)
+    monkeypatch.setattr(torch.cuda, "set_device", chosen.append)
+    monkeypatch.setenv("PYTEST_XDIST_WORKER", "gw3")
+    config = _worker_config(**{workers.GATEWAY_DEVICES: gateway_pins})
+    workers.use_worker_device(config, "cuda")
+    assert chosen == [device] and get_session(config).cuda_device == device
+
+
+@pytest.mark.parametrize(("spec", "pinned"), [("popen//env:CUDA_VISIBLE_DEVICES=1", "1"),
+                                               ("ssh=gpu2//python=python3//env:CUDA_VISIBLE_DEVICES=0,1", "0,1"),
+                                               ("popen//env:OTHER=1", None), ("popen", None)])
+def test_the_controller_tells_each_worker_what_its_gateway_pinned(spec, pinned):
+    node = SimpleNamespace(gateway=SimpleNamespace(spec=execnet.XSpec(spec), id="gw0"), workerinput={})
+    workers.configure_node(None, node)
+    assert node.workerinput == {workers.GATEWAY_DEVICES: pinned}
+    assert workers.gateway_devices(SimpleNamespace(workerinput=node.workerinput)) == pinned
+    assert workers.gateway_devices(SimpleNamespace()) is None  # not a worker
+
+
+def _options(**option):
+    return SimpleNamespace(option=SimpleNamespace(**option),
+                           getoption=lambda name, default=None: option.get(name, default))
+
+
+@pytest.mark.parametrize(("cuda", "count", "device", "env", "workers_"), [
+    (True, 4, "auto", None, 4), (True, 2, "cuda", None, 2),
+    (True, 4, "cpu", None, None),  # --device cpu: xdist counts CPUs
+    (False, 0, "auto", None, None),  # no CUDA: xdist counts CPUs
+    (True, 4, "auto", "3", None)])  # PYTEST_XDIST_AUTO_NUM_WORKERS: xdist reads it
+def test_n_auto_counts_the_visible_gpus(monkeypatch, cuda, count, device, env, workers_):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: cuda)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: count)  # torch's count honours CUDA_VISIBLE_DEVICES
+    monkeypatch.delenv("PYTEST_XDIST_AUTO_NUM_WORKERS", raising=False)
+    if env:
+        monkeypatch.setenv("PYTEST_XDIST_AUTO_NUM_WORKERS", env)
+    assert workers.auto_num_workers(_options(diffbench_device=device)) == workers_
+
+
+def test_n_auto_asks_diffbench_before_xdist(pytester, monkeypatch):
+    monkeypatch.delenv("PYTEST_XDIST_AUTO_NUM_WORKERS", raising=False)
+    config = pytester.parseconfigure()
+    cpus = config.hook.pytest_xdist_auto_num_workers(config=config)  # no CUDA here: xdist's own count
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 3)
+    assert config.hook.pytest_xdist_auto_num_workers(config=config) == 3 and cpus >= 1
+
+
+@pytest.mark.parametrize(("option", "worker", "dist"), [
+    ({"tx": ["popen", "ssh=gpu2"], "dist": "no"}, None, "load"),  # --tx alone: hand tests out
+    ({"tx": ["popen", "ssh=gpu2"], "dist": "no"}, "gw0", "no"),  # a worker gets the --tx too: never
+    ({"tx": ["popen"], "dist": "each"}, None, "each"), ({"tx": [], "dist": "no"}, None, "no"),
+    ({"tx": ["popen"], "dist": "no", "looponfail": True}, None, "no")])
+def test_gateways_given_without_dist_get_the_load_distribution(monkeypatch, option, worker, dist):
+    monkeypatch.delenv("PYTEST_XDIST_WORKER", raising=False)
+    if worker:
+        monkeypatch.setenv("PYTEST_XDIST_WORKER", worker)
+    config = _options(**option)
+    workers.distribute_over_gateways(config)
+    assert config.option.dist == dist
+
+
+def test_results_that_cannot_be_merged_are_kept_next_to_the_one_asked_for():
     assert workers.worker_json(Path("out.json"), "gw0") == Path("out.gw0.json")
     assert workers.worker_json(Path("runs/new.json"), "gw11") == Path("runs/new.gw11.json")
     assert workers.worker_json(Path("results"), "gw1") == Path("results.gw1")
+
+
+def test_the_json_path_keeps_its_folder(tmp_path):
+    assert workers.json_path(Path("runs/out.json")) == Path("runs/out.json")  # pytest-benchmark >= 5.3
+    with (tmp_path / "out.json").open("wb") as opened:  # < 5.3: the file it opened
+        assert workers.json_path(opened) == tmp_path / "out.json"
+
+
+def test_a_worker_writes_in_its_hosts_temporary_folder(monkeypatch, tmp_path):
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    monkeypatch.setenv("PYTEST_XDIST_TESTRUNUID", "run1")
+    assert workers.worker_results_file("gw2") == tmp_path / "diffbench-run1-gw2.json"
 
 
 def test_a_pipeline_is_one_unit_of_work():
@@ -54,18 +153,20 @@ def test_workers_time_again_unless_the_user_said_not_to(monkeypatch, has_xdist_w
     workers.time_on_workers(_config(bs, **({user_option: True} if user_option else {})))
     assert bs.disabled is (user_option is not None)
     assert getattr(bs, "xdist_warning", False) is False and hasattr(bs, "xdist_warning") is has_xdist_warning
-    assert bs.json == Path("out.gw1.json")  # failures-only files go there too
+    assert bs.json == workers.worker_results_file("gw1")  # failures-only files go there too
 
 
 def test_a_worker_writes_its_own_file_where_pytest_benchmark_opened_one(monkeypatch, tmp_path):
     # pytest-benchmark < 5.3 opens --benchmark-json while parsing options (argparse.FileType) and writes into it.
     monkeypatch.setenv("PYTEST_XDIST_WORKER", "gw0")
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
+    (tmp_path / "tmp").mkdir()
     opened = (tmp_path / "out.json").open("wb")
     bs = SimpleNamespace(disabled=True, json=opened)
     workers.time_on_workers(_config(bs))
     with bs.json:
-        assert opened.closed and bs.json.name == str(tmp_path / "out.gw0.json") and bs.disabled is False
-    assert workers.json_path(bs.json) == tmp_path / "out.gw0.json"
+        assert opened.closed and bs.json.name == str(workers.worker_results_file("gw0")) and bs.disabled is False
+    assert workers.json_path(bs.json) == workers.worker_results_file("gw0")
 
 
 def test_the_controller_stays_off_without_the_xdist_warning(monkeypatch):
@@ -124,15 +225,156 @@ def test_an_untested_pytest_xdist_hands_tests_out_its_own_way(monkeypatch, versi
         assert workers.make_scheduler(config, log=None) is None  # None: xdist's own scheduler
 
 
+def _controller(out: Path, **session):
+    """The xdist controller's config as the results hooks see it: its options and a diffbench session."""
+    options = {"benchmark_json": out, "dist": "load", "tx": ["popen", "ssh=gpu2"]}
+    config = SimpleNamespace(stash=pytest.Stash(), getoption=lambda name, default=None: options.get(name, default),
+                             pluginmanager=SimpleNamespace(get_plugin=lambda name: None))
+    start_session(config, SimpleNamespace())
+    return config
+
+
+def _node(worker: str, **workeroutput):
+    return SimpleNamespace(gateway=SimpleNamespace(id=worker), workeroutput=workeroutput)
+
+
+def _worker_results(tmp_path, worker: str, scenario: str, gpu: str = "cpu", **records) -> str:
+    placement = {"xdist_worker": worker, "cuda_device": None, "cuda_visible_devices": worker[-1]}
+    path = write_results(tmp_path / f"{worker}.json", {scenario: [1.0, 1.1, 1.2]}, gpu=gpu, weights="tiny",
+                         env=placement, **records)
+    return path.read_text()
+
+
+def test_a_worker_sends_its_results_back_through_xdist(monkeypatch, tmp_path):
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    monkeypatch.setenv("PYTEST_XDIST_WORKER", "gw0")
+    text = _worker_results(tmp_path, "gw0", "flux-dev-bf16-eager-nofuse-bs1")
+    workers.worker_results_file("gw0").write_text(text)
+    worker = SimpleNamespace(workeroutput={}, getoption=lambda name, default=None: Path("elsewhere/out.json")
+                             if name == "benchmark_json" else default)
+    workers.send_results(worker)
+    assert worker.workeroutput == {workers.RESULTS: text}  # what xdist sends the controller after sessionfinish
+    assert not workers.worker_results_file("gw0").exists() and not (tmp_path / "elsewhere").exists()
+
+
+def test_the_controller_merges_what_the_workers_sent_into_one_file(monkeypatch, tmp_path, capsys):
+    monkeypatch.delenv("PYTEST_XDIST_WORKER", raising=False)
+    out = tmp_path / "runs" / "out.json"
+    out.parent.mkdir()
+    controller = _controller(out)
+    failure = {"scenario": "flux-dev-int8wo-eager-nofuse-bs2", "nodeid": "x", "phase": "call", "error_type": "E"}
+    workers.receive_results(controller, _node("gw1", **{workers.RESULTS: _worker_results(
+        tmp_path, "gw1", "flux-dev-int8wo-eager-nofuse-bs1", failures=[failure])}))
+    workers.receive_results(controller, _node("gw0", **{workers.RESULTS: _worker_results(
+        tmp_path, "gw0", "flux-dev-bf16-eager-nofuse-bs1")}))
+    workers.receive_results(controller, SimpleNamespace(gateway=SimpleNamespace(id="gw2")))  # crashed: no output
+    workers.merge_results(controller)
+    merged = load(out)
+    assert sorted(merged.measurements) == ["flux-dev-bf16-eager-nofuse-bs1", "flux-dev-int8wo-eager-nofuse-bs1"]
+    assert merged.failures == {failure["scenario"]: [failure]}
+    assert {w: v["cuda_visible_devices"] for w, v in merged.env["xdist_workers"].items()} == {"gw0": "0", "gw1": "1"}
+    assert sorted(p.name for p in out.parent.iterdir()) == ["out.json"]
+    err = capsys.readouterr().err
+    assert "no results from xdist worker(s) gw2 (crashed?)" in err
+    assert f"merged 2 xdist worker results into {out}" in err
+
+
+def test_results_of_different_gpus_are_kept_apart(monkeypatch, tmp_path, capsys):
+    monkeypatch.delenv("PYTEST_XDIST_WORKER", raising=False)
+    controller = _controller(tmp_path / "out.json")
+    sent = tmp_path / "sent"
+    sent.mkdir()
+    for worker, gpu in (("gw0", "NVIDIA H200"), ("gw1", "NVIDIA H100 80GB HBM3")):  # two hosts, two GPU kinds
+        workers.receive_results(controller, _node(worker, **{workers.RESULTS: _worker_results(
+            sent, worker, f"flux-dev-bf16-eager-nofuse-bs{worker[-1]}", gpu=gpu)}))
+    workers.merge_results(controller)
+    assert not (tmp_path / "out.json").exists()
+    assert load(tmp_path / "out.gw0.json").gpu == "NVIDIA H200" and load(tmp_path / "out.gw1.json").measurements
+    assert "could not merge the workers' results" in capsys.readouterr().err
+
+
+def _scheduling(monkeypatch, recorded: dict, workers_: int = 2):
+    """The controller's scheduler (make_scheduler) for flux-dev and sdxl (bf16, int8wo; batches 1 and 2), with
+    fake worker nodes that note the pipelines they are handed, in order."""
+    monkeypatch.delenv("PYTEST_XDIST_WORKER", raising=False)
+    from xdist.remote import Producer
+
+    selection = Selection(models=("flux-dev", "sdxl"), schemes=("bf16", "int8wo"), batches=(1, 2))
+    config = SimpleNamespace(stash=pytest.Stash(), option=SimpleNamespace(dist="load", loadscopereorder=True),
+                             getvalue=lambda name: ["popen"] * workers_,
+                             pluginmanager=SimpleNamespace(get_plugin=lambda name: None))
+    session = start_session(config, SimpleNamespace(selection=selection, run=SimpleNamespace(rounds=3, steps=None)))
+    session.recorded_durations = recorded
+    scheduler = workers.make_scheduler(config, Producer("test", enabled=False))
+    collection = [f"benchmarks/test_pipelines.py::test_latency[{s.id}]" for s in selection.scenarios()]
+    handed_out = []
+
+    class Node:
+        def __init__(self, name):
+            self.gateway, self.shutting_down, self.ran = SimpleNamespace(id=name), False, []
+
+        def send_runtest_some(self, indices):
+            handed_out.append(workers.scope_of(collection[indices[0]], scheduler_groups))
+            self.ran += indices
+
+        def shutdown(self):
+            self.shutting_down = True
+
+    scheduler_groups = {s.id: workers.group_name(s.build_key) for s in selection.scenarios()}
+    nodes = [Node(f"gw{i}") for i in range(workers_)]
+    for node in nodes:
+        scheduler.add_node(node)
+        scheduler.add_node_collection(node, collection)
+    scheduler.schedule()
+    while any(node.ran for node in nodes):  # the workers finish their tests, each asking for more
+        for node in nodes:
+            if node.ran:
+                scheduler.mark_test_complete(node, node.ran.pop(0))
+    return [scope.split("/")[:2] for scope in handed_out]
+
+
+def test_without_durations_xdist_keeps_the_collection_order(monkeypatch):
+    assert _scheduling(monkeypatch, {}) == [["flux-dev", "bf16"], ["flux-dev", "int8wo"], ["sdxl", "bf16"],
+                                            ["sdxl", "int8wo"]]
+
+
+def test_with_durations_the_longest_pipeline_goes_first(monkeypatch, tmp_path):
+    times = {"flux-dev-bf16": 1.0, "flux-dev-int8wo": 3.0, "sdxl-int8wo": 2.0}  # sdxl bf16: its model's mean, 2.0
+    path = write_results(tmp_path / "run.json", {f"{k}-eager-nofuse-bs{b}": [v] * 3 for k, v in times.items()
+                                                 for b in (1, 2)})
+    # per pipeline (first call 8 s, then 4 calls at the median, two batch sizes): 40, 32, 32 and 24 s
+    assert _scheduling(monkeypatch, load(path).measurements) == [
+        ["flux-dev", "int8wo"], ["sdxl", "bf16"], ["sdxl", "int8wo"], ["flux-dev", "bf16"]]  # ties: queue order
+
+
+def test_the_expected_durations_are_per_pipeline(monkeypatch, tmp_path):
+    path = write_results(tmp_path / "run.json", {"flux-dev-bf16-eager-nofuse-bs1": [1.0] * 3},
+                         info={"flux-dev-bf16-eager-nofuse-bs1": {"first_call_s": 0.0, "build_s": 5.0}})
+    config = SimpleNamespace(stash=pytest.Stash())
+    selection = Selection(models=("flux-dev", "sdxl"), schemes=("bf16",))
+    session = start_session(config, SimpleNamespace(selection=selection, run=SimpleNamespace(rounds=1, steps=None)))
+    session.recorded_durations = load(path).measurements
+    expected = workers.expected_durations(config)
+    flux, sdxl = (workers.group_name(s.build_key) for s in selection.scenarios())
+    assert expected == {flux: durations.Expected(5.0 + 2.0, True), sdxl: durations.UNKNOWN}
+    session.recorded_durations = {}
+    assert workers.expected_durations(config) == {}
+
+
 def test_two_workers_one_merged_json(suite):
     """The real suite with -n 2 on tiny CPU pipelines: each pipeline on one worker, timed there, one JSON."""
+    (suite.path / "runs").mkdir()
+    temporary = suite.mkdir("tmp")  # the workers' own files go here, and are gone at the end
+    suite._monkeypatch.setenv("TMPDIR", str(temporary))
     result = suite.runpytest_subprocess(
         "benchmarks", "-n", "2", "--models", "flux-dev", "--quant", "bf16,int8wo", "--batch", "1,2",
-        "--steps", "2", "--rounds", "1", "--benchmark-json", "out.json")
+        "--steps", "2", "--rounds", "1", "--benchmark-json", "runs/out.json")
     result.assert_outcomes(passed=4)
-    result.stdout.fnmatch_lines(["*diffbench: merged 2 xdist worker results into out.json*"])
-    assert sorted(p.name for p in suite.path.glob("out*.json")) == ["out.json"]  # worker files merged, removed
-    data = json.loads((suite.path / "out.json").read_text())
+    result.stdout.fnmatch_lines(["*diffbench: merged 2 xdist worker results into runs/out.json*"])
+    assert [p.name for p in (suite.path / "runs").iterdir()] == ["out.json"]
+    assert not list(temporary.glob("diffbench-*"))
+    assert not list(suite.path.glob("*.json"))
+    data = json.loads((suite.path / "runs" / "out.json").read_text())
     ran = sorted(b["extra_info"]["scenario"] for b in data["benchmarks"])
     assert ran == [f"flux-dev-{s}-eager-nofuse-bs{b}" for s in ("bf16", "int8wo") for b in (1, 2)]
     assert all(b["stats"]["rounds"] == 1 and b["stats"]["median"] > 0 for b in data["benchmarks"])
@@ -145,6 +387,6 @@ def test_two_workers_one_merged_json(suite):
     env = data["machine_info"]["diffbench"]
     assert set(env["xdist_workers"]) == {"gw0", "gw1"} and "sources" not in env and env["weights"] == "tiny"
     assert env["xdist_workers"]["gw0"]["cuda_device"] is None  # CPU: no device chosen
-    compare = subprocess.run([sys.executable, "-m", "diffbench.face.cli", "compare", "out.json", "out.json"],
+    compare = subprocess.run([sys.executable, "-m", "diffbench.face.cli", "compare", "runs/out.json", "runs/out.json"],
                              cwd=suite.path, capture_output=True, text=True)
     assert compare.returncode == 0, compare.stdout + compare.stderr

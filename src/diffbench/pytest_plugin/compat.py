@@ -7,7 +7,8 @@ holds each guard against the installed releases and an untested one):
 - pytest-benchmark: `workers.time_on_workers` sets its session's `disabled`, `xdist_warning` and `json`
   (reached through `config._benchmarksession`) so that xdist workers time and each writes its own file.
 - pytest-xdist: `workers.make_scheduler` subclasses `LoadScopeScheduling`, overriding `_split_scope` and
-  `_reschedule` (reading `workqueue`, `assigned_work`, `_pending_of`) to hand out whole pipelines.
+  `_reschedule` (reading `workqueue`, `assigned_work`, `_pending_of`) to hand out whole pipelines, and
+  `_assign_work_unit` (reordering `workqueue`) to hand them out longest first (`--durations-from`).
 """
 
 from __future__ import annotations

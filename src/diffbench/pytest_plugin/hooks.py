@@ -7,6 +7,8 @@ between them is one `session.DiffbenchSession`, read through `get_session`.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from diffbench.measure import machine
@@ -58,6 +60,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     add("--memory-cap-gib", dest="diffbench_memory_cap_gib", type=float, default=None, metavar="GIB",
         help="cap this process's GPU memory (torch.cuda.set_per_process_memory_fraction), e.g. to see how a "
              "smaller GPU fares; scenarios that do not fit fail with their OOM recorded (default: no cap)")
+    add("--durations-from", dest="diffbench_durations_from", type=Path, default=None, metavar="PATH",
+        help="under pytest-xdist, hand the longest pipelines out first, as long as they took in these results: "
+             "a results JSON, or a folder of them such as a baseline store folder (default: xdist's order)")
     add("--scenario-timeout", dest="diffbench_scenario_timeout", type=float, default=None, metavar="SECONDS",
         help="fail a scenario (build, compile and timed calls) that runs longer than this; the session goes on")
     add("--baselines-dir", dest="diffbench_baselines_dir", default=None, metavar="DIR",
@@ -127,7 +132,17 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     workers.time_on_workers(session.config)  # after pytest-benchmark's (trylast) configure made its session
 
 
-@pytest.hookimpl(optionalhook=True)  # pytest-xdist's hooks (controller): how tests are handed out, each worker
+@pytest.hookimpl(tryfirst=True)  # before xdist's own (tryfirst too) sets up the gateways
+def pytest_cmdline_main(config: pytest.Config) -> None:
+    workers.distribute_over_gateways(config)
+
+
+@pytest.hookimpl(optionalhook=True, tryfirst=True)  # pytest-xdist's hooks (controller): -n auto, before xdist's
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int | None:
+    return workers.auto_num_workers(config)
+
+
+@pytest.hookimpl(optionalhook=True)  # how tests are handed out, each worker's device and results
 def pytest_xdist_make_scheduler(config: pytest.Config, log):
     return workers.make_scheduler(config, log)
 
@@ -137,9 +152,15 @@ def pytest_configure_node(node) -> None:
     workers.configure_node(node.config, node)
 
 
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node, error) -> None:
+    workers.receive_results(node.config, node)
+
+
 def pytest_sessionfinish(session: pytest.Session) -> None:
     plugin.save_results_without_benchmarks(session.config)  # runs after pytest-benchmark's own saving
-    workers.merge_results(session.config)  # under pytest-xdist, on the controller: the workers' files
+    workers.send_results(session.config)  # on an xdist worker: its results, back to the controller
+    workers.merge_results(session.config)  # on the xdist controller: the results the workers sent
     plugin.write_quality_log(session.config)
 
 

@@ -19,7 +19,7 @@ import pytest
 from diffbench.measure import capabilities, instruments, machine, quality
 from diffbench.build import compilation, torch_fixes
 from diffbench.spec import rules
-from diffbench.pytest_plugin import workers
+from diffbench.pytest_plugin import durations, workers
 from diffbench.build.pipelines import PipelineCache
 from diffbench.spec.matrix import Scenario, UsageError
 from diffbench.measure.quality_session import QualitySession
@@ -40,10 +40,20 @@ def configure(config: pytest.Config) -> None:
         return
     try:
         settings = settings_from_options(config.option, config.rootpath)
+        recorded = recorded_durations(config)
     except UsageError as exc:
         raise pytest.UsageError(str(exc)) from None
-    start_session(config, settings)
+    start_session(config, settings).recorded_durations = recorded
     workers.use_worker_device(config, settings.device)  # under xdist: this worker's own GPU
+
+
+def recorded_durations(config: pytest.Config) -> dict:
+    """--durations-from, read by the process that hands tests out; an xdist worker runs what it is given (and on
+    another host the path may not exist)."""
+    path = config.option.diffbench_durations_from
+    if path is None or workers.worker_id() is not None:
+        return {}
+    return durations.read_recorded(path)
 
 
 def prepare_runtime(config: pytest.Config) -> None:

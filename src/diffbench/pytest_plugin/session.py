@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
@@ -19,6 +18,7 @@ from diffbench.pytest_plugin.settings import Settings
 if TYPE_CHECKING:
     from diffbench.build.pipelines import PipelineCache
     from diffbench.measure.quality_session import QualitySession
+    from diffbench.store.results import Measurement
 
 
 def _no_outcomes() -> dict[str, list[dict]]:
@@ -38,7 +38,10 @@ class DiffbenchSession:
     quality: QualitySession | None = None  # made by the quality_session fixture, when a test first asks
     running: dict | None = None  # the scenario in progress: still set if the session is interrupted in it
     cuda_device: int | None = None  # an xdist worker's own CUDA device (workers.use_worker_device)
-    worker_files: dict[str, Path] = field(default_factory=dict)  # xdist controller: worker id -> its results JSON
+    # xdist controller: worker id -> the results JSON it sent back (None: it sent none, e.g. it crashed)
+    worker_results: dict[str, str | None] = field(default_factory=dict)
+    # --durations-from, read where tests are handed out (not on workers): scenario id -> its recorded measurement
+    recorded_durations: dict[str, Measurement] = field(default_factory=dict)
     benchmarks_saved: bool = False  # pytest-benchmark saved completed benchmarks (it saves nothing without one)
 
 

@@ -1,37 +1,47 @@
-"""Running the matrix over several GPUs with pytest-xdist (`pytest benchmarks -n 2 --benchmark-json out.json`).
+"""Running the matrix over several GPUs, on one host or several, with pytest-xdist
+(`pytest benchmarks -n 2 --benchmark-json out.json`, or one `--tx` per GPU).
 
-- Each worker (`PYTEST_XDIST_WORKER` = gw0, gw1, ...) uses its own CUDA device.
+- `-n auto` starts one worker per visible GPU (`auto_num_workers`).
+- Each worker (`PYTEST_XDIST_WORKER` = gw0, gw1, ...) uses its own CUDA device: the one its gateway made visible
+  (`--tx popen//env:CUDA_VISIBLE_DEVICES=1`: cuda:0 inside that worker), or, when its gateway pins none, the
+  worker's number modulo the GPU count.
 - Tests are handed out per pipeline: the batch sizes of one build key go to one worker, which builds (and
   compiles) that pipeline once. Per pipeline, not per model: a one-model matrix grouped per model would run
   serially on one GPU. Compiled code is still shared across workers through the on-disk caches of
-  `--compile-cache`.
+  `--compile-cache`. With `--durations-from`, the longest expected pipelines go first (`durations`).
 - pytest-benchmark turns itself off under xdist (processes sharing one device time each other). Here every
-  worker owns a GPU, so workers time again, each into its own JSON next to the one asked for
-  (`out.json` → `out.gw0.json`), and the controller merges those into `out.json` at the end.
+  worker owns a GPU, so workers time again, each into a file of its own in its host's temporary folder; at the
+  end each sends its results back through xdist's channel (`config.workeroutput`), and the controller merges
+  them into the one --benchmark-json file. So workers on other hosts (ssh gateways) need no shared disk.
 
-Only popen workers (`-n N`) are meant: their files are on this machine, in the same working directory.
-
-Two of these steps have no public API and use the other plugin's internals, each only within its tested
-releases (`compat`): turning timing back on (pytest-benchmark) and handing out whole pipelines (pytest-xdist).
-Outside them, a warning and the plain behaviour: workers do not time (their failure and skip records are still
-merged), and xdist hands tests out its own way.
+Three of these steps have no public API and use the other plugin's internals, each only within its tested
+releases (`compat`): turning timing back on (pytest-benchmark), handing out whole pipelines and handing them out
+longest first (pytest-xdist). Outside them, a warning and the plain behaviour: workers do not time (their failure
+and skip records are still merged), and xdist hands tests out its own way.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from diffbench.pytest_plugin import compat
+from diffbench.pytest_plugin import compat, durations
 from diffbench.pytest_plugin.session import get_session
 from diffbench.store import merge
 from diffbench.store.results import MismatchError
 from diffbench.store.results import ResultsError
+
+# Keys of xdist's public worker dictionaries: node.workerinput (controller → worker, set in pytest_configure_node)
+# and config.workeroutput (worker → controller, read in pytest_testnodedown).
+GATEWAY_DEVICES = "diffbench_gateway_cuda_visible_devices"  # what the worker's --tx spec set, None: nothing
+RESULTS = "diffbench_results"  # the worker's results JSON, as text
 
 
 def worker_id() -> str | None:
@@ -44,12 +54,46 @@ def is_controller(config: pytest.Config) -> bool:
     return worker_id() is None and config.getoption("dist", "no") != "no" and bool(config.getoption("tx", None))
 
 
-def device_index(worker: str, device_count: int) -> int:
-    """The CUDA device of a worker: gw0 → 0, gw1 → 1, ... wrapping around (a restarted worker gets a new id)."""
+def auto_num_workers(config: pytest.Config) -> int | None:
+    """`-n auto` (pytest_xdist_auto_num_workers): one worker per GPU this process sees (torch counts those
+    CUDA_VISIBLE_DEVICES leaves visible). None, so that xdist counts CPUs, without CUDA, with --device cpu, or
+    when PYTEST_XDIST_AUTO_NUM_WORKERS says how many (xdist reads it)."""
+    if os.environ.get("PYTEST_XDIST_AUTO_NUM_WORKERS") or config.getoption("diffbench_device", "auto") == "cpu":
+        return None
+    import torch
+
+    return torch.cuda.device_count() if torch.cuda.is_available() else None
+
+
+def distribute_over_gateways(config: pytest.Config) -> None:
+    """`--tx` without `--dist` or `-n` (pytest_cmdline_main): hand the tests out as `-n` does (`--dist load`);
+    xdist alone would run them all in this process and leave the gateways unused. Never on a worker: it gets the
+    controller's `--tx` with `--dist no`, and would start workers of its own."""
+    option = config.option
+    if worker_id() is None and getattr(option, "tx", None) and getattr(option, "dist", "no") == "no" \
+            and not getattr(option, "numprocesses", None) and not getattr(option, "looponfail", False):
+        option.dist = "load"
+
+
+def device_index(worker: str, device_count: int, gateway_devices: str | None = None) -> int:
+    """The CUDA device of a worker: when its gateway pinned CUDA_VISIBLE_DEVICES, the first GPU it made visible
+    (cuda:0 inside the worker); otherwise gw0 → 0, gw1 → 1, ... wrapping around (a restarted worker gets a new
+    id)."""
+    if device_count < 1:
+        raise ValueError(f"no CUDA device for xdist worker {worker!r}: none visible")
+    if gateway_devices is not None:
+        return 0
     match = re.fullmatch(r"gw(\d+)", worker)
-    if match is None or device_count < 1:
-        raise ValueError(f"no CUDA device for xdist worker {worker!r} among {device_count}")
+    if match is None:
+        raise ValueError(f"no CUDA device for xdist worker {worker!r}: not a gwN id")
     return int(match.group(1)) % device_count
+
+
+def gateway_devices(config: pytest.Config) -> str | None:
+    """Worker: what its gateway set CUDA_VISIBLE_DEVICES to (`--tx ...//env:CUDA_VISIBLE_DEVICES=1`), as the
+    controller passed it (configure_node); None when the gateway pins nothing. The worker's own environment cannot
+    tell a gateway's value from one inherited from the controller."""
+    return getattr(config, "workerinput", {}).get(GATEWAY_DEVICES)
 
 
 def use_worker_device(config: pytest.Config, device: str) -> None:
@@ -60,7 +104,7 @@ def use_worker_device(config: pytest.Config, device: str) -> None:
     if worker is not None and device == "cuda":
         import torch
 
-        index = device_index(worker, torch.cuda.device_count())
+        index = device_index(worker, torch.cuda.device_count(), gateway_devices(config))
         torch.cuda.set_device(index)
     get_session(config).cuda_device = index
 
@@ -87,8 +131,11 @@ def make_scheduler(config: pytest.Config, log: Any) -> Any:
     silently distributes test by test). Here the controller works the groups out from its own selection,
     which is the workers' (same options). Other modes (loadscope, loadfile, worksteal, each) are left to xdist.
 
-    No public API hands out groups of tests: this overrides xdist's private `_split_scope` and `_reschedule`
-    (and reads `workqueue`, `assigned_work`, `_pending_of`), so only with a tested pytest-xdist."""
+    With --durations-from, the pipelines are handed out longest first (`durations.longest_first`).
+
+    No public API hands out groups of tests: this overrides xdist's private `_split_scope`, `_reschedule` and
+    `_assign_work_unit` (and reads `workqueue`, `assigned_work`, `_pending_of`), so only with a tested
+    pytest-xdist."""
     if config.option.dist not in ("load", "loadgroup"):
         return None
     if not compat.guard(config, "pytest-xdist", "handing out whole pipelines (one build per worker)",
@@ -97,6 +144,11 @@ def make_scheduler(config: pytest.Config, log: Any) -> Any:
     from xdist.scheduler import LoadScopeScheduling  # only reached under xdist
 
     groups = {s.id: group_name(s.build_key) for s in get_session(config).settings.selection.scenarios()}
+    expected = expected_durations(config)
+    if expected:
+        recorded = sum(e.measured for e in expected.values())
+        say(config, f"--durations-from: {recorded} of {len(expected)} pipelines with a recorded estimate, "
+                    "handed out longest first")
 
     class PipelineScheduling(LoadScopeScheduling):
         def _split_scope(self, nodeid: str) -> str:
@@ -110,35 +162,61 @@ def make_scheduler(config: pytest.Config, log: Any) -> Any:
                 return
             super()._reschedule(node)
 
+        def _assign_work_unit(self, node) -> None:
+            # Every unit handed out goes through here: the longest expected pipeline left goes next, to whichever
+            # worker asked (in place: xdist pops the queue's first unit; units of a crashed worker come back).
+            if expected:
+                for scope in durations.longest_first(list(self.workqueue), expected):
+                    self.workqueue.move_to_end(scope)
+            super()._assign_work_unit(node)
+
     return PipelineScheduling(config, log)
 
 
+def expected_durations(config: pytest.Config) -> dict[str, durations.Expected]:
+    """Controller: each pipeline group's expected duration from the --durations-from records; empty without them."""
+    session = get_session(config)
+    if not session.recorded_durations:
+        return {}
+    groups: dict[str, list] = {}
+    for scenario in session.settings.selection.scenarios():
+        groups.setdefault(group_name(scenario.build_key), []).append(scenario)
+    run = session.settings.run
+    return durations.expected_groups(groups, session.recorded_durations, run.rounds, run.steps)
+
+
 def configure_node(config: pytest.Config, node: Any) -> None:
-    """Controller, before a worker starts (pytest_configure_node): note the JSON file that worker will write."""
-    if asked := config.getoption("benchmark_json", None):
-        path = worker_json(json_path(asked), node.gateway.id)
-        path.unlink(missing_ok=True)  # a file left by an earlier run must not be merged into this one
-        get_session(config).worker_files[node.gateway.id] = path
+    """Controller, before a worker starts (pytest_configure_node): tell it what its gateway set
+    CUDA_VISIBLE_DEVICES to (the `env:` of its `--tx` spec; the worker picks its GPU from it)."""
+    node.workerinput[GATEWAY_DEVICES] = node.gateway.spec.env.get("CUDA_VISIBLE_DEVICES")
 
 
 def json_path(value: Any) -> Path:
     """The path of a --benchmark-json value: a path from pytest-benchmark 5.3 on, before that a file it opened
-    while parsing the options (argparse.FileType)."""
-    return Path(getattr(value, "name", value))
+    while parsing the options (argparse.FileType). (A Path has a `.name` too: its last part only.)"""
+    return Path(value.name if hasattr(value, "write") else value)
 
 
 def results_json(config: pytest.Config) -> Path | None:
-    """Where this process's results go: --benchmark-json, on an xdist worker its own file next to it; None when
-    no JSON was asked for."""
+    """Where this process's results go: --benchmark-json, on an xdist worker its own file (`worker_results_file`);
+    None when no JSON was asked for."""
     asked = config.getoption("benchmark_json", None)
     if not asked:
         return None
     worker = worker_id()
-    return json_path(asked) if worker is None else worker_json(json_path(asked), worker)
+    return json_path(asked) if worker is None else worker_results_file(worker)
+
+
+def worker_results_file(worker: str) -> Path:
+    """Where a worker writes its results before sending them to the controller: a file of its own in its host's
+    temporary folder (the --benchmark-json folder may not exist on another host), named by the run and worker."""
+    run = os.environ.get("PYTEST_XDIST_TESTRUNUID", "run")
+    return Path(tempfile.gettempdir()) / f"diffbench-{run}-{worker}.json"
 
 
 def worker_json(path: Path, worker: str) -> Path:
-    """The results file of one worker, next to the one asked for: out.json → out.gw0.json."""
+    """Where the controller keeps a worker's results it could not merge, next to the one asked for: out.json →
+    out.gw0.json."""
     return path.with_name(f"{path.stem}.{worker}{path.suffix}")
 
 
@@ -153,7 +231,8 @@ def xdist_turned_timing_off(config: pytest.Config) -> bool:
 
 def time_on_workers(config: pytest.Config) -> None:
     """Workers time the scenarios again (pytest-benchmark disabled itself because xdist is on), each into its
-    own JSON; the controller, which runs no test, only drops the warning that benchmarks are off.
+    own JSON (`worker_results_file`); the controller, which runs no test, only drops the warning that benchmarks
+    are off.
 
     Runs at session start: pytest-benchmark makes its session in a trylast pytest_configure, after every
     conftest's pytest_configure, and the `benchmark` fixture reads `disabled` only when a test asks for it.
@@ -176,7 +255,7 @@ def time_on_workers(config: pytest.Config) -> None:
         if hasattr(bs, "xdist_warning"):
             bs.xdist_warning = False
     if worker is not None and bs.json:  # where pytest-benchmark saves: this worker's own file (results_json)
-        path = worker_json(json_path(bs.json), worker)
+        path = worker_results_file(worker)
         if hasattr(bs.json, "write"):  # pytest-benchmark < 5.3 writes into the file it opened
             bs.json.close()
             bs.json = open(path, "wb")  # pytest-benchmark closes it when it saves
@@ -185,9 +264,11 @@ def time_on_workers(config: pytest.Config) -> None:
 
 
 def placement(config: pytest.Config) -> dict[str, Any]:
-    """Where this process ran, for the environment fingerprint: empty outside xdist."""
+    """Where this process ran, for the environment fingerprint: empty outside xdist. `cuda_visible_devices` is
+    the worker's CUDA_VISIBLE_DEVICES (its gateway's `env:` value, or inherited), None when unset."""
     worker = worker_id()
-    return {} if worker is None else dict(xdist_worker=worker, cuda_device=get_session(config).cuda_device)
+    return {} if worker is None else dict(xdist_worker=worker, cuda_device=get_session(config).cuda_device,
+                                          cuda_visible_devices=os.environ.get("CUDA_VISIBLE_DEVICES"))
 
 
 def tag_records(config: pytest.Config, output_json: dict) -> None:
@@ -201,45 +282,83 @@ def tag_records(config: pytest.Config, output_json: dict) -> None:
         failure.update(where)
 
 
+def send_results(config: pytest.Config) -> None:
+    """Worker, at session end (pytest-benchmark has saved): its results go back to the controller through xdist's
+    channel, whatever host it runs on (xdist sends `workeroutput` after every pytest_sessionfinish); its file
+    goes."""
+    output = getattr(config, "workeroutput", None)
+    path = results_json(config)
+    if output is None or worker_id() is None or path is None or not path.exists():
+        return
+    output[RESULTS] = path.read_text()
+    path.unlink()
+
+
+def receive_results(config: pytest.Config, node: Any) -> None:
+    """Controller, as a worker goes down (pytest_testnodedown): keep the results it sent; None when it sent none
+    (it crashed: xdist then has no `workeroutput` from it)."""
+    if is_controller(config) and config.getoption("benchmark_json", None):
+        get_session(config).worker_results[node.gateway.id] = getattr(node, "workeroutput", {}).get(RESULTS)
+
+
 def merge_results(config: pytest.Config) -> None:
-    """Controller, at session end: merge the workers' files (in worker order) into the --benchmark-json path
-    and delete them. If they cannot be merged (e.g. workers on different GPU kinds) they are kept, and said so."""
+    """Controller, at session end: merge the results the workers sent (in worker order) into the
+    --benchmark-json path. If they cannot be merged (e.g. workers on different GPU kinds) each worker's are kept
+    in a file of its own next to it, and said so."""
     asked = config.getoption("benchmark_json", None)
-    if not is_controller(config) or not asked:
+    received = get_session(config).worker_results
+    if not is_controller(config) or not asked or not received:
         return
-    files = get_session(config).worker_files
-    if not files:
-        return
-    ordered = sorted(files.items(), key=lambda item: (len(item[0]), item[0]))  # gw2 before gw10
-    missing = [worker for worker, path in ordered if not path.exists()]
-    paths = [path for _, path in ordered if path.exists()]
+    ordered = sorted(received.items(), key=lambda item: (len(item[0]), item[0]))  # gw2 before gw10
+    missing = [worker for worker, text in ordered if text is None]
     if missing:
         say(config, f"no results from xdist worker(s) {', '.join(missing)} (crashed?)")
-    if not paths:
+    sent = {worker: text for worker, text in ordered if text is not None}
+    if not sent:
         return
     try:
-        runs = [merge.read_run(path) for path in paths]
+        runs = [merge.run_of(decoded(worker, text), worker) for worker, text in sent.items()]
         merged = merge.merge_runs(runs)
     except (ResultsError, MismatchError) as exc:
-        say(config, f"could not merge the workers' results, kept {', '.join(map(str, paths))}: {exc}")
+        kept = keep_worker_results(sent, json_path(asked))
+        say(config, f"could not merge the workers' results, kept {', '.join(map(str, kept))}: {exc}")
         return
     as_one_run(merged.data, [run.data for run in runs])
     merge.write(merged, json_path(asked))
-    for path in paths:
-        path.unlink()
-    say(config, f"merged {len(paths)} xdist worker results into {json_path(asked)}")
+    for note in merged.notes:  # e.g. library versions that differ between hosts
+        say(config, note)
+    say(config, f"merged {len(runs)} xdist worker results into {json_path(asked)}")
+
+
+def decoded(worker: str, text: str) -> Any:
+    """A worker's results JSON, or a ResultsError naming the worker."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ResultsError(f"xdist worker {worker}: results are not valid JSON ({exc})") from None
+
+
+def keep_worker_results(sent: dict[str, str], asked: Path) -> list[Path]:
+    """Write each worker's results next to the --benchmark-json path (out.json → out.gw0.json)."""
+    kept = []
+    for worker, text in sent.items():
+        path = worker_json(asked, worker)
+        path.write_text(text)
+        kept.append(path)
+    return kept
 
 
 def as_one_run(data: dict, worker_data: list[dict]) -> None:
-    """A merge of worker files is one run, not several: drop the per-file provenance `merge` adds (the files
-    are deleted) and list the workers instead; the session took as long as its slowest worker."""
+    """The workers' results are one run, not several: drop the per-run provenance `merge` adds and list the
+    workers instead (where each ran); the session took as long as its slowest worker."""
     env = data["machine_info"]["diffbench"]
-    env.pop("sources", None)
-    env.pop("xdist_worker", None)
-    env.pop("cuda_device", None)
+    for key in ("sources", "xdist_worker", "cuda_device", "cuda_visible_devices"):
+        env.pop(key, None)
     env["xdist_workers"] = {
         run["machine_info"]["diffbench"].get("xdist_worker"): dict(
+            host=run["machine_info"].get("node"),
             cuda_device=run["machine_info"]["diffbench"].get("cuda_device"),
+            cuda_visible_devices=run["machine_info"]["diffbench"].get("cuda_visible_devices"),
             session_wall_s=run.get("diffbench", {}).get("session_wall_s"))
         for run in worker_data}
     for bench in data["benchmarks"]:

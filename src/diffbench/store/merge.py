@@ -50,7 +50,13 @@ class _Run:
 
 
 def read_run(path: Path) -> _Run:
-    data = read_json(path)
+    return run_of(read_json(path), path)
+
+
+def run_of(data: Any, name: str | Path) -> _Run:
+    """A run from results already read (from a file, or received from an xdist worker), named `name` in notes
+    and errors."""
+    path = Path(name)
     return _Run(path, data, parse(data, path))
 
 
