@@ -59,7 +59,7 @@ from diffbench.store.results import Measurement
 ROOT = Path(__file__).resolve().parents[1]
 BASELINES = ROOT / "baselines"
 RUN_NOISE = ROOT / "src" / "diffbench" / "data" / "run_noise.toml"
-PROCESSES = (3, 5, 8, 10)  # processes per side of the between-process estimates
+PROCESSES = (3, 5, 8, 10, 16)  # processes per side of the between-process estimates
 # Real estimates enumerate every combination of runs while there are at most this many, else draw this many at
 # random (seeded): 20 clean reruns make 3.4e7 ordered pairs of disjoint 5-subsets.
 MAX_COMBINATIONS = 2000
@@ -93,8 +93,8 @@ RERUNS = (
                      ("nvidia-h200/gate/flux-run-c-fp8dqrow-regional-10pct-slower.json",
                       "flux-dev-fp8dqrow-regional-fuse-bs1", 0.10)),
              target=0.10),
-    # CPU sessions (tiny FLUX, 32 steps, 10 rounds, on the 2-core CI kind), each slowed run made right after a
-    # clean one. Compare judges runs of one session: across sessions the whole machine moved (session 2 ran about
+    # CPU sessions (tiny FLUX, 32 steps, 10 rounds, on the 2-core CI kind, nothing else running), each slowed run
+    # made right after a clean one. Compare judges runs of one session: across sessions the whole machine moved (session 2 ran about
     # 35% faster than session 1 throughout), which the report measures as the session centres.
     RerunSet("cpu", clean=tuple(f"cpu/reruns/rerun-{i}.json" for i in range(1, 9)),
              slowed=tuple((f"cpu/reruns/slower30-{i}.json", "*", 0.30) for i in range(1, 4)),
@@ -102,6 +102,9 @@ RERUNS = (
     RerunSet("cpu", clean=tuple(f"cpu/reruns/rerun-{i}.json" for i in range(9, 21)),
              slowed=tuple((f"cpu/reruns/slower30-{i}.json", "*", 0.30) for i in range(4, 13)),
              target=0.30, session="2"),
+    RerunSet("cpu", clean=tuple(f"cpu/reruns/rerun-{i}.json" for i in range(21, 37)),
+             slowed=tuple((f"cpu/reruns/slower30-{i}.json", "*", 0.30) for i in range(13, 29)),
+             target=0.30, session="3"),
 )
 
 
