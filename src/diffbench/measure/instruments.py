@@ -95,26 +95,25 @@ class _FirstStepDone(Exception):
 def first_step_calls(pipe, denoiser: torch.nn.Module, fn: Callable[[], Any]) -> list[tuple]:
     """The denoiser's calls (args, kwargs) in the first denoising step of `fn`, a pipeline call stopped there.
 
-    The denoiser's own call runs eagerly meanwhile: a hook on a whole-model-compiled module would be traced into
-    its graph (and recompile it); its blocks stay compiled.
+    Everything runs eagerly meanwhile (`torch.compiler.set_stance("force_eager")`, public since torch 2.6): a hook on
+    a whole-model-compiled module would be traced into its graph (and recompile it).
     """
     calls: list[tuple] = []
 
     def stop(*args, **kwargs):
         raise _FirstStepDone
 
-    compiled, denoiser._compiled_call_impl = denoiser._compiled_call_impl, None
     handle = denoiser.register_forward_pre_hook(lambda _m, args, kwargs: calls.append((args, kwargs)),
                                                 with_kwargs=True)
     pipe.scheduler.step = stop
     try:
-        fn()
+        with torch.compiler.set_stance("force_eager"):
+            fn()
     except _FirstStepDone:
         pass
     finally:
         del pipe.scheduler.step  # back to the class method
         handle.remove()
-        denoiser._compiled_call_impl = compiled
     return calls
 
 

@@ -11,15 +11,16 @@ import sys
 import tempfile
 import time
 import traceback
+import warnings
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from diffbench.measure import capabilities, instruments, machine, quality
-from diffbench.build import compilation, torch_fixes
+from diffbench.build import compilation, internals, torch_fixes
 from diffbench.spec import rules
-from diffbench.pytest_plugin import durations, workers
+from diffbench.pytest_plugin import compat, durations, workers
 from diffbench.build.pipelines import PipelineCache
 from diffbench.spec.matrix import Scenario, UsageError
 from diffbench.measure.quality_session import QualitySession
@@ -58,6 +59,8 @@ def recorded_durations(config: pytest.Config) -> dict:
 
 def prepare_runtime(config: pytest.Config) -> None:
     """What a diffbench session changes for the whole process, once, before its first model is built."""
+    for message in internals.untested():
+        warnings.warn(compat.UntestedVersionWarning(f"diffbench: {message}"), stacklevel=2)
     _quiet_progress_bars()
     torch_fixes.apply()
     opt = config.option
