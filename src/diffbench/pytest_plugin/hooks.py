@@ -15,6 +15,7 @@ from diffbench.measure import machine
 from diffbench.pytest_plugin import plugin, workers
 from diffbench.pytest_plugin.session import get_session
 from diffbench.spec.dimensions import DIMENSIONS
+from diffbench.spec.selections import SELECTIONS
 from diffbench.spec.quantize_paths import QUANTIZE_PATHS
 from diffbench.pytest_plugin.settings import Settings
 from diffbench.build.sources import NAMED_SOURCES
@@ -45,6 +46,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
              "(default: denoiser)")
     for dimension in DIMENSIONS[split:]:
         add(dimension.option, **dimension.option_kwargs())
+    add("--selection", dest="diffbench_selection", default=None, choices=list(SELECTIONS), metavar="NAME",
+        help="run a named matrix instead of the matrix options: "
+             + "; ".join(f"{s.name} ({s.description})" for s in SELECTIONS.values())
+             + " (src/diffbench/spec/selections.py)")
     add("--quantize-paths", dest="diffbench_quantize_paths", default="all", metavar="NAMES",
         help="comma-separated ways the quantization-cost tests put a quantized denoiser on the device: "
              + ", ".join(f"{p.name} ({p.description})" for p in QUANTIZE_PATHS.values()) + ", or 'all' (default: all)")

@@ -14,7 +14,8 @@ from diffbench.measure import capabilities, instruments, machine
 from diffbench.spec import matrix, gates
 from diffbench.build.built import BuildOptions
 from diffbench.spec.dimensions import DIMENSIONS
-from diffbench.spec.matrix import Scenario, Selection, UsageError
+from diffbench.spec.matrix import Scenario, Selection, Selections, UsageError
+from diffbench.spec.selections import SELECTIONS
 from diffbench.spec.models import MODELS
 from diffbench.measure.quality_session import QualityOptions
 from diffbench.spec.quantize_paths import QUANTIZE_PATHS, QuantizePath
@@ -24,9 +25,23 @@ from diffbench.build.sources import NAMED_SOURCES, WeightsSource, weights_source
 from diffbench.build.weights import pickled_only
 
 
+def matrix_selection(opt) -> Selection | Selections:
+    """The matrix options, each parsed by its dimension's record in DIMENSIONS' order (the first bad one is the
+    error), or the parts of a named selection (`--selection`), which then sets the whole matrix."""
+    name = opt.diffbench_selection
+    if name is None:
+        return Selection(**{d.selection: d.parse_option(getattr(opt, d.dest)) for d in DIMENSIONS})
+    given = [d.option for d in DIMENSIONS if getattr(opt, d.dest) != d.option_default]
+    if given:
+        raise UsageError(f"--selection {name} sets the matrix itself: leave out {', '.join(given)} "
+                         "(-k narrows it)")
+    return Selections(tuple(Selection(**{d.selection: d.parse_option(part.get(d.name, d.option_default))
+                                         for d in DIMENSIONS}) for part in SELECTIONS[name].parts))
+
+
 @dataclass(frozen=True)
 class Settings:
-    selection: Selection
+    selection: Selection | Selections
     target: capabilities.Target
     build: BuildOptions
     run: RunOptions
@@ -72,8 +87,7 @@ def settings_from_options(opt, rootpath: Path) -> Settings:
     if weights == "synthetic" and device != "cuda":
         raise UsageError("--weights synthetic builds full-size models on the device: it needs --device cuda")
 
-    # Each matrix option, parsed by its dimension's record in DIMENSIONS' order (the first bad one is the error).
-    selection = Selection(**{d.selection: d.parse_option(getattr(opt, d.dest)) for d in DIMENSIONS})
+    selection = matrix_selection(opt)
     if weights not in NAMED_SOURCES:
         if len(selection.models) != 1:
             raise UsageError(f"--weights {weights!r} holds one model's weights: select that model with --models")

@@ -18,8 +18,8 @@ from diffbench.spec.dimensions import (BATCH_SIZES, DIMENSIONS, ON_OFF_CHOICES, 
                                        parse_names)
 from diffbench.spec.models import MODELS, ModelSpec
 
-__all__ = ["BATCH_SIZES", "DIMENSIONS", "ON_OFF_CHOICES", "Scenario", "Selection", "UsageError", "parse_choice",
-           "parse_ints", "parse_names"]
+__all__ = ["BATCH_SIZES", "DIMENSIONS", "ON_OFF_CHOICES", "Scenario", "Selection", "Selections", "UsageError",
+           "parse_choice", "parse_ints", "parse_names"]
 
 
 def _fields(name: str, field, order: bool = False) -> type:
@@ -78,3 +78,21 @@ class Selection(_SelectionFields):
 
     def scenarios(self) -> list[Scenario]:
         return [Scenario(*combo) for combo in itertools.product(*(getattr(self, d.selection) for d in DIMENSIONS))]
+
+
+@dataclass(frozen=True)
+class Selections:
+    """Several selections run as one (a named selection's parts): their scenarios in order, each once."""
+
+    parts: tuple[Selection, ...]
+
+    def scenarios(self) -> list[Scenario]:
+        return list(dict.fromkeys(s for part in self.parts for s in part.scenarios()))
+
+    @property
+    def models(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(m for part in self.parts for m in part.models))
+
+    @property
+    def schemes(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(s for part in self.parts for s in part.schemes))

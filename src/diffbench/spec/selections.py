@@ -1,0 +1,41 @@
+"""Named selections (data): matrices run as one by `--selection NAME`, each a union of parts, a part being the
+matrix options it sets (a dimension's name → the option's text, parsed by its record as if typed; the others
+stay at their defaults).
+
+`nightly` is the nightly gate's window (README "The nightly gate"): every seed model at least once, bf16 against
+its best scheme, eager and compiled where the seeds compile, sized for 20 minutes on one H200 with a warm compile
+cache. That budget is not measured yet on the H200 (the device time of the session that wrote this was spent).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class NamedSelection:
+    name: str
+    description: str
+    parts: tuple[Mapping[str, str], ...]
+    budget_s: float | None = None  # the wall time it is meant to fit (one GPU, warm compile cache)
+
+
+SELECTIONS: dict[str, NamedSelection] = {
+    s.name: s
+    for s in [
+        NamedSelection(
+            "nightly", "the nightly gate: every seed model, bf16 against its best scheme",
+            parts=(
+                # the gated FLUX.1-dev set (baselines/<gpu>/gate/): fused QKV, eager and regional
+                dict(model="flux-dev", scheme="bf16,fp8dqrow", compile="eager,regional", fuse_qkv="on"),
+                dict(model="flux-schnell", scheme="bf16,fp8dqrow", compile="regional", fuse_qkv="on"),
+                dict(model="sdxl", scheme="bf16,int8wo", compile="eager"),
+                dict(model="cogvideox-5b", scheme="bf16,fp8dqrow", compile="eager"),
+                dict(model="wan2.1-t2v-1.3b", scheme="bf16,fp8dqrow", compile="regional"),
+                dict(model="pixart-sigma", scheme="bf16,fp8dqrow", compile="regional"),
+            ),
+            budget_s=20 * 60,
+        ),
+    ]
+}

@@ -1,0 +1,46 @@
+"""Named selections (--selection): data in spec/selections.py, run as one matrix; the nightly covers every seed
+model and holds the gated FLUX set."""
+
+from __future__ import annotations
+
+import pytest
+
+from diffbench.spec.matrix import Scenario, Selection, Selections
+from diffbench.spec.dimensions import BY_NAME, DIMENSIONS
+from diffbench.spec.selections import SELECTIONS
+
+
+def parts(name: str) -> Selections:
+    return Selections(tuple(Selection(**{d.selection: d.parse_option(part.get(d.name, d.option_default))
+                                         for d in DIMENSIONS}) for part in SELECTIONS[name].parts))
+
+
+@pytest.mark.parametrize("name", list(SELECTIONS))
+def test_every_part_names_dimensions_and_valid_values(name):
+    for part in SELECTIONS[name].parts:
+        assert set(part) <= set(BY_NAME), part
+    assert parts(name).scenarios()  # each value parses as if typed
+
+
+def test_the_nightly_covers_every_seed_model_and_the_gated_flux_set():
+    nightly = parts("nightly")
+    assert set(nightly.models) == {"flux-dev", "flux-schnell", "sdxl", "cogvideox-5b", "wan2.1-t2v-1.3b",
+                                   "pixart-sigma"}
+    ids = [s.id for s in nightly.scenarios()]
+    assert len(ids) == len(set(ids))
+    for scheme in ("bf16", "fp8dqrow"):
+        for mode in ("eager", "regional"):
+            assert Scenario("flux-dev", scheme, mode, True).id in ids
+    assert SELECTIONS["nightly"].budget_s == 20 * 60
+
+
+@pytest.mark.slow  # two pytest sessions collecting the suite
+def test_a_named_selection_runs_as_the_matrix_and_refuses_matrix_options(suite):
+    result = suite.runpytest_subprocess("benchmarks", "--selection", "nightly", "--collect-only", "-q")
+    result.assert_outcomes()
+    expected = [f"benchmarks/test_pipelines.py::test_latency[{s.id}]" for s in parts("nightly").scenarios()]
+    collected = [line for line in result.outlines if line.startswith("benchmarks/")]
+    assert sorted(collected) == sorted(expected)  # ordered by build key, as any matrix
+    refused = suite.runpytest_subprocess("benchmarks", "--selection", "nightly", "--models", "sdxl")
+    assert refused.ret == pytest.ExitCode.USAGE_ERROR
+    refused.stderr.fnmatch_lines(["*--selection nightly sets the matrix itself: leave out --models*"])
