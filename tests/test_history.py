@@ -41,9 +41,8 @@ def by_key(page: h.History) -> dict[tuple[str, str, str], h.Series]:
 
 
 def test_gpu_kind_is_the_machine_slug_of_the_baseline_store():
-    """face may not import measure (pyproject's contracts), so history has its own copy of the slug rule: the
-    two must name a GPU the same, or a GPU's runs would land beside its store folder."""
-    from diffbench.measure.machine import slug
+    """The page groups runs by their store folder, the name the suite gives the GPU it ran on."""
+    from diffbench.store.layout import slug
 
     for gpu in (H100, H200, "NVIDIA RTX 6000 Ada Generation", "Tesla V100-SXM2-16GB"):
         assert h.gpu_kind(gpu) == slug(gpu)

@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from diffbench.face.compare import Tolerances, compare
+from diffbench.store import layout
 from diffbench.store.results import (
     Measurement,
     MismatchError,
@@ -47,12 +48,7 @@ class HistoryError(ValueError):
     """A path that is missing or holds no results file (the message names it)."""
 
 
-def gpu_kind(gpu: str | None) -> str:
-    """The GPU's folder name in the baseline store ('NVIDIA H100 80GB HBM3' → 'nvidia-h100-80gb-hbm3'), `cpu`
-    without one. The rule of measure/machine.slug, which face may not import (tests check they agree)."""
-    if not gpu:
-        return "cpu"
-    return "-".join("".join(c if c.isalnum() else " " for c in gpu.lower()).split())
+gpu_kind = layout.gpu_folder  # a run's GPU kind is its folder in the baseline store
 
 
 # ------------------------------------------------------------------------------------------ runs and points

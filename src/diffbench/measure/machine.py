@@ -93,8 +93,3 @@ def _nvidia_smi(field: str) -> str | None:
         return out.stdout.strip().splitlines()[0] if out.returncode == 0 and out.stdout.strip() else None
     except (OSError, subprocess.SubprocessError):
         return None
-
-
-def slug(name: str) -> str:
-    """A folder name for a device: 'NVIDIA H100 80GB HBM3' → 'nvidia-h100-80gb-hbm3'."""
-    return "-".join("".join(c if c.isalnum() else " " for c in name.lower()).split())

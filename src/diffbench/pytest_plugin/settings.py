@@ -10,7 +10,8 @@ from pathlib import Path
 
 import torch
 
-from diffbench.measure import capabilities, instruments, machine
+from diffbench.measure import capabilities, instruments
+from diffbench.store import layout
 from diffbench.spec import matrix, gates
 from diffbench.build.built import BuildOptions
 from diffbench.spec.dimensions import DIMENSIONS
@@ -150,7 +151,7 @@ def quality_options(opt, target: capabilities.Target, rootpath: Path, source: We
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     return QualityOptions(
-        references=Path(opt.diffbench_baselines_dir or rootpath / "baselines") / machine.slug(target.name) / "references",
+        references=Path(opt.diffbench_baselines_dir or rootpath / "baselines") / layout.slug(target.name) / "references",
         thresholds=thresholds,
         prompts=tuple(prompt_set[:count]),
         update=opt.diffbench_update_baselines,
