@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from diffbench.face import labels_apart
 from diffbench.store.results import Measurement
 
 QUALITY_AXES = ("ssim", "psnr", "clip_score")  # the first one a run measured is the y axis
@@ -86,15 +87,14 @@ def figure(measurements: list[Measurement], title: str, label):
             ax.scatter([p.x for p in group], [p.y for p in group], marker=marker, s=50, alpha=0.6, label=name)
     front = pareto(found)
     ax.plot([p.x for p in front], [p.y for p in front], linestyle="--", color="black", marker="o", markersize=11,
-            markerfacecolor="none", label="Pareto set (faster and better than no other point)")
-    for p in found:
-        ax.annotate(p.label, (p.x, p.y), xytext=(6, 4), textcoords="offset points", fontsize=8)
+            markerfacecolor="none", label="Pareto set (no other point both faster and better)")
     ax.set_xlabel(x_name)
     ax.set_ylabel(f"{metric} against bf16 eager (mean over prompts; higher is better)")
     ax.set_title(title, fontsize=10)
     ax.grid(alpha=0.3)
     ax.margins(x=0.15, y=0.12)
     ax.legend(fontsize=8)
+    labels_apart.spread(fig, ax, [labels_apart.annotate(ax, p.label, (p.x, p.y)) for p in found])
     return fig
 
 

@@ -16,7 +16,7 @@ from typing import Any
 
 from diffbench.spec.dimensions import DIMENSIONS
 from diffbench.store.results import QUALITY_METRICS, Measurement, Results, describe_failure
-from diffbench.face import fronts
+from diffbench.face import fronts, labels_apart
 from diffbench.face.seeds import Seeds, seed_row
 
 SEED_COLUMNS = ("ckpt", "batch_size", "fuse", "compile", "compile_vae", "quantization", "model_memory",
@@ -150,11 +150,7 @@ def figure(measurements: list[Measurement], title: str):
         front = pareto_front(list(zip(x, y)))
         ax.plot([x[i] for i in front], [y[i] for i in front], marker="o", drawstyle="steps-post", linestyle="--",
                 color=color, markersize=9, markeredgecolor="black", label=f"batch {batch}: Pareto front")
-        for m, xi, yi in zip(group, x, y):
-            # A label moved off its point to avoid another keeps a thin line back to it.
-            labels.append(ax.annotate(label(m), (xi, yi), xytext=LABEL_OFFSET, textcoords="offset points",
-                                      fontsize=8, arrowprops=dict(arrowstyle="-", color="0.6", lw=0.5,
-                                                                  shrinkA=0, shrinkB=4)))
+        labels += [labels_apart.annotate(ax, label(m), (xi, yi)) for m, xi, yi in zip(group, x, y)]
     latencies = [m.median for m in measurements if m.median]
     log_scale = bool(latencies) and max(latencies) > LOG_SCALE_SPAN * min(latencies)
     if log_scale:  # a slow outlier would squash every other point into one band
@@ -170,36 +166,11 @@ def figure(measurements: list[Measurement], title: str):
     ax.grid(alpha=0.3)
     ax.margins(x=0.15, y=0.12)
     ax.legend(fontsize=8)
-    _spread(fig, ax, labels)
+    labels_apart.spread(fig, ax, labels)
     return fig
 
 
-LABEL_OFFSET = (7, 4)  # points right of and above the marker
 LOG_SCALE_SPAN = 5  # latencies spanning more than this factor are plotted on a log axis
-
-
-def _spread(fig, ax, labels) -> None:
-    """Move each label (lowest point first) the least distance up or down that keeps it clear of the labels
-    already placed, and inside the axes where possible (near points: same memory, close times)."""
-    fig.canvas.draw()
-    frame = ax.get_window_extent()
-    shifts = [0, *(sign * step for step in range(2, 2000, 2) for sign in (1, -1))]  # nearest first
-    placed = []
-    for text in sorted(labels, key=lambda t: t.xy[1]):
-        box = text.get_window_extent().expanded(1.0, 1.3)  # a little air between lines
-        first_clear = None
-        for d in shifts:
-            if any(box.translated(0, d).overlaps(other) for other in placed):
-                continue
-            first_clear = d if first_clear is None else first_clear
-            if frame.y0 <= box.y0 + d and box.y1 + d <= frame.y1:
-                shift = d
-                break
-        else:
-            shift = first_clear or 0
-        if shift:
-            text.set_position((LABEL_OFFSET[0], LABEL_OFFSET[1] + shift * 72 / fig.dpi))
-        placed.append(box.translated(0, shift))
 
 
 def _colors(n: int) -> list[str]:
