@@ -24,11 +24,12 @@ def day(n: int) -> str:
     return f"2026-11-{n:02d}T08:00:00+00:00"
 
 
-def run(tmp_path, name, when, *, gpu=H100, slower=1.0, seed=0, rounds=5, torch="2.11.0", info=None, **kwargs):
+def run(tmp_path, name, when, *, gpu=H100, slower=1.0, seed=0, rounds=5, torch="2.11.0", info=None, env=None,
+        **kwargs):
     """A run of the MEDIANS scenarios (FP8 `slower` times), `rounds` rounds ±0.5% each, dated `when`."""
     times = {s: noisy(m * (slower if s == FP8 else 1.0), 0.005, rounds, seed=seed + i)
              for i, (s, m) in enumerate(MEDIANS.items())}
-    return write_results(tmp_path / f"{name}.json", times, gpu=gpu, datetime=when, env={"torch": torch},
+    return write_results(tmp_path / f"{name}.json", times, gpu=gpu, datetime=when, env={"torch": torch, **(env or {})},
                          info=info, **kwargs)
 
 
@@ -93,14 +94,24 @@ def test_too_few_rounds_are_inconclusive_as_in_compare(tmp_path):
                                                                                  FP8: "inconclusive"}
 
 
-def test_changed_settings_are_not_compared(tmp_path):
-    """compare refuses scenarios measured with other settings (a 4-step run is not a faster 28-step one); the page
-    says so instead of judging."""
+def test_other_steps_are_another_line_not_a_verdict(tmp_path):
+    """A 4-step run is not a faster 28-step one: each step count of a scenario is its own series, named so."""
     run(tmp_path, "a", day(1), info={FP8: {"steps": 28}})
     run(tmp_path, "b", day(2), seed=10, info={FP8: {"steps": 4}})
+    page = build(tmp_path)
+    assert not [p for p in page.points if p.scenario == FP8 and p.verdict]
+    names = {s.name for s in page.series if s.scenario == FP8 and s.metric.key == "latency"}
+    assert names == {f"{FP8} (28 steps, synthetic weights)", f"{FP8} (4 steps, synthetic weights)"}
+    assert {s.name for s in page.series if s.scenario == BF16} == {BF16}  # one setting: the plain name
+
+
+def test_runs_compare_refuses_are_marked_not_compared(tmp_path):
+    """Another CPU model under one timeline: compare refuses the pair, and the page says so instead of judging."""
+    run(tmp_path, "a", day(1), gpu=None, env={"cpu": "Intel(R) Xeon(R) Processor", "cpu_count": 2})
+    run(tmp_path, "b", day(2), gpu=None, seed=10, env={"cpu": "AMD EPYC 9654 96-Core Processor", "cpu_count": 192})
     verdict = {p.scenario: p.verdict for p in build(tmp_path).points if p.verdict}[FP8]
-    assert verdict.status == "not compared" and "steps 28 → 4" in verdict.notes[0]
-    assert "--allow-mismatch" not in verdict.notes[0] and verdict.notes[0].startswith("a.json and b.json measured")
+    assert verdict.status == "not compared" and "EPYC" in verdict.notes[0]
+    assert "--allow-mismatch" not in verdict.notes[0] and verdict.notes[0].startswith("a.json and b.json are not")
 
 
 def test_a_torch_upgrade_is_annotated_where_it_happens(tmp_path):

@@ -96,8 +96,15 @@ class Point:
         return self.measurement.scenario
 
     @property
-    def timeline(self) -> tuple[str, str]:
-        return self.run.kind, self.scenario
+    def setting(self) -> str:
+        """What `compare` refuses to judge across: runs of one scenario with other steps or weights are another
+        timeline (a 2-step smoke run is not a 32-step rerun that got 16 times faster)."""
+        m = self.measurement
+        return f"{m.get('steps') or '?'} steps, {m.get('weights') or self.run.env.get('weights') or '?'} weights"
+
+    @property
+    def timeline(self) -> tuple[str, str, str]:
+        return self.run.kind, self.scenario, self.setting
 
     def as_results(self) -> Results:
         """The run cut down to this scenario, as `diffbench compare` reads a run."""
@@ -257,6 +264,11 @@ class Series:
     scenario: str
     metric: Metric
     points: tuple[Point, ...]
+    setting: str = ""  # its steps and weights, where the scenario was run with several on this GPU kind
+
+    @property
+    def name(self) -> str:
+        return f"{self.scenario} ({self.setting})" if self.setting else self.scenario
 
     @property
     def values(self) -> list[float]:
@@ -273,11 +285,14 @@ class Upgrade:
 
 
 def series_of(points: Sequence[Point]) -> list[Series]:
-    timelines: dict[tuple[str, str], list[Point]] = {}
+    timelines: dict[tuple[str, str, str], list[Point]] = {}
     for point in points:
         timelines.setdefault(point.timeline, []).append(point)
-    return [Series(kind, scenario, metric, tuple(valued))
-            for (kind, scenario), timeline in sorted(timelines.items()) for metric in METRICS
+    settings: dict[tuple[str, str], int] = {}
+    for kind, scenario, _ in timelines:
+        settings[kind, scenario] = settings.get((kind, scenario), 0) + 1
+    return [Series(kind, scenario, metric, tuple(valued), setting if settings[kind, scenario] > 1 else "")
+            for (kind, scenario, setting), timeline in sorted(timelines.items()) for metric in METRICS
             if (valued := [p for p in timeline if metric.read(p.measurement) is not None])]
 
 
@@ -356,7 +371,7 @@ def _utc(when: datetime) -> datetime:
 def _hover(series: Series, point: Point, value: float) -> str:
     run, m = point.run, series.metric
     versions = " · ".join(f"{key} {version or '?'}" for key, version in run.versions.items())
-    lines = [f"<b>{html.escape(series.scenario)}</b>",
+    lines = [f"<b>{html.escape(series.name)}</b>",
              f"{_utc(run.when):%Y-%m-%d %H:%M:%S} UTC · {html.escape(run.path.name)}",
              f"{m.title.split(' (')[0]}: {value:.{m.digits}f} {m.unit}".rstrip(), html.escape(versions)]
     verdict = point.verdict
@@ -379,7 +394,7 @@ def _trace(series: Series, colour: str, first_of_scenario: bool):
     markers = [MARKERS.get(p.verdict.status, PLAIN) if p.verdict else PLAIN for p in series.points]
     return go.Scatter(
         x=[_utc(p.run.when) for p in series.points], y=series.values, mode="lines+markers",
-        name=series.scenario, legendgroup=series.scenario, showlegend=first_of_scenario,
+        name=series.name, legendgroup=series.name, showlegend=first_of_scenario,
         line={"color": colour, "width": 1.5},
         marker={"symbol": [s for s, _, _ in markers], "color": [c or colour for _, c, _ in markers],
                 "size": [size for _, _, size in markers], "line": {"width": 0}},
@@ -402,7 +417,7 @@ def log_ticks(values: Sequence[float]) -> list[float]:
 
 
 def figure(kind: str, series: Sequence[Series], upgrades: Sequence[Upgrade]):
-    """A GPU kind's figure: one panel per metric it has, one trace per series (a scenario's traces share its
+    """A GPU kind's figure: one panel per metric it has, one trace per series (a scenario's traces, per setting, share its
     colour and one legend entry, which shows or hides all of them), upgrades as dashed vertical lines."""
     import plotly.colors
     from plotly.subplots import make_subplots
@@ -411,13 +426,12 @@ def figure(kind: str, series: Sequence[Series], upgrades: Sequence[Upgrade]):
     fig = make_subplots(rows=len(metrics), cols=1, shared_xaxes=True, vertical_spacing=0.06,
                         subplot_titles=[m.title for m in metrics])
     palette = plotly.colors.qualitative.Dark24 + plotly.colors.qualitative.Light24
-    scenarios = dict.fromkeys(s.scenario for s in series)
-    colours = {scenario: palette[i % len(palette)] for i, scenario in enumerate(scenarios)}
+    names = dict.fromkeys(s.name for s in series)
+    colours = {name: palette[i % len(palette)] for i, name in enumerate(names)}
     in_legend: set[str] = set()
     for s in series:
-        fig.add_trace(_trace(s, colours[s.scenario], s.scenario not in in_legend), row=metrics.index(s.metric) + 1,
-                      col=1)
-        in_legend.add(s.scenario)
+        fig.add_trace(_trace(s, colours[s.name], s.name not in in_legend), row=metrics.index(s.metric) + 1, col=1)
+        in_legend.add(s.name)
     for upgrade in upgrades:
         # Shapes and annotations, not traces: the figure's traces are exactly its series.
         fig.add_shape(type="line", x0=_utc(upgrade.when), x1=_utc(upgrade.when), xref="x", y0=0, y1=1,
