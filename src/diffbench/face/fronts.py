@@ -59,14 +59,19 @@ def points(measurements: list[Measurement], label) -> tuple[list[Point], str, st
     return found, x_name, metric
 
 
+def pareto_front(points: list[tuple[float, float]]) -> list[int]:
+    """Indices of the points that no other point beats on both coordinates (both minimized), by x."""
+    front, best = [], float("inf")
+    for i in sorted(range(len(points)), key=lambda i: points[i]):
+        if points[i][1] < best:
+            front.append(i)
+            best = points[i][1]
+    return front
+
+
 def pareto(found: list[Point]) -> list[Point]:
     """The points no other point beats on both speed (lower x) and quality (higher y), by x."""
-    front, best = [], float("-inf")
-    for p in sorted(found, key=lambda p: (p.x, -p.y)):
-        if p.y > best:
-            front.append(p)
-            best = p.y
-    return front
+    return [found[i] for i in pareto_front([(p.x, -p.y) for p in found])]
 
 
 def figure(measurements: list[Measurement], title: str, label):

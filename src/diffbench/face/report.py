@@ -17,6 +17,7 @@ from typing import Any
 from diffbench.spec.dimensions import DIMENSIONS
 from diffbench.store.results import QUALITY_METRICS, Measurement, Results, describe_failure
 from diffbench.face import fronts, labels_apart
+from diffbench.face.fronts import pareto_front
 from diffbench.face.seeds import Seeds, seed_row
 
 SEED_COLUMNS = ("ckpt", "batch_size", "fuse", "compile", "compile_vae", "quantization", "model_memory",
@@ -106,16 +107,6 @@ def _is_number(text: str) -> bool:
     except ValueError:
         return text == "—"
     return True
-
-
-def pareto_front(points: list[tuple[float, float]]) -> list[int]:
-    """Indices of the points that no other point beats on both coordinates (both minimized), by x."""
-    front, best = [], float("inf")
-    for i in sorted(range(len(points)), key=lambda i: points[i]):
-        if points[i][1] < best:
-            front.append(i)
-            best = points[i][1]
-    return front
 
 
 def label(m: Measurement) -> str:

@@ -14,7 +14,8 @@ from typing import Any
 
 import torch
 
-from diffbench.spec.caching import CacheMode
+from diffbench.build.built import Built
+from diffbench.spec.caching import CACHE_MODES, CacheMode
 
 FULL = 0.99  # a denoiser call that ran at least this share of the first call's linears computed in full
 
@@ -39,6 +40,14 @@ def linear_calls_per_denoiser_call(denoiser: torch.nn.Module, call: Callable[[],
         for handle in handles:
             handle.remove()
     return counts
+
+
+def of_built(built: Built, call: Callable[[], Any], trained_weights: bool) -> dict | None:
+    """The `cache_work` record of a built scenario, counted on one more `call`; None without a cache."""
+    if built.scenario.cache == "none":
+        return None
+    denoiser = getattr(built.pipe, built.scenario.spec.denoiser)
+    return cache_work(CACHE_MODES[built.scenario.cache], denoiser, call, trained_weights)
 
 
 def cache_work(mode: CacheMode, denoiser: torch.nn.Module, call: Callable[[], Any], trained_weights: bool) -> dict:

@@ -14,7 +14,6 @@ import numpy as np
 from diffbench.measure import cache_work, machine, metrics, quality
 from diffbench.store import references
 from diffbench.spec import gates
-from diffbench.spec.caching import CACHE_MODES
 from diffbench.build.built import Built
 from diffbench.spec.matrix import Scenario
 from diffbench.measure.runner import RunOptions
@@ -133,16 +132,10 @@ class QualitySession:
         evidence = None
         if verdict.failures:
             evidence = self.store.write_obtained(scenario.model, self.weights, scenario.id, reference, candidate)
-        return self.record(scenario, verdict, control, evidence, self.cache_work(built))
-
-    def cache_work(self, built: Built) -> dict[str, Any] | None:
-        """What a cached scenario computed, counted on one more call with the first prompt (None uncached)."""
-        scenario = built.scenario
-        if scenario.cache == "none":
-            return None
-        denoiser = getattr(built.pipe, scenario.spec.denoiser)
-        return cache_work.cache_work(CACHE_MODES[scenario.cache], denoiser,
-                                     lambda: quality.generate(built, self.run, self.prompts[:1]), self.run.source.trained)
+        # a cached scenario: what it computed, counted on one more call with the first prompt
+        work = cache_work.of_built(built, lambda: quality.generate(built, self.run, self.prompts[:1]),
+                                   self.run.source.trained)
+        return self.record(scenario, verdict, control, evidence, work)
 
     def gates(self, scenario: Scenario) -> list[gates.Gate]:
         return self.options.thresholds.gates(scenario.model, scenario.scheme, self.weights, scenario.cache)

@@ -12,7 +12,6 @@ import torch
 from diffbench.build import compilation
 from diffbench.measure import cache_work, instruments, metrics
 from diffbench.spec import prompts
-from diffbench.spec.caching import CACHE_MODES
 from diffbench.build.built import Built
 from diffbench.build.sources import WeightsSource
 from diffbench.store.schema import ScenarioRecord
@@ -89,10 +88,7 @@ def run(benchmark, built: Built, options: RunOptions) -> Any:
     # CPU matrix it came out slower than the pipeline's own steps (step_overhead_pct -85% to -39%).
     if options.overhead_check and step_s and torch.device(options.device).type == "cuda":
         floor = denoiser_floor(built, call, step_s, options.device, compiled)
-    cached = {}
-    if built.scenario.cache != "none":  # one more call, uncompiled, counting the work the cache skipped
-        cached = dict(cache_work=cache_work.cache_work(CACHE_MODES[built.scenario.cache], denoiser_of(built), call,
-                                                       options.source.trained))
+    work = cache_work.of_built(built, call, options.source.trained)  # cached: one more call, counting its work
     instruments.reset_peak(options.device)
     round_s: list[float] = []
 
@@ -124,7 +120,7 @@ def run(benchmark, built: Built, options: RunOptions) -> Any:
         # GPU time over an unprofiled call's wall time: well under 1, the GPU waits for the host (host-bound)
         gpu_busy=gpu_kernel_s / statistics.median(round_s) if gpu_kernel_s and round_s else None,
         **floor,
-        **cached,
+        cache_work=work,  # left out of the JSON uncached
         rounds_spread=spread(round_s),
         steps=kwargs["num_inference_steps"],
         height=kwargs["height"],
@@ -136,13 +132,9 @@ def run(benchmark, built: Built, options: RunOptions) -> Any:
     return images
 
 
-def denoiser_of(built: Built) -> torch.nn.Module:
-    return getattr(built.pipe, built.scenario.spec.denoiser)
-
-
 def denoiser_floor(built: Built, call, step_s: float, device: str, compiled: bool) -> dict[str, Any]:
     """The denoiser alone on its first step's inputs, in a tight loop: the floor under `step_s`."""
-    denoiser = denoiser_of(built)
+    denoiser = getattr(built.pipe, built.scenario.spec.denoiser)
     calls = instruments.first_step_calls(built.pipe, denoiser, call)
     if not calls:
         return {}

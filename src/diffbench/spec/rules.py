@@ -24,24 +24,25 @@ class Rule:
     reason: str
 
 
-def _has_fuse_qkv(spec: ModelSpec) -> bool:
+def _denoiser_class(spec: ModelSpec) -> type:
+    """The diffusers class of the model's denoiser (imported here, not at import: spec imports no torch)."""
     import diffusers
 
-    return hasattr(getattr(diffusers, spec.components[spec.denoiser].cls), "fuse_qkv_projections")
+    return getattr(diffusers, spec.components[spec.denoiser].cls)
+
+
+def _has_fuse_qkv(spec: ModelSpec) -> bool:
+    return hasattr(_denoiser_class(spec), "fuse_qkv_projections")
 
 
 def _has_enable_cache(spec: ModelSpec) -> bool:
     """Whether the denoiser takes diffusers' cache hooks (its class has CacheMixin's `enable_cache`)."""
-    import diffusers
-
-    return hasattr(getattr(diffusers, spec.components[spec.denoiser].cls), "enable_cache")
+    return hasattr(_denoiser_class(spec), "enable_cache")
 
 
 def _has_cp_plan(spec: ModelSpec) -> bool:
     """Whether diffusers knows how to split the denoiser's sequence across GPUs (its class's `_cp_plan`)."""
-    import diffusers
-
-    return getattr(getattr(diffusers, spec.components[spec.denoiser].cls), "_cp_plan", None) is not None
+    return getattr(_denoiser_class(spec), "_cp_plan", None) is not None
 
 
 INVALID: list[Rule] = [
