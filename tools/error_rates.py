@@ -340,8 +340,10 @@ def measure_set(rerun_set: RerunSet, runs: list[results.Results], t: Tolerances,
     vectors = noise_of(runs, kind, t)
     threshold = max(t.latency, t.run_noise[kind])
     needed = processes_needed(vectors, rerun_set, t, min(trials, 1000), seed) if t.process_noise.get(kind) else None
+    own = process_noise([runs], kind, Tolerances(run_noise={}, process_noise={}))  # this session's alone
     return dict(
         noise_class=kind, runs=list(rerun_set.clean), threshold=threshold, target=rerun_set.target,
+        session_process_sd=own.sd if own else None,
         rounds=min(len(v) for v in vectors), run_medians=sorted(float(np.median(v)) for v in vectors),
         real_false_alarms=real_false_alarms(runs, t), real_detections=real_detections(runs, rerun_set, t),
         simulated={f"{s:.0%}": simulate(vectors, s, threshold, trials, seed) for s in SLOWDOWNS},
@@ -397,7 +399,8 @@ def _set_markdown(label: str, st: dict, c: dict, trials: int) -> list[str]:
               else "no estimate (no process sd)")
     lines = [f"### {label}", "", f"runs: {', '.join(st['runs'])}", "",
              f"- threshold {st['threshold']:.0%}, {st['rounds']} rounds a run; run medians over their scenario's centre "
-             f"{st['run_medians'][0]:.3f}..{st['run_medians'][-1]:.3f}",
+             f"{st['run_medians'][0]:.3f}..{st['run_medians'][-1]:.3f}"
+             + (f"; this session's own process sd {st['session_process_sd']:.3f}" if st["session_process_sd"] else ""),
              f"- real reruns: {fa['pairs_with_a_regression']} of {fa['pairs']} ordered pairs report a regression",
              f"- real injected slowdowns: {det['caught']} of {det['cases']} caught"]
     lines += _listed([f"  - {d['base']} → {d['new']} {d['scenario']}: asked +{d['asked']:.0%}, measured "
