@@ -34,14 +34,15 @@ def test_a_pipeline_sums_its_scenarios_and_counts_its_build_once(tmp_path):
     recorded = _recorded(tmp_path, {BF16: [1.0] * 3, BF16_BS2: [2.0] * 3},
                          {BF16: {"first_call_s": 4.0, "build_s": 10.0},
                           BF16_BS2: {"first_call_s": 5.0, "build_s": 10.0}})
-    expected = durations.expected_groups({"flux-dev/bf16": [BF16, BF16_BS2]}, recorded, rounds=1, steps=None)
+    expected = durations.expected_groups({"flux-dev/bf16": [BF16, BF16_BS2]}, recorded, rounds=1,
+                                         steps_for=lambda model: None)
     assert expected == {"flux-dev/bf16": Expected(10.0 + (4.0 + 1.0 * 2) + (5.0 + 2.0 * 2), measured=True)}
 
 
 def test_a_scenario_never_measured_takes_its_models_mean_else_a_guess(tmp_path):
     recorded = _recorded(tmp_path, {BF16: [1.0] * 3, BF16_BS2: [3.0] * 3},
                          {BF16: {"first_call_s": 0.0}, BF16_BS2: {"first_call_s": 0.0}})
-    expected = durations.expected_scenarios([BF16, INT8, SDXL], recorded, rounds=1, steps=None)
+    expected = durations.expected_scenarios([BF16, INT8, SDXL], recorded, rounds=1, steps_for=lambda model: None)
     assert expected[BF16.id] == Expected(2.0, measured=True)
     assert expected[INT8.id] == Expected((2.0 + 6.0) / 2, measured=True)  # flux-dev's mean
     assert expected[SDXL.id] == durations.UNKNOWN and not durations.UNKNOWN.measured

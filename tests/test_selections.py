@@ -32,6 +32,16 @@ def test_the_nightly_covers_every_seed_model_and_the_gated_flux_set():
         for mode in ("eager", "regional"):
             assert Scenario("flux-dev", scheme, mode, True).id in ids
     assert SELECTIONS["nightly"].budget_s == 20 * 60
+    assert set(SELECTIONS["nightly"].steps) <= set(nightly.models)
+
+
+def test_a_selections_steps_apply_to_its_models_unless_steps_are_given():
+    from diffbench.measure.runner import RunOptions
+    from diffbench.build.sources import weights_source
+    steps = tuple(SELECTIONS["nightly"].steps.items())
+    run = RunOptions(device="cpu", source=weights_source("tiny", None, False), steps_by_model=steps)
+    assert run.steps_for("cogvideox-5b") == 10 and run.steps_for("flux-dev") is None
+    assert RunOptions(device="cpu", source=run.source, steps=3, steps_by_model=steps).steps_for("cogvideox-5b") == 3
 
 
 @pytest.mark.slow  # two pytest sessions collecting the suite

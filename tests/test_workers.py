@@ -303,7 +303,7 @@ def _scheduling(monkeypatch, recorded: dict, workers_: int = 2):
     config = SimpleNamespace(stash=pytest.Stash(), option=SimpleNamespace(dist="load", loadscopereorder=True),
                              getvalue=lambda name: ["popen"] * workers_,
                              pluginmanager=SimpleNamespace(get_plugin=lambda name: None))
-    session = start_session(config, SimpleNamespace(selection=selection, run=SimpleNamespace(rounds=3, steps=None)))
+    session = start_session(config, SimpleNamespace(selection=selection, run=SimpleNamespace(rounds=3, steps_for=lambda model: None)))
     session.recorded_durations = recorded
     scheduler = workers.make_scheduler(config, Producer("test", enabled=False))
     collection = [f"benchmarks/test_pipelines.py::test_latency[{s.id}]" for s in selection.scenarios()]
@@ -352,7 +352,7 @@ def test_the_expected_durations_are_per_pipeline(monkeypatch, tmp_path):
                          info={"flux-dev-bf16-eager-nofuse-bs1": {"first_call_s": 0.0, "build_s": 5.0}})
     config = SimpleNamespace(stash=pytest.Stash())
     selection = Selection(models=("flux-dev", "sdxl"), schemes=("bf16",))
-    session = start_session(config, SimpleNamespace(selection=selection, run=SimpleNamespace(rounds=1, steps=None)))
+    session = start_session(config, SimpleNamespace(selection=selection, run=SimpleNamespace(rounds=1, steps_for=lambda model: None)))
     session.recorded_durations = load(path).measurements
     expected = workers.expected_durations(config)
     flux, sdxl = (workers.group_name(s.build_key) for s in selection.scenarios())
@@ -387,6 +387,9 @@ def test_two_workers_one_merged_json(suite):
     env = data["machine_info"]["diffbench"]
     assert set(env["xdist_workers"]) == {"gw0", "gw1"} and "sources" not in env and env["weights"] == "tiny"
     assert env["xdist_workers"]["gw0"]["cuda_device"] is None  # CPU: no device chosen
+    # the session's wall is the controller's: every worker's own wall and the workers' start inside it
+    worker_walls = [w["session_wall_s"] for w in env["xdist_workers"].values()]
+    assert all(worker_walls) and data["diffbench"]["session_wall_s"] > max(worker_walls)
     compare = subprocess.run([sys.executable, "-m", "diffbench.face.cli", "compare", "runs/out.json", "runs/out.json"],
                              cwd=suite.path, capture_output=True, text=True)
     assert compare.returncode == 0, compare.stdout + compare.stderr

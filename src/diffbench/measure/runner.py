@@ -23,8 +23,15 @@ class RunOptions:
     source: WeightsSource  # decides the inputs: tiny, proxy, or the model's real defaults
     steps: int | None = None  # override the model's default number of steps
     rounds: int = 3
+    # a named selection's steps for some models (model -> steps), where their defaults overrun its window;
+    # an explicit `steps` wins
+    steps_by_model: tuple[tuple[str, int], ...] = ()
     seed: int = 0
     overhead_check: bool = True  # time the denoiser alone too, to show the suite's own overhead (CUDA only)
+
+    def steps_for(self, model: str) -> int | None:
+        """The steps a scenario of `model` runs, or None for the model's default."""
+        return self.steps or dict(self.steps_by_model).get(model)
 
 
 UNSTABLE_SPREAD = 1.5  # slowest timed round over the fastest above which a scenario's timing is flagged
@@ -51,7 +58,7 @@ def call_kwargs(built: Built, options: RunOptions, prompt_list: list[str] | None
     spec, scenario = built.scenario.spec, built.scenario
     inputs = options.source.inputs(spec)
     prompt_list = prompt_list or prompts.for_batch(scenario.batch)
-    return inputs.call_kwargs(prompt_list, options.steps) | dict(output_type="np")
+    return inputs.call_kwargs(prompt_list, options.steps_for(scenario.model)) | dict(output_type="np")
 
 
 def outputs(result) -> Any:

@@ -13,7 +13,7 @@ scenario counts the same constant, so the order is by number of tests, as xdist'
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from statistics import fmean
@@ -78,12 +78,14 @@ def scenario_seconds(measured: Measurement, rounds: int, steps: int | None) -> f
 
 
 def expected_scenarios(scenarios: Iterable[Scenario], recorded: dict[str, Measurement], rounds: int,
-                       steps: int | None) -> dict[str, Expected]:
-    """Scenario id → its expected duration: its own record, else its model's mean, else the constant guess."""
+                       steps_for: Callable[[str], int | None]) -> dict[str, Expected]:
+    """Scenario id → its expected duration: its own record, else its model's mean, else the constant guess
+    (`steps_for`: the steps this session runs a model at, None for its default)."""
     scenarios = list(scenarios)
-    own = {s.id: scenario_seconds(recorded[s.id], rounds, steps) for s in scenarios if s.id in recorded}
+    own = {s.id: scenario_seconds(recorded[s.id], rounds, steps_for(s.model)) for s in scenarios if s.id in recorded}
     per_model: dict[str, list[float]] = {}
-    for model, seconds in ((m.get("model"), scenario_seconds(m, rounds, steps)) for m in recorded.values()):
+    for model, seconds in ((m.get("model"), scenario_seconds(m, rounds, steps_for(m.get("model"))))
+                           for m in recorded.values()):
         per_model.setdefault(model, []).append(seconds)
     model_mean = {model: fmean(values) for model, values in per_model.items()}
 
@@ -98,10 +100,10 @@ def expected_scenarios(scenarios: Iterable[Scenario], recorded: dict[str, Measur
 
 
 def expected_groups(groups: dict[str, list[Scenario]], recorded: dict[str, Measurement], rounds: int,
-                    steps: int | None) -> dict[str, Expected]:
+                    steps_for: Callable[[str], int | None]) -> dict[str, Expected]:
     """Group (pipeline) → its expected duration: its scenarios' sum, plus its build once where one was recorded
     (its scenarios share one build, each recording the same build_s)."""
-    every = expected_scenarios((s for members in groups.values() for s in members), recorded, rounds, steps)
+    every = expected_scenarios((s for members in groups.values() for s in members), recorded, rounds, steps_for)
     expected = {}
     for group, members in groups.items():
         builds = [recorded[s.id].number("build_s") or 0.0 for s in members if s.id in recorded]

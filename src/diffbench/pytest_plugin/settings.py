@@ -117,7 +117,9 @@ def settings_from_options(opt, rootpath: Path) -> Settings:
         selection=selection,
         target=target,
         build=BuildOptions(source=source, device=device, quant_components=components),
-        run=RunOptions(device=device, source=source, steps=steps, rounds=rounds),
+        run=RunOptions(device=device, source=source, steps=steps, rounds=rounds,
+                       steps_by_model=tuple(SELECTIONS[opt.diffbench_selection].steps.items())
+                       if opt.diffbench_selection else ()),
         quality=quality_options(opt, target, rootpath, source),
         scenario_timeout=_positive(opt.diffbench_scenario_timeout, "--scenario-timeout"),
         memory_cap_gib=_memory_cap(opt.diffbench_memory_cap_gib, device),

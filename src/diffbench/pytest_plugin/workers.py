@@ -27,6 +27,7 @@ import os
 import re
 import sys
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -182,7 +183,7 @@ def expected_durations(config: pytest.Config) -> dict[str, durations.Expected]:
     for scenario in session.settings.selection.scenarios():
         groups.setdefault(group_name(scenario.build_key), []).append(scenario)
     run = session.settings.run
-    return durations.expected_groups(groups, session.recorded_durations, run.rounds, run.steps)
+    return durations.expected_groups(groups, session.recorded_durations, run.rounds, run.steps_for)
 
 
 def configure_node(config: pytest.Config, node: Any) -> None:
@@ -323,7 +324,7 @@ def merge_results(config: pytest.Config) -> None:
         kept = keep_worker_results(sent, json_path(asked))
         say(config, f"could not merge the workers' results, kept {', '.join(map(str, kept))}: {exc}")
         return
-    as_one_run(merged.data, [run.data for run in runs])
+    as_one_run(merged.data, [run.data for run in runs], time.perf_counter() - get_session(config).started)
     merge.write(merged, json_path(asked))
     for note in merged.notes:  # e.g. library versions that differ between hosts
         say(config, note)
@@ -348,9 +349,10 @@ def keep_worker_results(sent: dict[str, str], asked: Path) -> list[Path]:
     return kept
 
 
-def as_one_run(data: dict, worker_data: list[dict]) -> None:
+def as_one_run(data: dict, worker_data: list[dict], session_wall_s: float) -> None:
     """The workers' results are one run, not several: drop the per-run provenance `merge` adds and list the
-    workers instead (where each ran); the session took as long as its slowest worker."""
+    workers instead (where each ran, and each one's own wall time); the session's wall time is the controller's,
+    from its configure to the merge (the workers' start included)."""
     env = data["machine_info"]["diffbench"]
     for key in ("sources", "xdist_worker", "cuda_device", "cuda_visible_devices"):
         env.pop(key, None)
@@ -363,9 +365,7 @@ def as_one_run(data: dict, worker_data: list[dict]) -> None:
         for run in worker_data}
     for bench in data["benchmarks"]:
         bench["extra_info"].pop("source_file", None)
-    walls = [w["session_wall_s"] for w in env["xdist_workers"].values() if w["session_wall_s"] is not None]
-    if walls:
-        data["diffbench"]["session_wall_s"] = max(walls)
+    data["diffbench"]["session_wall_s"] = session_wall_s
 
 
 def say(config: pytest.Config, line: str) -> None:

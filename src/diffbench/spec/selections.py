@@ -10,7 +10,7 @@ cache. That budget is not measured yet on the H200 (the device time of the sessi
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True)
@@ -19,6 +19,9 @@ class NamedSelection:
     description: str
     parts: tuple[Mapping[str, str], ...]
     budget_s: float | None = None  # the wall time it is meant to fit (one GPU, warm compile cache)
+    # model -> steps, for models whose default steps overrun the window (a latency scales with its steps; an
+    # explicit --steps wins)
+    steps: Mapping[str, int] = field(default_factory=dict)
 
 
 SELECTIONS: dict[str, NamedSelection] = {
@@ -36,6 +39,9 @@ SELECTIONS: dict[str, NamedSelection] = {
                 dict(model="pixart-sigma", scheme="bf16,fp8dqrow", compile="regional"),
             ),
             budget_s=20 * 60,
+            # the video models' 50 default steps would take most of the window alone (CogVideoX-5b's eager
+            # scenarios, five calls each); 10 steps still time every kernel of a step
+            steps={"cogvideox-5b": 10, "wan2.1-t2v-1.3b": 10},
         ),
     ]
 }

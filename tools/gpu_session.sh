@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# The GPU commands of one device session, each writing the suite's JSON and log under $OUT (then committed under
+# baselines/<gpu>/). Usage: tools/gpu_session.sh PHASE
+#   caches   issue 22, two GPUs side by side: GPU 0 times FLUX.1-dev (synthetic, 1024², 28 steps) with the
+#            fixed-schedule caches x bf16/fp8dqrow, compiled (regional for uncached, regional-breaks for all);
+#            GPU 1 runs every cache mode on the trained proxy, benchmarks and quality (the front, the gates).
+#   nightly-n2   the nightly selection with two workers, cold (a new compile cache) then warm (the same cache)
+#   nightly-n0   the nightly selection in one process on GPU 0, warm (the cache nightly-n2 left)
+set -uo pipefail
+source tools/gpu_setup.sh
+phase=$1
+NIGHTLY_CACHE=/tmp/diffbench-nightly-compile
+case $phase in
+caches)
+  CUDA_VISIBLE_DEVICES=0 python3 -m pytest benchmarks -p no:cacheprovider --models flux-dev \
+    --quant bf16,fp8dqrow --compile regional,regional-breaks --cache none,taylorseer-5,pab,fastercache --fuse on \
+    --rounds 3 --scenario-timeout 240 --compile-cache /tmp/diffbench-compile-0 -rfEs \
+    --benchmark-json "$OUT/flux-dev-caches.json" > "$OUT/flux-dev-caches.log" 2>&1 &
+  CUDA_VISIBLE_DEVICES=1 python3 -m pytest benchmarks quality -p no:cacheprovider --weights proxy --models flux-dev \
+    --quant bf16,fp8dqrow --compile eager,regional-breaks \
+    --cache none,fbcache-0.05,fbcache-0.12,taylorseer-5,fastercache,pab,magcache,textkv \
+    --quality-prompts 8 --baselines-dir /tmp/proxy-refs --update-baselines --scenario-timeout 240 \
+    --compile-cache /tmp/diffbench-compile-1 -rfEs --quality-json "$OUT/proxy-caches-quality.json" \
+    --benchmark-json "$OUT/proxy-caches.json" > "$OUT/proxy-caches.log" 2>&1 &
+  wait
+  tail -n 15 "$OUT"/*.log ;;
+nightly-n2)
+  for run in cold warm; do
+    python3 -m pytest benchmarks -p no:cacheprovider -n 2 --selection nightly --compile-cache "$NIGHTLY_CACHE" \
+      --scenario-timeout 300 -rfEs --benchmark-json "$OUT/nightly-n2-$run.json" > "$OUT/nightly-n2-$run.log" 2>&1
+    tail -n 12 "$OUT/nightly-n2-$run.log"
+  done ;;
+nightly-n0)
+  CUDA_VISIBLE_DEVICES=0 python3 -m pytest benchmarks -p no:cacheprovider --selection nightly \
+    --compile-cache "$NIGHTLY_CACHE" --scenario-timeout 300 -rfEs --benchmark-json "$OUT/nightly-n0-warm.json" \
+    > "$OUT/nightly-n0-warm.log" 2>&1
+  tail -n 12 "$OUT/nightly-n0-warm.log" ;;
+*) echo "unknown phase $phase"; exit 2 ;;
+esac
