@@ -124,6 +124,27 @@ def test_a_cached_benchmark_records_the_work_it_skipped(suite):
     assert compiled["reused_calls"] == taylorseer["reused_calls"]
 
 
+@pytest.mark.slow  # builds tiny FLUX three times
+@pytest.mark.parametrize("cache", ["none", "taylorseer-5", "fbcache-0.12"])
+def test_the_denoiser_floor_is_left_out_for_a_cached_denoiser(cache, tmp_path):
+    # On the H200 the floor (CUDA only) called FBC's and TaylorSeer's hooked denoiser outside the pipeline's cache
+    # context: "No cache context is set" failed the scenario (baselines/nvidia-h200/caching/flux-dev-caches.json).
+    from diffbench.build import pipelines
+    from diffbench.build.built import BuildOptions
+    from diffbench.build.sources import weights_source
+    from diffbench.measure import runner
+
+    source = weights_source("tiny", tmp_path, False)
+    built = pipelines.build(Scenario("flux-dev", "bf16", cache=cache), BuildOptions(source=source, device="cpu"))
+    call, _ = runner.pipeline_call(built, runner.RunOptions(device="cpu", source=source, steps=6))
+    call()
+    floor = runner.denoiser_floor(built, call, step_s=0.1, device="cpu", compiled=False)
+    if cache == "none":
+        assert floor["denoiser_calls_per_step"] == 1 and floor["bare_step_s"] > 0
+    else:
+        assert floor == {}
+
+
 @pytest.mark.slow  # two proxy quality sessions, 8 prompts each
 def test_two_caches_pass_their_gates_on_the_proxy_and_record_their_work(suite):
     args = ("quality", "--weights", "proxy", "--models", "flux-dev", "--quant", "bf16", "--quality-prompts", "8",
