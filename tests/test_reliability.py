@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 FAULTS_PLUGIN = '''
 """Injects faults into chosen scenarios (loaded with -p faults)."""
 import os, signal, time
@@ -29,6 +31,8 @@ def pipeline_call(built, options):
             time.sleep(120)
         if FAULT == "interrupt":  # what Ctrl-C or `timeout -s INT` does to a session
             os.kill(os.getpid(), signal.SIGINT)
+        if FAULT == "terminate":  # what `timeout` or a cancelled CI job does to a session
+            os.kill(os.getpid(), signal.SIGTERM)
         if FAULT == "xfail":
             raise RuntimeError("the known error (injected)")
         return call()
@@ -112,8 +116,9 @@ def test_a_hang_past_the_scenario_timeout_is_recorded(suite):
     assert "Timeout" in failure["message"]
 
 
-def test_an_interrupted_session_names_the_scenario_it_stopped_in(suite):
-    result, data = _run(suite, "interrupt:flux-dev-int8wo-eager-nofuse-bs1")
+@pytest.mark.parametrize("fault", ["interrupt", "terminate"])
+def test_an_interrupted_session_names_the_scenario_it_stopped_in(suite, fault):
+    result, data = _run(suite, f"{fault}:flux-dev-int8wo-eager-nofuse-bs1")
     assert result.ret == 2  # pytest's "interrupted"
     assert {b["extra_info"]["scenario"] for b in data["benchmarks"]} == {
         "flux-dev-bf16-eager-nofuse-bs1", "flux-dev-bf16-eager-nofuse-bs2"}

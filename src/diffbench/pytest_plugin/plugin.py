@@ -7,8 +7,10 @@ builds a model at import time.
 from __future__ import annotations
 
 import json
+import signal
 import sys
 import tempfile
+import threading
 import time
 import traceback
 import warnings
@@ -48,6 +50,19 @@ def configure(config: pytest.Config) -> None:
     workers.use_worker_device(config, settings.device)  # under xdist: this worker's own GPU
 
 
+def _stop_on_terminate() -> None:
+    """SIGTERM (what `timeout`, a cancelled CI job and batch schedulers send) stops the session the way Ctrl-C
+    does, so the scenarios already timed are written, with the `interrupted` record, instead of lost with the
+    process (a GPU session killed at its time limit once left an empty results file). Left alone where the
+    process already handles SIGTERM, or off the main thread, where Python cannot set handlers."""
+    if threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:
+        signal.signal(signal.SIGTERM, _interrupt)
+
+
+def _interrupt(signum: int, frame) -> None:
+    raise KeyboardInterrupt(f"stopped by signal {signal.Signals(signum).name}")
+
+
 def recorded_durations(config: pytest.Config) -> dict:
     """--durations-from, read by the process that hands tests out; an xdist worker runs what it is given (and on
     another host the path may not exist)."""
@@ -62,6 +77,7 @@ def prepare_runtime(config: pytest.Config) -> None:
     for message in internals.untested():
         warnings.warn(compat.UntestedVersionWarning(f"diffbench: {message}"), stacklevel=2)
     _quiet_progress_bars()
+    _stop_on_terminate()
     torch_fixes.apply()
     opt = config.option
     if opt.diffbench_compile_cache or opt.diffbench_fresh_compile:
