@@ -40,8 +40,10 @@ SELECTIONS: dict[str, NamedSelection] = {
             ),
             budget_s=20 * 60,
             # the video models' 50 default steps would take most of the window alone (CogVideoX-5b's eager
-            # scenarios, five calls each); 10 steps still time every kernel of a step
-            steps={"cogvideox-5b": 10, "wan2.1-t2v-1.3b": 10},
+            # scenarios, five calls each); a few steps still time every kernel of a step. Wan2.1 fp8dqrow on
+            # synthetic weights gave a NaN output at 10 steps on the H200 (baselines/nvidia-h200/nightly/) and
+            # ran at 4 on the same GPU kind (issue 20's breadth run): random weights diverge over steps.
+            steps={"cogvideox-5b": 10, "wan2.1-t2v-1.3b": 4},
         ),
     ]
 }
