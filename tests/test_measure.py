@@ -55,7 +55,8 @@ def test_step_times_one_per_step():
 def test_the_floor_is_the_denoiser_alone_times_its_calls_per_step():
     """runner.denoiser_floor (recorded on CUDA only, where a tight loop is a floor) on the two-calls pipeline."""
     pipe = TwoCallsPerStep()
-    built = SimpleNamespace(pipe=pipe, scenario=SimpleNamespace(spec=SimpleNamespace(denoiser="denoiser"), cache="none"))
+    built = SimpleNamespace(pipe=pipe, scenario=SimpleNamespace(spec=SimpleNamespace(denoiser="denoiser"),
+                                                                cache="none", parallel="none"))
     with torch.no_grad():
         floor = runner.denoiser_floor(built, pipe, step_s=1.0, device="cpu", compiled=False)
     assert floor["denoiser_calls_per_step"] == 2 and 0 < floor["bare_step_s"] < 1.0

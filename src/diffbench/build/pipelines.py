@@ -1,4 +1,5 @@
-"""Scenario + weights source → a ready pipeline (weights → quantize → fuse → cache → compile), and its teardown."""
+"""Scenario + weights source → a ready pipeline (weights → quantize → fuse → cache → context parallelism → compile),
+and its teardown."""
 
 from __future__ import annotations
 
@@ -7,12 +8,13 @@ import time
 from collections.abc import Callable
 
 
-from diffbench.build import attention, caching, compilation, memory
+from diffbench.build import attention, caching, compilation, memory, parallel
 from diffbench.build.built import Built, BuildOptions, teardown
 from diffbench.build.weights import quantize
 from diffbench.spec.attention import ATTENTION_KERNELS
 from diffbench.spec.caching import CACHE_MODES
 from diffbench.spec.compile_modes import COMPILE_MODES
+from diffbench.spec.parallel import PARALLEL_MODES
 from diffbench.spec.matrix import Scenario
 from diffbench.spec.schemes import SCHEMES
 
@@ -47,6 +49,8 @@ def build(scenario: Scenario, options: BuildOptions) -> Built:
     memory.apply_vae_mode(pipe, scenario.vae)
     attention.pin(ATTENTION_KERNELS[scenario.attention], getattr(pipe, spec.denoiser))  # before compile: traced with it
     caching.apply_cache(pipe, spec.denoiser, CACHE_MODES[scenario.cache])  # before compile: its hooks are traced
+    # after quantization (each rank holds the whole quantized denoiser), before compile (its hooks are traced)
+    parallel.apply(getattr(pipe, spec.denoiser), PARALLEL_MODES[scenario.parallel])
     compilation.compile_pipeline(pipe, COMPILE_MODES[scenario.compile], spec.denoiser,
                                  spec.repeated_blocks, scenario.compile_vae)
     info = dict(
@@ -87,7 +91,10 @@ class PipelineCache:
             self._stack.enter_context(compilation.inductor_profile(scenario.inductor_profile))
             self._stack.enter_context(compilation.eager_fallback_forbidden())
             try:
+                ranks = self._stack.enter_context(parallel.ranks(scenario, self.options))  # none for one GPU
                 self._built = build(scenario, self.options)
+                if ranks is not None:
+                    self._built.pipe = ranks.mirrored(self._built.pipe)
                 if self.on_built is not None:
                     self.on_built(self._built)
             except BaseException as exc:

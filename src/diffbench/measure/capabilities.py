@@ -14,6 +14,7 @@ import torch
 
 from diffbench.build import attention
 from diffbench.spec.attention import ATTENTION_KERNELS
+from diffbench.spec.parallel import PARALLEL_MODES
 from diffbench.spec.rules import KNOWN_FAILURES
 from diffbench.spec.matrix import Scenario
 from diffbench.spec.schemes import SCHEMES, Unavailable
@@ -24,14 +25,17 @@ class Target:
     device: str  # "cpu" or "cuda"
     sm: tuple[int, int] | None = None
     name: str = "cpu"
+    # the accelerators this process sees (diffusers' context parallelism puts rank r on accelerator r % count)
+    accelerators: int = 0
 
     @classmethod
     def detect(cls, device: str) -> "Target":
         if device == "cuda":
             if not torch.cuda.is_available():
                 raise RuntimeError("--device cuda was asked for, but torch sees no CUDA device")
-            return cls("cuda", torch.cuda.get_device_capability(), torch.cuda.get_device_name())
-        return cls("cpu")
+            return cls("cuda", torch.cuda.get_device_capability(), torch.cuda.get_device_name(),
+                       torch.cuda.device_count())
+        return cls("cpu", accelerators=torch.accelerator.device_count())
 
 
 @cache
@@ -50,6 +54,8 @@ def attention_unavailable(name: str) -> str | None:
 
 
 def skip_reason(scenario: Scenario, target: Target) -> str | None:
+    if (reason := parallel_unavailable(scenario, target)) is not None:
+        return reason
     if scenario.offload != "none" and target.device != "cuda":
         return f"offload '{scenario.offload}' needs a CUDA device to offload from"
     kernel = ATTENTION_KERNELS[scenario.attention]
@@ -65,6 +71,21 @@ def skip_reason(scenario: Scenario, target: Target) -> str | None:
     if scheme.min_sm and target.sm is not None and target.sm < scheme.min_sm:
         need = ".".join(map(str, scheme.min_sm))
         return f"{scheme.name} needs SM {need}+, {target.name} is SM {'.'.join(map(str, target.sm))}"
+    return None
+
+
+def parallel_unavailable(scenario: Scenario, target: Target) -> str | None:
+    """Why this process cannot run the scenario's context-parallel layout: too few GPUs (one rank per GPU), or
+    on a CPU no accelerator at all (diffusers places ranks on accelerators; the CPU tests provide one)."""
+    gpus = PARALLEL_MODES[scenario.parallel].gpus
+    if gpus == 1:
+        return None
+    if target.device == "cuda" and target.accelerators < gpus:
+        return (f"--parallel {scenario.parallel} runs one rank per GPU and needs {gpus}; this process sees "
+                f"{target.accelerators} (CUDA_VISIBLE_DEVICES; an xdist worker sees its own GPU only)")
+    if target.device != "cuda" and target.accelerators == 0:
+        return (f"--parallel {scenario.parallel} on a CPU: diffusers' context parallelism places rank r on "
+                "accelerator r % torch.accelerator.device_count(), and there is none")
     return None
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import statistics
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -62,10 +63,20 @@ def step_times(pipe, fn: Callable[[], Any], device: str) -> list[float]:
     return [b - a for a, b in zip(marks, marks[1:])]
 
 
-def gpu_kernel_seconds(fn: Callable[[], Any], device: str) -> tuple[Any, float | None]:
+@dataclass(frozen=True)
+class GpuTime:
+    """Where a call's GPU time went, from the profiler's CUDA activity (seconds; overlaps counted once)."""
+
+    busy_s: float  # kernels and copies, any kind
+    communication_s: float  # NCCL kernels (collectives between GPUs)
+    compute_s: float  # every other kernel and copy
+
+
+def gpu_kernel_seconds(fn: Callable[[], Any], device: str) -> tuple[Any, GpuTime | None]:
     """Run `fn` under the profiler's CUDA activity tracing (no CPU op tracing, so the host is barely slowed) and
-    return its result with the time the GPU spent in kernels and copies (the union of their intervals): what the
-    call costs the GPU, whatever the host's speed. None on CPU, or when the profiler records no CUDA activity."""
+    return its result with the time the GPU spent in kernels and copies (the union of their intervals), and how
+    much of it was communication: what the call costs the GPU, whatever the host's speed. None on CPU, or when the
+    profiler records no CUDA activity."""
     if torch.device(device).type != "cuda":
         return fn(), None
     from torch.autograd import DeviceType
@@ -74,9 +85,13 @@ def gpu_kernel_seconds(fn: Callable[[], Any], device: str) -> tuple[Any, float |
     with profile(activities=[ProfilerActivity.CUDA]) as prof:
         result = fn()
         synchronize(device)
-    intervals = sorted((e.time_range.start, e.time_range.end) for e in prof.events()
-                       if e.device_type == DeviceType.CUDA)
-    return result, (union_length(intervals) / 1e6 if intervals else None)  # the profiler counts microseconds
+    events = [(e.time_range.start, e.time_range.end, "nccl" in e.name.lower()) for e in prof.events()
+              if e.device_type == DeviceType.CUDA]
+    if not events:
+        return result, None
+    seconds = lambda keep: union_length(sorted((a, b) for a, b, comm in events if keep(comm))) / 1e6  # noqa: E731
+    return result, GpuTime(busy_s=seconds(lambda comm: True), communication_s=seconds(lambda comm: comm),
+                           compute_s=seconds(lambda comm: not comm))  # the profiler counts microseconds
 
 
 def union_length(intervals: list[tuple[float, float]]) -> float:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import statistics
 import warnings
 from dataclasses import dataclass
@@ -12,6 +13,8 @@ import torch
 from diffbench.build import compilation
 from diffbench.measure import cache_work, instruments, metrics
 from diffbench.spec import prompts
+from diffbench.spec.matrix import Scenario
+from diffbench.spec.parallel import PARALLEL_MODES
 from diffbench.build.built import Built
 from diffbench.build.sources import WeightsSource
 from diffbench.store.schema import ScenarioRecord
@@ -86,8 +89,9 @@ def run(benchmark, built: Built, options: RunOptions) -> Any:
     after_first_call = compilation.cache_counters()
     compile_cache = compilation.cache_state(counters, after_first_call)
     compiled = built.scenario.compile != "eager"
-    per_step, gpu_kernel_s = instruments.gpu_kernel_seconds(
+    per_step, gpu_time = instruments.gpu_kernel_seconds(
         lambda: instruments.step_times(built.pipe, call, options.device), options.device)
+    gpu_kernel_s = gpu_time.busy_s if gpu_time else None
     step_stats = instruments.summary(per_step)
     step_s = step_stats["median"]
     floor = {}
@@ -128,6 +132,7 @@ def run(benchmark, built: Built, options: RunOptions) -> Any:
         gpu_busy=gpu_kernel_s / statistics.median(round_s) if gpu_kernel_s and round_s else None,
         **floor,
         cache_work=work,  # left out of the JSON uncached
+        context_parallel=context_parallel(built.scenario, gpu_time, per_step),  # left out on one GPU
         rounds_spread=spread(round_s),
         steps=kwargs["num_inference_steps"],
         height=kwargs["height"],
@@ -139,11 +144,28 @@ def run(benchmark, built: Built, options: RunOptions) -> Any:
     return images
 
 
+def context_parallel(scenario: Scenario, gpu_time: instruments.GpuTime | None, per_step: list[float]) -> dict | None:
+    """A context-parallel scenario's layout, the one-GPU scenario its speedup is taken against (the plugin adds
+    speedup and efficiency when both ran in the session), and rank 0's GPU time per step of the profiled call:
+    compute, communication (NCCL) and idle (neither). None on one GPU."""
+    mode = PARALLEL_MODES[scenario.parallel]
+    if mode.gpus == 1:
+        return None
+    record = dict(gpus=mode.gpus, ulysses_degree=mode.ulysses_degree, ring_degree=mode.ring_degree,
+                  single_gpu_scenario=dataclasses.replace(scenario, parallel="none").id)
+    if gpu_time is not None and per_step:
+        steps, wall = len(per_step), sum(per_step)
+        record |= dict(compute_per_step_s=gpu_time.compute_s / steps,
+                       communication_per_step_s=gpu_time.communication_s / steps,
+                       idle_per_step_s=max(0.0, wall - gpu_time.busy_s) / steps)
+    return record
+
+
 def denoiser_floor(built: Built, call, step_s: float, device: str, compiled: bool) -> dict[str, Any]:
     """The denoiser alone on its first step's inputs, in a tight loop: the floor under `step_s`; none for a cached
     denoiser, whose steps differ by design (and whose hooks refuse a call outside the pipeline's cache context:
     seen on the H200, baselines/nvidia-h200/caching/)."""
-    if built.scenario.cache != "none":
+    if built.scenario.cache != "none" or built.scenario.parallel != "none":  # nor on one rank of several
         return {}
     denoiser = getattr(built.pipe, built.scenario.spec.denoiser)
     calls = instruments.first_step_calls(built.pipe, denoiser, call)

@@ -278,6 +278,19 @@ def annotate_results(config: pytest.Config, output_json: dict) -> None:
                 {name: {k: v for k, v in stats.items() if k != "per_prompt"}
                  for name, stats in by_scenario[scenario]["metrics"].items()}))
         bench["extra_info"] = record.to_json()
+    add_parallel_speedups(output_json["benchmarks"])
+
+
+def add_parallel_speedups(benchmarks: list[dict]) -> None:
+    """Each context-parallel result's speedup over the same scenario on one GPU, when both ran in this session,
+    and its scaling efficiency (the speedup per GPU)."""
+    medians = {b["extra_info"].get("scenario"): b["stats"]["median"] for b in benchmarks}
+    for bench in benchmarks:
+        layout = bench["extra_info"].get("context_parallel")
+        single = medians.get(layout["single_gpu_scenario"]) if layout else None
+        if single and bench["stats"]["median"]:
+            speedup = single / bench["stats"]["median"]
+            layout.update(speedup=speedup, efficiency=speedup / layout["gpus"])
 
 
 def note_saved_benchmarks(config: pytest.Config, benchmarks: list) -> None:

@@ -5,6 +5,8 @@ A bad value raises `UsageError` listing the valid choices; the pytest plugin tur
 
 from __future__ import annotations
 
+import dataclasses
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -81,6 +83,8 @@ def settings_from_options(opt, rootpath: Path) -> Settings:
         target = capabilities.Target.detect(device)
     except RuntimeError as exc:
         raise UsageError(str(exc)) from None
+    if device == "cuda" and os.environ.get("PYTEST_XDIST_WORKER"):  # an xdist worker runs on its own GPU alone
+        target = dataclasses.replace(target, accelerators=1)
 
     weights = opt.diffbench_weights
     if weights == "auto":

@@ -5,8 +5,8 @@ Both mechanisms apply to the denoiser only, before it is compiled: the text enco
 kernel" for cuDNN, flash and memory-efficient alike on the H100).
 - `sdpa-*` run each of the denoiser's attention layers inside `torch.nn.attention.sdpa_kernel(backend)`: every
   model's attention goes through SDPA, and torch.compile traces the pinned backend into its graphs.
-- the others set a backend of diffusers' attention dispatcher (`set_attention_backend`: flash-attn,
-  FlashAttention-3, SageAttention), which only reaches models whose attention processors call
+- the others set a backend of diffusers' attention dispatcher (`set_attention_backend`: PyTorch's cuDNN and
+  flash kernels through diffusers' own wrappers, flash-attn, FlashAttention-3, SageAttention), which only reaches models whose attention processors call
   `dispatch_attention_fn` (`ModelSpec.attention_dispatch`). A backend whose package is missing is skipped with
   diffusers' own reason.
 """
@@ -23,6 +23,9 @@ class AttentionKernel:
     sdpa_backend: str | None = None  # a torch.nn.attention.SDPBackend member
     dispatcher_backend: str | None = None  # a diffusers AttentionBackendName value
     cuda_only: bool = False
+    # returns the log-sum-exp that ring attention (--parallel ring*) merges partial results by; diffusers' native
+    # backend, which the sdpa-* pins run through, raises "Native attention does not support return_lse=True"
+    ring_attention: bool = False
 
 
 ATTENTION_KERNELS: dict[str, AttentionKernel] = {
@@ -34,11 +37,15 @@ ATTENTION_KERNELS: dict[str, AttentionKernel] = {
         AttentionKernel("sdpa-efficient", "SDPA pinned to the memory-efficient kernel", "EFFICIENT_ATTENTION",
                         cuda_only=True),
         AttentionKernel("sdpa-math", "SDPA pinned to the math (reference) implementation", "MATH"),
+        AttentionKernel("native-cudnn", "diffusers dispatcher: PyTorch's cuDNN attention",
+                        dispatcher_backend="_native_cudnn", cuda_only=True, ring_attention=True),
+        AttentionKernel("native-flash", "diffusers dispatcher: PyTorch's FlashAttention-2 kernel",
+                        dispatcher_backend="_native_flash", cuda_only=True, ring_attention=True),
         AttentionKernel("flash-attn", "diffusers dispatcher: the flash-attn package", dispatcher_backend="flash",
-                        cuda_only=True),
+                        cuda_only=True, ring_attention=True),
         AttentionKernel("flash3", "diffusers dispatcher: FlashAttention-3 (Hopper)", dispatcher_backend="_flash_3",
                         cuda_only=True),
         AttentionKernel("sage", "diffusers dispatcher: SageAttention (8-bit QK)", dispatcher_backend="sage",
-                        cuda_only=True),
+                        cuda_only=True, ring_attention=True),
     ]
 }

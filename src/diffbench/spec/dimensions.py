@@ -209,7 +209,7 @@ DIMENSIONS: tuple[Dimension, ...] = (
               f"comma-separated named inductor flag sets applied per compiled scenario: {names(INDUCTOR_PROFILES)} "
               "(their flags: src/diffbench/spec/compile_modes.py), or 'all' (default: default)", "default",
               default="default", metavar="NAMES", column="inductor_profile"),
-    # Context parallelism over several GPUs (spec/parallel.py); no apply step yet, rules.INVALID skips it.
+    # Context parallelism over several GPUs (spec/parallel.py; build/parallel.py starts the ranks).
     Dimension("parallel", "parallels", "--parallel", PARALLEL_MODES, Names("context-parallel layout"), "cp-{}".format,
               "comma-separated context-parallel layouts (diffusers' ContextParallelConfig, one process per GPU): "
               + ", ".join(f"{p.name} ({p.gpus} GPU{'s' * (p.gpus > 1)})" for p in PARALLEL_MODES.values())

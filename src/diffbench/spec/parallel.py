@@ -3,8 +3,8 @@
 Each layout is one diffusers `ContextParallelConfig(ulysses_degree=..., ring_degree=...)`, applied with the
 denoiser's `enable_parallelism` (models whose denoiser class has a `_cp_plan`: FLUX and Wan in diffusers 0.42).
 Ulysses splits the attention heads (all-to-all), ring passes key/value blocks around (point to point); the two
-combine, and the GPU count a layout needs is their product. Nothing applies them yet: every layout but `none`
-is skipped with that reason (`rules.INVALID`).
+combine, and the GPU count a layout needs is their product. `build/parallel.py` starts one rank per GPU and
+applies the layout; `rules.INVALID` and `capabilities.parallel_unavailable` skip what cannot run, with reasons.
 """
 
 from __future__ import annotations

@@ -69,12 +69,16 @@ INVALID: list[Rule] = [
     Rule(lambda s: s.cache == "magcache",
          "magcache needs the model's magnitude ratios (MagCacheConfig(mag_ratios=...), from a calibration run on "
          "trained weights); none are committed"),
-    # No apply step for context parallelism yet: each layout is skipped, saying what it will need.
-    *(Rule(lambda s, name=mode.name: s.parallel == name,
-           f"context parallelism (--parallel {mode.name}) is not built yet: needs diffusers' ContextParallelConfig("
-           f"ulysses_degree={mode.ulysses_degree}, ring_degree={mode.ring_degree}) / enable_parallelism and "
-           f"{mode.gpus} GPUs (next issue)")
-      for mode in PARALLEL_MODES.values() if mode.name != "none"),
+    # Context parallelism (build/parallel.py): rank 0 alone counts a cache's work and times the denoiser floor,
+    # and every rank holds the whole pipeline on its own GPU.
+    Rule(lambda s: PARALLEL_MODES[s.parallel].gpus > 1 and s.cache != "none",
+         "context parallelism with step caching: the suite counts a cache's work on rank 0 alone (not combined)"),
+    Rule(lambda s: PARALLEL_MODES[s.parallel].gpus > 1 and s.offload != "none",
+         "context parallelism with offloading: each rank keeps its whole pipeline on its own GPU"),
+    Rule(lambda s: PARALLEL_MODES[s.parallel].ring_degree > 1 and not ATTENTION_KERNELS[s.attention].ring_attention,
+         "ring attention merges partial results by their log-sum-exp, which diffusers' native backend does not "
+         "return ('Native attention does not support return_lse=True', seen on the 2-GPU H200): use --attention "
+         "native-cudnn (or native-flash, flash-attn, sage)"),
 ]
 
 

@@ -119,6 +119,9 @@ class _ScenarioMeasurements(Record):
     rounds_spread: float | None = None  # slowest timed round over the fastest
     # a step-caching scenario's kind and the denoiser work it skipped (measure/cache_work.py)
     cache_work: dict[str, Any] | None = _omitted()
+    # a context-parallel scenario's GPUs, layout, per-step GPU time on rank 0 (compute, communication, idle) and,
+    # when the same scenario ran on one GPU in the session, the speedup over it and the efficiency (per GPU)
+    context_parallel: dict[str, Any] | None = _omitted()
     steps: int | None = None  # num_inference_steps of a call
     height: int | None = None  # output height, pixels
     width: int | None = None  # output width, pixels
