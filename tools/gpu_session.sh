@@ -4,8 +4,13 @@
 #   caches   issue 22, two GPUs side by side: GPU 0 times FLUX.1-dev (synthetic, 1024², 28 steps) with the
 #            fixed-schedule caches x bf16/fp8dqrow, compiled (regional for uncached, regional-breaks for all);
 #            GPU 1 runs every cache mode on the trained proxy, benchmarks and quality (the front, the gates).
+#   taylorseer   issue 22: the TaylorSeer runs the denoiser floor broke (FLUX.1-dev synthetic on GPU 0; the
+#            proxy's FBC and TaylorSeer timings on GPU 1)
+#   parallel issue 20 (2 GPUs): FLUX.1-dev 1024², 28 steps, fused, compiled, one GPU against Ulysses-2 and ring-2,
+#            benchmarks and quality (the parallel output against the one-GPU one)
+#   parallel-wan     the same for Wan2.1 (10 steps)
 #   nightly-n2   the nightly selection with two workers, cold (a new compile cache) then warm (the same cache)
-#   nightly-n0   the nightly selection in one process on GPU 0, warm (the cache nightly-n2 left)
+#   nightly-n0 [cold|warm]   the nightly selection in one process on GPU 0 (warm: the cache an earlier phase left)
 set -uo pipefail
 source tools/gpu_setup.sh
 phase=$1
@@ -24,6 +29,29 @@ caches)
     --benchmark-json "$OUT/proxy-caches.json" > "$OUT/proxy-caches.log" 2>&1 &
   wait
   tail -n 15 "$OUT"/*.log ;;
+taylorseer)
+  CUDA_VISIBLE_DEVICES=0 python3 -m pytest benchmarks -p no:cacheprovider --models flux-dev \
+    --quant bf16,fp8dqrow --compile regional-breaks --cache none,taylorseer-5 --fuse on --rounds 3 \
+    --scenario-timeout 240 --compile-cache /tmp/diffbench-compile-0 -rfEs \
+    --benchmark-json "$OUT/flux-dev-caches-taylorseer.json" > "$OUT/flux-dev-caches-taylorseer.log" 2>&1 &
+  CUDA_VISIBLE_DEVICES=1 python3 -m pytest benchmarks -p no:cacheprovider --weights proxy --models flux-dev \
+    --quant bf16,fp8dqrow --compile eager,regional-breaks --cache none,fbcache-0.05,fbcache-0.12,taylorseer-5 \
+    --scenario-timeout 240 --compile-cache /tmp/diffbench-compile-1 -rfEs \
+    --benchmark-json "$OUT/proxy-caches-adaptive.json" > "$OUT/proxy-caches-adaptive.log" 2>&1 &
+  wait
+  tail -n 8 "$OUT"/*.log ;;
+parallel)
+  python3 -m pytest benchmarks quality -p no:cacheprovider --models flux-dev --quant bf16,fp8dqrow \
+    --compile regional --fuse on --parallel none,ulysses2,ring2 --attention native-cudnn --rounds 3 \
+    --quality-prompts 2 --update-baselines --baselines-dir /tmp/refs --scenario-timeout 300 -rfEs \
+    --quality-json "$OUT/flux-dev-parallel-quality.json" --benchmark-json "$OUT/flux-dev-parallel.json" \
+    > "$OUT/flux-dev-parallel.log" 2>&1
+  tail -n 15 "$OUT/flux-dev-parallel.log" ;;
+parallel-wan)
+  python3 -m pytest benchmarks -p no:cacheprovider --models wan2.1-t2v-1.3b --quant bf16,fp8dqrow \
+    --compile regional --parallel none,ulysses2 --steps 10 --rounds 3 --scenario-timeout 300 -rfEs \
+    --benchmark-json "$OUT/wan-parallel.json" > "$OUT/wan-parallel.log" 2>&1
+  tail -n 15 "$OUT/wan-parallel.log" ;;
 nightly-n2)
   for run in cold warm; do
     python3 -m pytest benchmarks -p no:cacheprovider -n 2 --selection nightly --compile-cache "$NIGHTLY_CACHE" \
@@ -31,9 +59,11 @@ nightly-n2)
     tail -n 12 "$OUT/nightly-n2-$run.log"
   done ;;
 nightly-n0)
+  run=${2:-warm}  # cold: a new compile cache
+  [ "$run" = cold ] && rm -rf "$NIGHTLY_CACHE"
   CUDA_VISIBLE_DEVICES=0 python3 -m pytest benchmarks -p no:cacheprovider --selection nightly \
-    --compile-cache "$NIGHTLY_CACHE" --scenario-timeout 300 -rfEs --benchmark-json "$OUT/nightly-n0-warm.json" \
-    > "$OUT/nightly-n0-warm.log" 2>&1
-  tail -n 12 "$OUT/nightly-n0-warm.log" ;;
+    --compile-cache "$NIGHTLY_CACHE" --scenario-timeout 300 -rfEs --benchmark-json "$OUT/nightly-n0-$run.json" \
+    > "$OUT/nightly-n0-$run.log" 2>&1
+  tail -n 12 "$OUT/nightly-n0-$run.log" ;;
 *) echo "unknown phase $phase"; exit 2 ;;
 esac
