@@ -110,20 +110,23 @@ class MirroredPipeline:
         setattr(self._pipe, name, value)
 
 
-def _follow(rank: int, world: int, port: int, scenario, options, errors) -> None:
-    """A rank other than 0: build the scenario, then make every call rank 0 announces, until told to stop."""
-    from diffbench.build import pipelines
+def _follow(rank: int, world: int, port: int, scenario, options, reports) -> None:
+    """A rank other than 0: build the scenario as rank 0 does (the same torch fixes and inductor flags; the compile
+    caches come through the environment), then make every call rank 0 announces, until told to stop."""
+    from diffbench.build import compilation, pipelines, torch_fixes
 
     try:
+        torch_fixes.apply()
         _join_group(rank, world, port, options.device)
         commands = Commands()
-        built = pipelines.build(scenario, options)
-        errors.put((rank, None))
-        while (command := commands.receive())[0] == "call":
-            _, args, kwargs = command
-            built.pipe(*args, **_rebuilt(kwargs))
+        with compilation.inductor_profile(scenario.inductor_profile), compilation.eager_fallback_forbidden():
+            built = pipelines.build(scenario, options)
+            reports.put((rank, None))
+            while (command := commands.receive())[0] == "call":
+                _, args, kwargs = command
+                built.pipe(*args, **_rebuilt(kwargs))
     except BaseException:  # noqa: BLE001 - any failure goes to rank 0, which records it
-        errors.put((rank, traceback.format_exc()))
+        reports.put((rank, traceback.format_exc()))
     finally:
         if dist.is_initialized():
             dist.destroy_process_group()
