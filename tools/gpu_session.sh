@@ -11,9 +11,25 @@
 #   parallel-wan     the same for Wan2.1 (10 steps)
 #   nightly-n2   the nightly selection with two workers, cold (a new compile cache) then warm (the same cache)
 #   nightly-n0 [cold|warm]   the nightly selection in one process on GPU 0 (warm: the cache an earlier phase left)
+#   start PHASE ...   run a phase detached (setsid), writing under /tmp/detached: it outlives the device's
+#            10-minute command limit while the machine is held (the next call must come within its idle time)
+#   collect  wait (up to 9.5 minutes) for the detached phase, then copy what it wrote to $OUT
+# A one-process nightly took more than 10 minutes on the H200 (11 of 14 scenarios in 9.5): run it with start/collect.
 set -uo pipefail
-source tools/gpu_setup.sh
 phase=$1
+DETACHED=/tmp/detached
+case $phase in
+start)
+  shift; rm -rf "$DETACHED"; mkdir -p "$DETACHED"
+  OUT=$DETACHED setsid nohup bash "$0" "$@" > "$DETACHED/session.log" 2>&1 < /dev/null &
+  echo $! > "$DETACHED/pid"; echo "started: $*"; exit 0 ;;
+collect)
+  pid=$(cat "$DETACHED/pid")
+  for _ in $(seq 570); do kill -0 "$pid" 2>/dev/null || break; sleep 1; done
+  kill -0 "$pid" 2>/dev/null && echo "still running: collect again"
+  cp "$DETACHED"/* "$OUT"/ 2>/dev/null; tail -n 15 "$DETACHED/session.log"; exit 0 ;;
+esac
+source tools/gpu_setup.sh
 NIGHTLY_CACHE=/tmp/diffbench-nightly-compile
 case $phase in
 caches)
