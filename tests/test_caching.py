@@ -158,3 +158,25 @@ def test_two_caches_pass_their_gates_on_the_proxy_and_record_their_work(suite):
         assert records[cache]["gates"] == {g.key: g.bound for g in thresholds.gates("flux-dev", "bf16", "proxy", cache)}
         work = records[cache]["cache_work"]
         assert work["reused_calls"] >= 1 and work["computed_fraction"] < 1 and not work["weight_dependent_latency"]
+
+
+def test_every_committed_cached_run_passes_the_gates_it_would_be_held_to():
+    """The cache bounds come from bf16 runs alone; a cached run of another scheme is held to the looser of its
+    scheme's and its cache's bounds. Every measured cached run (CPU and H200, bf16, int8wo and fp8dqrow) passes."""
+    import importlib.util
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    spec = importlib.util.spec_from_file_location("calibrate_quality", root / "tools" / "calibrate_quality.py")
+    calibrate = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(calibrate)
+    table = gates.Thresholds.load(gates.DEFAULT_THRESHOLDS)
+    inputs = json.loads((root / "baselines/cpu/quality-calibration/calibration.json").read_text())["inputs"]
+    cached = [r for path in inputs for r in calibrate.rows(root / path) if r["kind"] == "cache"]
+    assert {r["scheme"] for r in cached} >= {"bf16", "int8wo", "fp8dqrow"} and len(cached) >= 40
+    for r in cached:
+        for g in table.gates("flux-dev", r["scheme"], "proxy", r["cache"]):
+            metric = next(m for m, (_, key) in calibrate.METRICS.items() if key == g.key)
+            value = r["worst"][metric]
+            assert value >= g.bound if g.key.endswith("_min") else value <= g.bound, (r["file"], r["scheme"],
+                                                                                    r["cache"], g, value)

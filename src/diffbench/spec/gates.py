@@ -33,6 +33,11 @@ class Gate:
         return value >= self.bound if self.lower else value <= self.bound
 
 
+def _values(table: dict, *path: str) -> dict[str, float]:
+    """The bounds at one path of the table (its sub-tables left out)."""
+    return {k: v for k, v in _dig(table, *path).items() if not isinstance(v, dict)}
+
+
 def _dig(table: dict, *path: str) -> dict:
     for part in path:
         table = table.get(part, {})
@@ -70,12 +75,17 @@ class Thresholds:
 
     def gates(self, model: str, scheme: str, weights: str, cache: str = "none") -> list[Gate]:
         """Most specific wins: default < scheme < model.scheme < weights.default < weights.scheme <
-        weights.model.scheme < cache < weights.cache. A lossy cache's bounds come last: what it gives up
-        dominates what the scheme does."""
+        weights.model.scheme. A lossy cache has bounds of its own (cache < weights.cache, from its loss with bf16):
+        a cached scenario is held to the looser of those and its scheme's, metric by metric, so neither the
+        scheme's loss is charged to the cache nor the cache's to the scheme."""
         merged: dict[str, float] = {}
-        caches = [("cache", cache), ("weights", weights, "cache", cache)] if cache != "none" else []
         for path in [("default",), ("scheme", scheme), ("model", model, "scheme", scheme),
                      ("weights", weights, "default"), ("weights", weights, "scheme", scheme),
-                     ("weights", weights, "model", model, "scheme", scheme), *caches]:
-            merged |= {k: v for k, v in _dig(self.table, *path).items() if not isinstance(v, dict)}
+                     ("weights", weights, "model", model, "scheme", scheme)]:
+            merged |= _values(self.table, *path)
+        if cache != "none":
+            own = _values(self.table, "cache", cache) | _values(self.table, "weights", weights, "cache", cache)
+            for key, value in own.items():
+                merged[key] = value if key not in merged else (
+                    min(merged[key], value) if key.endswith("_min") else max(merged[key], value))
         return [Gate(k, float(v)) for k, v in sorted(merged.items())]
