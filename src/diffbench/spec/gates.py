@@ -32,6 +32,10 @@ class Gate:
     def passes(self, value: float) -> bool:
         return value >= self.bound if self.lower else value <= self.bound
 
+    def looser(self, bound: float) -> Gate:
+        """This gate or one with `bound`, whichever lets more through."""
+        return Gate(self.key, min(self.bound, bound) if self.lower else max(self.bound, bound))
+
 
 def _values(table: dict, *path: str) -> dict[str, float]:
     """The bounds at one path of the table (its sub-tables left out)."""
@@ -83,9 +87,9 @@ class Thresholds:
                      ("weights", weights, "default"), ("weights", weights, "scheme", scheme),
                      ("weights", weights, "model", model, "scheme", scheme)]:
             merged |= _values(self.table, *path)
+        gates = {k: Gate(k, float(v)) for k, v in merged.items()}
         if cache != "none":
             own = _values(self.table, "cache", cache) | _values(self.table, "weights", weights, "cache", cache)
             for key, value in own.items():
-                merged[key] = value if key not in merged else (
-                    min(merged[key], value) if key.endswith("_min") else max(merged[key], value))
-        return [Gate(k, float(v)) for k, v in sorted(merged.items())]
+                gates[key] = gates[key].looser(float(value)) if key in gates else Gate(key, float(value))
+        return [gates[k] for k in sorted(gates)]
