@@ -21,7 +21,7 @@ from typing import Any
 import torch
 import torch.distributed as dist
 
-from diffbench.spec.parallel import ParallelMode
+from diffbench.spec.parallel import PARALLEL_MODES, ParallelMode
 
 # A rank that never hears from the others again (one killed or failed) gives up instead of waiting for ever.
 _TIMEOUT = timedelta(minutes=10)
@@ -151,8 +151,6 @@ class Ranks:
 def ranks(scenario, options) -> Iterator[Ranks | None]:
     """Start the other ranks of a parallel scenario and join rank 0 to their process group (None for one GPU);
     on exit, stop them and leave the group."""
-    from diffbench.spec.parallel import PARALLEL_MODES
-
     world = PARALLEL_MODES[scenario.parallel].gpus
     if world == 1:
         yield None

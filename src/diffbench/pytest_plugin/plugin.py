@@ -46,6 +46,8 @@ def configure(config: pytest.Config) -> None:
         recorded = recorded_durations(config)
     except UsageError as exc:
         raise pytest.UsageError(str(exc)) from None
+    if workers.worker_id() is not None and settings.device == "cuda":  # a worker runs on its own GPU alone
+        settings = replace(settings, target=replace(settings.target, accelerators=1))
     start_session(config, settings).recorded_durations = recorded
     workers.use_worker_device(config, settings.device)  # under xdist: this worker's own GPU
 

@@ -5,8 +5,6 @@ A bad value raises `UsageError` listing the valid choices; the pytest plugin tur
 
 from __future__ import annotations
 
-import dataclasses
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -83,8 +81,6 @@ def settings_from_options(opt, rootpath: Path) -> Settings:
         target = capabilities.Target.detect(device)
     except RuntimeError as exc:
         raise UsageError(str(exc)) from None
-    if device == "cuda" and os.environ.get("PYTEST_XDIST_WORKER"):  # an xdist worker runs on its own GPU alone
-        target = dataclasses.replace(target, accelerators=1)
 
     weights = opt.diffbench_weights
     if weights == "auto":
@@ -157,7 +153,8 @@ def quality_options(opt, target: capabilities.Target, rootpath: Path, source: We
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     return QualityOptions(
-        references=Path(opt.diffbench_baselines_dir or rootpath / "baselines") / layout.slug(target.name) / "references",
+        references=Path(opt.diffbench_baselines_dir or rootpath / "baselines") / layout.slug(target.name)
+        / "references",
         thresholds=thresholds,
         prompts=tuple(prompt_set[:count]),
         update=opt.diffbench_update_baselines,

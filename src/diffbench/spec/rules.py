@@ -45,6 +45,8 @@ def _has_cp_plan(spec: ModelSpec) -> bool:
     return getattr(_denoiser_class(spec), "_cp_plan", None) is not None
 
 
+_RING_KERNELS = [k.name for k in ATTENTION_KERNELS.values() if k.ring_attention]
+
 INVALID: list[Rule] = [
     Rule(lambda s: s.fuse_qkv and not _has_fuse_qkv(s.spec),
          "the denoiser has no fuse_qkv_projections"),
@@ -78,7 +80,7 @@ INVALID: list[Rule] = [
     Rule(lambda s: PARALLEL_MODES[s.parallel].ring_degree > 1 and not ATTENTION_KERNELS[s.attention].ring_attention,
          "ring attention merges partial results by their log-sum-exp, which diffusers' native backend does not "
          "return ('Native attention does not support return_lse=True', seen on the 2-GPU H200): use --attention "
-         "native-cudnn (or native-flash, flash-attn, sage)"),
+         f"{_RING_KERNELS[0]} (or {', '.join(_RING_KERNELS[1:])})"),
 ]
 
 
