@@ -112,7 +112,8 @@ def test_a_cached_benchmark_records_the_work_it_skipped(suite):
                                         "--compile", "eager,regional-breaks",
                                         "--benchmark-json", "out.json", "-p", "no:randomly")
     result.assert_outcomes(passed=6)
-    info = {b["extra_info"]["scenario"]: b["extra_info"] for b in json.loads((suite.path / "out.json").read_text())["benchmarks"]}
+    benchmarks = json.loads((suite.path / "out.json").read_text())["benchmarks"]
+    info = {b["extra_info"]["scenario"]: b["extra_info"] for b in benchmarks}
     assert "cache_work" not in info["flux-dev-bf16-eager-nofuse-bs1"]
     taylorseer = info["flux-dev-bf16-eager-nofuse-bs1-cache-taylorseer-5"]["cache_work"]
     assert taylorseer["denoiser_calls"] == 8 and taylorseer["reused_calls"] >= 1

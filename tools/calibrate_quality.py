@@ -93,7 +93,8 @@ def rows(path: Path, weights: str = "proxy") -> list[dict[str, Any]]:
     where = dict(file=_relative(path), device=env.get("gpu") or "cpu", torch=env.get("torch", "?"))
     found = []
 
-    def row(scheme: str, compile_mode: str, metrics: dict[str, Any], cache: str = "none", **extra: Any) -> dict[str, Any]:
+    def row(scheme: str, compile_mode: str, metrics: dict[str, Any], cache: str = "none",
+            **extra: Any) -> dict[str, Any]:
         worst = {m: _number(metrics[m][side]) for m, (side, _) in METRICS.items() if m in metrics}
         prompts = len(metrics["ssim"]["per_prompt"])
         return dict(where, scheme=scheme, compile=compile_mode, cache=cache, prompts=prompts, worst=worst, **extra)
@@ -203,7 +204,8 @@ def derive_caches(all_rows: list[dict[str, Any]], factor: float) -> dict[str, An
                 old = entry["worst"].get(metric)
                 if old is None or (value < old if METRICS[metric][0] == "min" else value > old):
                     entry["worst"][metric] = value
-                    entry["at"][metric] = f"{r['scheme']} {r['compile']}, {r['device']}, torch {r['torch']}, {r['file']}"
+                    entry["at"][metric] = (f"{r['scheme']} {r['compile']}, {r['device']}, torch {r['torch']}, "
+                                           f"{r['file']}")
         entry["bounds"] = {METRICS[m][1]: bound(METRICS[m][1], v, factor) for m, v in entry["worst"].items()
                            if not _exact(METRICS[m][1], v)}
     return caches
@@ -257,7 +259,8 @@ def table(all_rows: list[dict[str, Any]]) -> str:
     for r in sorted(all_rows, key=lambda r: (order[r["kind"]], family_of(r["scheme"]), r["scheme"], r["compile"],
                                              r["device"], r["torch"], r["file"])):
         label = r["scheme"] + (f" x{r['mutation']['factor']}" if r["kind"] == "mutation" else "") + \
-            (" (control)" if r["kind"] == "control" else "") + (f" + cache {r['cache']}" if r["kind"] == "cache" else "")
+            (" (control)" if r["kind"] == "control" else "") + \
+            (f" + cache {r['cache']}" if r["kind"] == "cache" else "")
         w = r["worst"]
         cells = [_fmt(m, w[m]) if m in w else "-" for m in METRICS]
         lines.append(f"| {label} | {r['compile']} | {r['device']} | {r['torch']} | {r['prompts']} | "
@@ -332,11 +335,12 @@ def cache_block(calibration: dict[str, Any]) -> list[str]:
         return []
     f = calibration["cache_factor"]
     out = [f"# Step caches (--cache), lossy: bounds of their own, the margin rule with F = {f:g} on the worst run with",
-           "# bf16 (the cache's own loss); a cached scenario is held to the looser of these and its scheme's. Worst prompt:"]
+           "# bf16 (the cache's own loss); a cached scenario is held to the looser of these and its scheme's. "
+           "Worst prompt:"]
     for name, entry in calibration["caches"].items():
         w = entry["worst"]
-        fraction = (f", denoiser work computed {min(entry['computed_fraction']):.2f}-{max(entry['computed_fraction']):.2f}"
-                    if entry["computed_fraction"] else "")
+        fractions = entry["computed_fraction"]
+        fraction = f", denoiser work computed {min(fractions):.2f}-{max(fractions):.2f}" if fractions else ""
         out.append(f"#   {name} ({', '.join(entry['schemes'])}, {entry['runs']} runs): SSIM {_fmt('ssim', w['ssim'])}, "
                    f"PSNR {_fmt('psnr', w['psnr'])} dB{fraction}; at {_where(entry['at']['ssim'])}")
     controls = [calibration["control_best"]] if calibration.get("control_best") else []

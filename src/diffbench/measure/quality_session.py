@@ -72,7 +72,8 @@ class QualitySession:
         inputs = self.run.source.inputs(spec)
         return dict(model=scenario.model, weights=self.weights, device=self.run.device,
                     height=inputs.height, width=inputs.width, frames=inputs.frames,
-                    steps=self.run.steps_for(scenario.model) or inputs.steps, prompts=self.prompts, seed=self.run.seed,
+                    steps=self.run.steps_for(scenario.model) or inputs.steps, prompts=self.prompts,
+                    seed=self.run.seed,
                     reference_scheme="bf16", reference_compile="eager", noise=noise_fingerprint(self.run.seed))
 
     def reference(self, scenario: Scenario, pipelines: Callable[[Scenario], Built]) -> np.ndarray:

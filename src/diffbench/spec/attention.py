@@ -6,9 +6,9 @@ kernel" for cuDNN, flash and memory-efficient alike on the H100).
 - `sdpa-*` run each of the denoiser's attention layers inside `torch.nn.attention.sdpa_kernel(backend)`: every
   model's attention goes through SDPA, and torch.compile traces the pinned backend into its graphs.
 - the others set a backend of diffusers' attention dispatcher (`set_attention_backend`: PyTorch's cuDNN and
-  flash kernels through diffusers' own wrappers, flash-attn, FlashAttention-3, SageAttention), which only reaches models whose attention processors call
-  `dispatch_attention_fn` (`ModelSpec.attention_dispatch`). A backend whose package is missing is skipped with
-  diffusers' own reason.
+  flash kernels through diffusers' own wrappers, flash-attn, FlashAttention-3, SageAttention), which only
+  reaches models whose attention processors call `dispatch_attention_fn` (`ModelSpec.attention_dispatch`). A
+  backend whose package is missing is skipped with diffusers' own reason.
 """
 
 from __future__ import annotations
