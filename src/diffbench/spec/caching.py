@@ -3,7 +3,8 @@
 
 Two properties of each mode decide how its results may be read:
 - `lossless`: the output is the uncached one up to rounding (text K/V computed once); every other mode trades
-  quality for speed, and the quality suite judges it with its own bounds (`data/thresholds.toml`, [cache.*]).
+  quality for speed, and the quality suite allows it bounds of its own (`data/thresholds.toml`, [cache.*]; a
+  cached scenario is held to the looser of those and its scheme's: `spec/gates.py`).
 - `adaptive`: the mode decides from the activations whether to reuse (a threshold on a residual's change), so
   how much it skips, and so its speed, depends on the weights: on random (synthetic) weights its latency says
   nothing and is marked weight-dependent; the trained proxy measures its quality and computed fraction. A fixed
