@@ -253,3 +253,26 @@ def test_a_speed_quality_front_is_drawn_where_the_run_measured_quality(tmp_path)
     assert "![flux-dev: speed vs quality, Pareto set marked](flux-dev-speed-quality.png)" in written[0].read_text()
     no_quality = write_results(tmp_path / "plain.json", {uncached: [2.0, 2.1, 2.0]})
     assert not any("speed-quality" in p.name for p in report.write(results.load(no_quality), tmp_path / "plain"))
+
+
+def _quality_log(path: Path, metrics: dict[str, float], gpu: str = "NVIDIA H100 80GB HBM3",
+                 weights: str = "synthetic") -> Path:
+    records = [dict(scenario=s, weights=weights, metrics=dict(ssim=dict(per_prompt=[v], mean=v, min=v, max=v)))
+               for s, v in metrics.items()]
+    path.write_text(json.dumps(dict(environment=dict(gpu=gpu), results=records)))
+    return path
+
+
+def test_a_quality_log_fills_the_quality_of_scenarios_timed_without_it(run_file, tmp_path, capsys):
+    log = _quality_log(tmp_path / "quality.json", {FLUX[1]: 0.9876, SDXL[0]: 0.5})
+    out = tmp_path / "report"
+    assert cli.main(["report", str(run_file), "--quality", str(log), "--out", str(out)]) == 0
+    assert f"{FLUX[1]}: quality from quality.json" in capsys.readouterr().err
+    text = (out / "report.md").read_text()
+    assert "0.9876" in text  # joined to the timed fp8dqrow row
+    assert "0.9712" in text and "| 0.5000 |" not in text  # the run's own quality wins over the log's
+    other_gpu = _quality_log(tmp_path / "h200.json", {FLUX[1]: 0.9}, gpu="NVIDIA H200")
+    assert cli.main(["report", str(run_file), "--quality", str(other_gpu), "--out", str(out)]) == 2
+    assert "another setup" in capsys.readouterr().err
+    assert cli.main(["report", str(run_file), "--quality", str(run_file), "--out", str(out)]) == 2
+    assert "not a quality log" in capsys.readouterr().err

@@ -35,6 +35,13 @@ def test_the_nightly_covers_every_seed_model_and_the_gated_flux_set():
     assert set(SELECTIONS["nightly"].steps) <= set(nightly.models)
 
 
+def test_the_box_selection_is_the_flux_and_sdxl_subset_that_measures_workers():
+    ids = {s.id for s in parts("box").scenarios()}
+    assert len(ids) == 12 and {s.model for s in parts("box").scenarios()} == {"flux-dev", "sdxl"}
+    assert "flux-dev-int8dq-regional-fuse-bs1-inductor-max-autotune-gemm" in ids
+    assert "sdxl-fp8dqrow-eager-nofuse-bs1" in ids and "flux-dev-int8dq-regional-fuse-bs1" not in ids
+
+
 def test_a_selections_steps_apply_to_its_models_unless_steps_are_given():
     from diffbench.measure.runner import RunOptions
     from diffbench.build.sources import weights_source

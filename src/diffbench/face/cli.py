@@ -26,7 +26,7 @@ from diffbench.face.compare import (
 from diffbench.face.history import HistoryError
 from diffbench.face.readme import ReadmeError
 from diffbench.face.seeds import SeedDataError
-from diffbench.store import merge, results
+from diffbench.store import merge, quality_logs, results
 from diffbench.store.results import MismatchError, ResultsError
 
 OK, REGRESSION, USAGE = 0, 1, 2
@@ -111,8 +111,11 @@ def _parser() -> argparse.ArgumentParser:
     report.add_argument("--readme", type=Path, metavar="MARKDOWN",
                         help=f"also put the report between the {readme.START} and {readme.END} markers of "
                              "this file (refused when it lacks them)")
+    report.add_argument("--quality", type=Path, nargs="+", default=[], metavar="LOG",
+                        help="quality logs (pytest --quality-json) whose metrics fill those of timed scenarios "
+                             "that have none (a run's own win; a later log wins over an earlier one)")
     report.add_argument("--allow-mismatch", action="store_true",
-                        help="report runs from different GPUs or weights sources together")
+                        help="report runs (and quality logs) from different GPUs or weights sources together")
 
     history = commands.add_parser(
         "history", help="one HTML page of every scenario's figures over time, per GPU kind",
@@ -173,10 +176,14 @@ def run_report(args, argv: list[str]) -> int:
     if args.readme:
         readme.read(args.readme)  # refuse a file without markers before writing anything
     figures = seeds.load() if args.seeds else None
-    if len(args.runs) == 1:
+    logs = [quality_logs.read(path) for path in args.quality]
+    if len(args.runs) == 1 and not logs:
         run = results.load(args.runs[0])
     else:
-        run = results.parse(_merged(args).data, Path(" + ".join(p.name for p in args.runs)))
+        data = _merged(args).data if len(args.runs) > 1 else results.read_json(args.runs[0])
+        for note in quality_logs.join(data, logs, args.allow_mismatch):
+            print(f"diffbench report: {note}", file=sys.stderr)
+        run = results.parse(data, Path(" + ".join(p.name for p in [*args.runs, *args.quality])))
     for path in report.write(run, args.out, figures):
         print(f"wrote {path}")
     if args.readme:

@@ -244,6 +244,33 @@ def quantization_cost_lines(results: Results) -> list[str]:
             markdown_table(["model", "quantization", "path", *columns], rows), ""]
 
 
+def context_parallel_lines(results: Results) -> list[str]:
+    """Each context-parallel scenario against the same scenario on one GPU, and where rank 0's GPU time of a step
+    went: compute and communication (NCCL) from the profiled call, idle from the timed rounds (their median less
+    the GPU's busy time; the profiler's own slowdown of the host is no idle time of a timed call)."""
+    rows = []
+    for m in results.measurements.values():
+        layout = m.get("context_parallel")
+        if not isinstance(layout, dict):
+            continue
+        single = results.measurements.get(layout.get("single_gpu_scenario"))
+        busy, steps = m.number("gpu_kernel_s"), m.number("steps")
+        idle = (m.median - busy) / steps if busy is not None and steps else None
+        rows.append([f"`{m.scenario}`", _cell(layout.get("gpus")), _cell(m.median),
+                     _cell(single.median if single else None), _cell(_float(layout.get("speedup")), 2),
+                     _cell(_float(layout.get("efficiency")), 2), _cell(m.number("gpu_busy"), 2),
+                     *(_cell(_float(layout.get(key)), 4) for key in ("compute_per_step_s", "communication_per_step_s")),
+                     _cell(idle, 4)])
+    if not rows:
+        return []
+    headers = ["scenario", "gpus", "time", "one GPU", "speedup", "efficiency", "gpu_busy", "compute/step",
+               "communication/step", "idle/step"]
+    return ["## Context parallelism", "",
+            "Seconds. `one GPU`: the same scenario without context parallelism in these runs; rank 0's GPU time per "
+            "denoising step: compute and communication (NCCL kernels) from the profiled call, idle from the timed "
+            "rounds (median less the GPU's busy time, over the steps).", "", markdown_table(headers, rows), ""]
+
+
 def data_notes(results: Results) -> list[str]:
     """Oddities in the data worth a reader's attention, stated as recorded (never corrected)."""
     notes = []
@@ -284,6 +311,7 @@ def render(results: Results, out: Path, seeds: Seeds | None = None, link_base: P
             lines += [f"![{model}: speed vs quality, Pareto set marked]({Path(front).as_posix()})", ""]
     if seeds:
         lines += headline_lines(list(groups), results, seeds)
+    lines += context_parallel_lines(results)
     lines += data_notes(results)
     lines += quantization_cost_lines(results)
     if results.failures:

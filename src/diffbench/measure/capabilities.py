@@ -89,11 +89,11 @@ def parallel_unavailable(scenario: Scenario, target: Target) -> str | None:
     return None
 
 
-def _torchao_version() -> str | None:
+def _installed_version(distribution: str) -> str | None:
     from importlib.metadata import PackageNotFoundError, version
 
     try:
-        return version("torchao")
+        return version(distribution)
     except PackageNotFoundError:
         return None
 
@@ -103,14 +103,15 @@ def expected_failure(scenario: Scenario, target: Target, weights: str = "", suit
     these weights, in this suite), and whether to run it; None when none applies."""
     from packaging.specifiers import SpecifierSet
 
-    installed = _torchao_version()
     for known in KNOWN_FAILURES:
         if not known.applies(scenario):
             continue
         if (known.device and known.device != target.device or known.weights and known.weights != weights
                 or known.suites and suite not in known.suites):
             continue
-        if known.torchao and (installed is None or installed not in SpecifierSet(known.torchao)):
+        installed = {name: _installed_version(name) for name in known.versions}
+        if any(installed[name] is None or installed[name] not in SpecifierSet(spec)
+               for name, spec in known.versions.items()):
             continue
         if known.min_sm and (target.sm is None or target.sm < known.min_sm):
             continue

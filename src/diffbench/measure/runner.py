@@ -132,7 +132,7 @@ def run(benchmark, built: Built, options: RunOptions) -> Any:
         gpu_busy=gpu_kernel_s / statistics.median(round_s) if gpu_kernel_s and round_s else None,
         **floor,
         cache_work=work,  # left out of the JSON uncached
-        context_parallel=context_parallel(built.scenario, gpu_time, per_step),  # left out on one GPU
+        context_parallel=context_parallel(built.scenario, gpu_time, len(per_step), round_s),  # left out on one GPU
         rounds_spread=spread(round_s),
         steps=kwargs["num_inference_steps"],
         height=kwargs["height"],
@@ -144,20 +144,23 @@ def run(benchmark, built: Built, options: RunOptions) -> Any:
     return images
 
 
-def context_parallel(scenario: Scenario, gpu_time: instruments.GpuTime | None, per_step: list[float]) -> dict | None:
+def context_parallel(scenario: Scenario, gpu_time: instruments.GpuTime | None, steps: int,
+                     round_s: list[float]) -> dict | None:
     """A context-parallel scenario's layout, the one-GPU scenario its speedup is taken against (the plugin adds
-    speedup and efficiency when both ran in the session), and rank 0's GPU time per step of the profiled call:
-    compute, communication (NCCL) and idle (neither). None on one GPU."""
+    speedup and efficiency when both ran in the session), and rank 0's GPU time per step: compute and
+    communication (NCCL) from the profiled call, idle (neither) from the timed rounds. The profiled call's own
+    wall time is no measure of idle: the profiler slows rank 0's host, and under context parallelism that holds
+    up every rank (bf16 ring-2 FLUX.1-dev on the H200: 0.140 s a profiled step, 2.63 s a whole timed call of 28
+    steps; baselines/nvidia-h200/parallel/). None on one GPU."""
     mode = PARALLEL_MODES[scenario.parallel]
     if mode.gpus == 1:
         return None
     record = dict(gpus=mode.gpus, ulysses_degree=mode.ulysses_degree, ring_degree=mode.ring_degree,
                   single_gpu_scenario=dataclasses.replace(scenario, parallel="none").id)
-    if gpu_time is not None and per_step:
-        steps, wall = len(per_step), sum(per_step)
+    if gpu_time is not None and steps and round_s:
         record |= dict(compute_per_step_s=gpu_time.compute_s / steps,
                        communication_per_step_s=gpu_time.communication_s / steps,
-                       idle_per_step_s=max(0.0, wall - gpu_time.busy_s) / steps)
+                       idle_per_step_s=max(0.0, statistics.median(round_s) - gpu_time.busy_s) / steps)
     return record
 
 

@@ -28,6 +28,7 @@ from diffbench.spec.matrix import Scenario, UsageError
 from diffbench.measure.quality_session import QualitySession
 from diffbench.measure.quantization_cost import QuantizationCase
 from diffbench.spec.schemes import SCHEMES
+from diffbench.store import quality_logs
 from diffbench.store.schema import FailureRecord, InterruptedRecord, SCHEMA_VERSION, ScenarioRecord, SessionRecord, \
     SkipRecord
 from diffbench.pytest_plugin.session import get_session, start_session
@@ -276,9 +277,7 @@ def annotate_results(config: pytest.Config, output_json: dict) -> None:
         if scenario in round_trips:
             record = replace(record, serialization=round_trips[scenario])
         if scenario in by_scenario:
-            record = replace(record, quality=quality.jsonable(
-                {name: {k: v for k, v in stats.items() if k != "per_prompt"}
-                 for name, stats in by_scenario[scenario]["metrics"].items()}))
+            record = replace(record, quality=quality.jsonable(quality_logs.summary(by_scenario[scenario]["metrics"])))
         bench["extra_info"] = record.to_json()
     add_parallel_speedups(output_json["benchmarks"])
 

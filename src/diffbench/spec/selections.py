@@ -41,9 +41,23 @@ SELECTIONS: dict[str, NamedSelection] = {
             budget_s=20 * 60,
             # the video models' 50 default steps would take most of the window alone (CogVideoX-5b's eager
             # scenarios, five calls each); a few steps still time every kernel of a step. Wan2.1 fp8dqrow on
-            # synthetic weights gave a NaN output at 10 steps on the H200 (baselines/nvidia-h200/nightly/) and
-            # ran at 4 on the same GPU kind (issue 20's breadth run): random weights diverge over steps.
+            # synthetic weights gives an all-NaN video on the H200 at 10 steps and at 4: a known failure
+            # (spec/rules.py), so the nightly reports it as a strict xfail and notices when it runs again.
             steps={"cogvideox-5b": 10, "wan2.1-t2v-1.3b": 4},
+        ),
+        NamedSelection(
+            "box", "a box's matrix: FLUX.1-dev and SDXL, bf16, fp8dqrow and int8dq, eager and compiled (issue 20's "
+            "measure of -n 2 against -n 0)",
+            parts=(
+                dict(model="flux-dev", scheme="bf16,fp8dqrow,int8dq", compile="eager", fuse_qkv="on"),
+                dict(model="flux-dev", scheme="bf16,fp8dqrow", compile="regional", fuse_qkv="on"),
+                # compiled int8dq needs autotuned GEMMs (rules.KNOWN_FAILURES: torch._int_mm on 1-row linears)
+                dict(model="flux-dev", scheme="int8dq", compile="regional", fuse_qkv="on",
+                     inductor_profile="max-autotune-gemm"),
+                dict(model="sdxl", scheme="bf16,fp8dqrow,int8dq", compile="eager"),
+                dict(model="sdxl", scheme="bf16,fp8dqrow", compile="regional"),
+                dict(model="sdxl", scheme="int8dq", compile="regional", inductor_profile="max-autotune-gemm"),
+            ),
         ),
     ]
 }
