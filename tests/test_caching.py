@@ -162,8 +162,9 @@ def test_two_caches_pass_their_gates_on_the_proxy_and_record_their_work(suite):
 
 
 def test_every_committed_cached_run_passes_the_gates_it_would_be_held_to():
-    """The cache bounds come from bf16 runs alone; a cached run of another scheme is held to the looser of its
-    scheme's and its cache's bounds. Every measured cached run (CPU and H200, bf16, int8wo and fp8dqrow) passes."""
+    """The cache bounds come from bf16 runs alone: a bf16 cached run is held to them, a cached run of another
+    scheme to the looser of its scheme's and its cache's. Every measured cached run (CPU and H200, bf16, int8wo
+    and fp8dqrow) passes."""
     import importlib.util
     from pathlib import Path
 

@@ -69,3 +69,27 @@ def test_the_proxy_thresholds_are_the_committed_calibration():
     result = subprocess.run([sys.executable, str(ROOT / "tools" / "calibrate_quality.py"), "--check"],
                             capture_output=True, text=True, cwd=ROOT)
     assert result.returncode == 0, result.stderr[-2000:]
+
+
+def test_a_cache_mutation_is_judged_by_the_bounds_bf16_with_that_cache_faces():
+    """tools/calibrate_quality.py: a cache set to skip more is held, as spec/gates.py holds bf16 with that cache, to
+    the cache's own bounds (derived with bf16), and bf16's where the cache has none, not to the looser of the two."""
+    sys.path.insert(0, str(ROOT / "tools"))
+    import calibrate_quality as tool
+
+    from diffbench.spec import gates
+
+    calibration = dict(families={"near-lossless": dict(bounds=dict(ssim_min=0.98, psnr_min=36.5))},
+                       caches={"fastercache": dict(bounds=dict(psnr_min=48.0))})
+    assert tool.faced_by_cache(calibration, "fastercache") == dict(ssim_min=0.98, psnr_min=48.0)
+    assert tool.faced_by_cache(calibration, "fbcache-0.05") == dict(ssim_min=0.98, psnr_min=36.5)  # no own bounds
+    row = dict(kind="mutation", scheme="bf16", cache="fastercache", worst=dict(ssim=0.9959, psnr=46.3))
+    (verdict,) = tool.verdicts([row], calibration)
+    assert verdict["rejected"] and verdict["gates"]["psnr_min"]["fails"]  # bf16's 36.5 alone would pass it
+    (verdict,) = tool.verdicts([dict(row, worst=dict(ssim=0.99, psnr=49.0))], calibration)
+    assert not verdict["rejected"]
+    # the suite's own gates agree: bf16 + a cache takes the cache's bound, fp8dqrow + a cache the looser
+    table = gates.Thresholds({"scheme": {"bf16": dict(psnr_min=36.5), "fp8dqrow": dict(psnr_min=31.0)},
+                              "cache": {"fastercache": dict(psnr_min=48.0)}}, "test")
+    assert [g.bound for g in table.gates("flux-dev", "bf16", "proxy", "fastercache")] == [48.0]
+    assert [g.bound for g in table.gates("flux-dev", "fp8dqrow", "proxy", "fastercache")] == [31.0]

@@ -23,19 +23,23 @@ block of src/diffbench/data/thresholds.toml; `--check` exits 1 when either diffe
 
 `--measure-mutations 1.03,0.97` (CPU, any torch) runs the proxy's int8wo pipeline with every int8 weight scale of
 the denoiser multiplied by each factor, scores it against bf16 eager exactly as `pytest quality` does, and writes
-the records to `--mutations-json`.
+the records to `--mutations-json`. `--measure-cache-mutations` does the same for the lossy step caches: bf16 with
+each cache set to skip more than its mode says (CACHE_MUTATIONS), each judged by the bounds a bf16 scenario with
+that cache faces.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from diffbench.spec.gates import Gate
+from diffbench.spec.gates import CACHE_BOUNDS_SCHEME, Gate
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "baselines" / "cpu" / "quality-calibration"
@@ -188,14 +192,15 @@ def derive(all_rows: list[dict[str, Any]], factor: float, min_prompts: int,
 
 def derive_caches(all_rows: list[dict[str, Any]], factor: float) -> dict[str, Any]:
     """Per lossy cache mode: its own loss, the worst run of each metric with bf16 (runs with other schemes only
-    for a mode that has none), and bounds by the same margin rule. A cached scenario is held to the looser of
-    these and its scheme's bounds (spec/gates.py), so fp8's loss is not charged to the cache, nor the cache's
-    to fp8; a metric the mode left exact (FBC at 0.05 skipped nothing) gets no bound of its own."""
+    for a mode that has none), and bounds by the same margin rule. With bf16 they are a cached scenario's whole
+    allowance; with another scheme it is held to the looser of these and its scheme's bounds (spec/gates.py), so
+    fp8's loss is not charged to the cache, nor the cache's to fp8; a metric the mode left exact (FBC at 0.05
+    skipped nothing) gets no bound of its own."""
     rows = [r for r in all_rows if r["kind"] == "cache"]
     caches: dict[str, dict[str, Any]] = {}
     for mode in sorted({r["cache"] for r in rows}):
         mine = [r for r in rows if r["cache"] == mode]
-        own = [r for r in mine if r["scheme"] == "bf16"] or mine
+        own = [r for r in mine if r["scheme"] == CACHE_BOUNDS_SCHEME] or mine
         entry = caches[mode] = dict(runs=len(own), worst={}, at={}, schemes=sorted({r["scheme"] for r in own}),
                                     computed_fraction=[r["computed_fraction"] for r in mine
                                                        if r.get("computed_fraction") is not None])
@@ -217,15 +222,26 @@ def _exact(gate: str, worst: float) -> bool:
         gate == "clip_score_drop_max" and worst <= 0.0)
 
 
+def faced_by_cache(calibration: dict[str, Any], cache: str) -> dict[str, float]:
+    """The bounds a bf16 scenario with this cache is held to (spec/gates.py): the cache's own, derived with bf16,
+    and bf16's for a metric the cache has none of."""
+    bf16 = calibration["families"].get(family_of(CACHE_BOUNDS_SCHEME), {}).get("bounds", {})
+    return bf16 | calibration["caches"].get(cache, {}).get("bounds", {})
+
+
 def verdicts(all_rows: list[dict[str, Any]], calibration: dict[str, Any]) -> list[dict[str, Any]]:
-    """The control and the mutations against the derived bounds of their scheme's family."""
+    """The control and the mutations against the derived bounds of their scheme's family (a cache mutation: the
+    bounds bf16 with that cache faces)."""
     checked = []
     fallback = _fallback_bounds()
     for r in all_rows:
         if r["kind"] in ("scheme", "cache"):
             continue
         family = calibration["families"].get(family_of(r["scheme"]))
-        bounds = family["bounds"] if family and r["kind"] == "mutation" else fallback
+        if r["kind"] == "mutation" and r["cache"] != "none":
+            bounds = faced_by_cache(calibration, r["cache"])
+        else:
+            bounds = family["bounds"] if family and r["kind"] == "mutation" else fallback
         misses = {}
         for metric, value in r["worst"].items():
             gate = METRICS[metric][1]
@@ -252,18 +268,26 @@ def _fmt(metric: str, value: float) -> str:
     return f"{value:.2f}" if metric in ("psnr", "clip_score_drop") else f"{value:.4f}"
 
 
+def label(r: dict[str, Any]) -> str:
+    """A row's name: its scheme, and what was done to it (a mutation, a cache, the control)."""
+    mutation = r.get("mutation") or {}
+    cache = f" + cache {r['cache']}" if r["cache"] != "none" else ""
+    if "factor" in mutation:
+        return f"{r['scheme']} x{mutation['factor']}"
+    if mutation:
+        return f"{r['scheme']}{cache} ({mutation['setting']} {mutation['mode_value']} -> {mutation['value']})"
+    return r["scheme"] + cache + (" (control)" if r["kind"] == "control" else "")
+
+
 def table(all_rows: list[dict[str, Any]]) -> str:
     lines = ["| scheme | compile | device | torch | prompts | SSIM min | PSNR min (dB) | CLIP image min | "
              "CLIP-score drop max | file |", "|" + " --- |" * 10]
     order = {"scheme": 0, "cache": 1, "mutation": 2, "control": 3}
     for r in sorted(all_rows, key=lambda r: (order[r["kind"]], family_of(r["scheme"]), r["scheme"], r["compile"],
                                              r["device"], r["torch"], r["file"])):
-        label = r["scheme"] + (f" x{r['mutation']['factor']}" if r["kind"] == "mutation" else "") + \
-            (" (control)" if r["kind"] == "control" else "") + \
-            (f" + cache {r['cache']}" if r["kind"] == "cache" else "")
         w = r["worst"]
         cells = [_fmt(m, w[m]) if m in w else "-" for m in METRICS]
-        lines.append(f"| {label} | {r['compile']} | {r['device']} | {r['torch']} | {r['prompts']} | "
+        lines.append(f"| {label(r)} | {r['compile']} | {r['device']} | {r['torch']} | {r['prompts']} | "
                      + " | ".join(cells) + f" | {r['file']} |")
     return "\n".join(lines)
 
@@ -299,16 +323,19 @@ def toml_block(calibration: dict[str, Any], inputs: list[str], checked: list[dic
         out.append("#   -> " + ", ".join(f"{g} = {v:g}" for g, v in family["bounds"].items()))
     out.append("# Checked against those bounds (the control against [weights.proxy.default]); worst prompt, torch:")
     for c in checked:
-        label = f"{c['scheme']} x{c['mutation']['factor']}" if c["kind"] == "mutation" else f"{c['scheme']} control"
+        if c["cache"] != "none":
+            continue  # a cache mutation: listed with the caches' bounds
+        name = f"{c['scheme']} x{c['mutation']['factor']}" if c["kind"] == "mutation" else f"{c['scheme']} control"
         failed = ", ".join(g.rsplit("_", 1)[0] for g, v in c["gates"].items() if v["fails"])
         ssim, psnr = c["gates"]["ssim_min"]["value"], c["gates"]["psnr_min"]["value"]
-        out.append(f"#   {label:13} {c['device'][:11]:11} {c['torch'].split('+')[0]:6} SSIM {_fmt('ssim', ssim)} "
+        out.append(f"#   {name:13} {c['device'][:11]:11} {c['torch'].split('+')[0]:6} SSIM {_fmt('ssim', ssim)} "
                    f"PSNR {_fmt('psnr', psnr):>5}: " + (f"rejected ({failed})" if failed else "PASSES"))
     for name, family in calibration["families"].items():
         if "psnr_min" not in family["bounds"]:
             continue
         psnr = family["bounds"]["psnr_min"]
-        mutated = [c for c in checked if c["kind"] == "mutation" and family_of(c["scheme"]) == name]
+        mutated = [c for c in checked if c["kind"] == "mutation" and c["cache"] == "none"
+                   and family_of(c["scheme"]) == name]
         if not mutated:
             continue
         out.append(f"# {name} margins: its worst real run is {family['worst']['psnr'] - psnr:.2f} dB above psnr_min = "
@@ -324,19 +351,20 @@ def toml_block(calibration: dict[str, Any], inputs: list[str], checked: list[dic
             out.append(f"[weights.proxy.scheme.{scheme}]")
             out += [f"{gate} = {float(value)!r}" for gate, value in family["bounds"].items()]
             out.append("")
-    out += cache_block(calibration)
+    out += cache_block(calibration, checked)
     out.append(END)
     return "\n".join(out)
 
 
-def cache_block(calibration: dict[str, Any]) -> list[str]:
-    """The lossy step caches' bounds, each derived from its own runs (tools/calibrate_quality.py derive_caches)."""
+def cache_block(calibration: dict[str, Any], checked: list[dict[str, Any]]) -> list[str]:
+    """The lossy step caches' bounds, each derived from its own runs (derive_caches), and the cache mutations
+    (each cache skipping more than its mode says) against the bounds bf16 with that cache faces."""
     if not calibration.get("caches"):
         return []
     f = calibration["cache_factor"]
     out = [f"# Step caches (--cache), lossy: bounds of their own, the margin rule with F = {f:g} on the worst run with",
-           "# bf16 (the cache's own loss); a cached scenario is held to the looser of these and its scheme's. "
-           "Worst prompt:"]
+           "# bf16 (the cache's own loss); with bf16 they replace its bounds, with another scheme the looser of "
+           "these and", "# the scheme's holds. Worst prompt:"]
     for name, entry in calibration["caches"].items():
         w = entry["worst"]
         fractions = entry["computed_fraction"]
@@ -344,15 +372,23 @@ def cache_block(calibration: dict[str, Any]) -> list[str]:
         out.append(f"#   {name} ({', '.join(entry['schemes'])}, {entry['runs']} runs): SSIM {_fmt('ssim', w['ssim'])}, "
                    f"PSNR {_fmt('psnr', w['psnr'])} dB{fraction}; at {_where(entry['at']['ssim'])}")
     controls = [calibration["control_best"]] if calibration.get("control_best") else []
-    bf16 = calibration["families"].get(family_of("bf16"), {}).get("bounds", {})
     for name, entry in calibration["caches"].items():
         for control in controls:
-            # the bounds a bf16 scenario with this cache is held to: the looser of bf16's and the cache's
-            faced = {key: Gate(key, bf16[key]).looser(value) if key in bf16 else Gate(key, value)
-                     for key, value in entry["bounds"].items()}
-            passes = all(gate.passes(control[gate.metric]) for gate in faced.values() if gate.metric in control)
+            faced = [Gate(key, value) for key, value in faced_by_cache(calibration, name).items()
+                     if key in entry["bounds"]]
+            passes = all(gate.passes(control[gate.metric]) for gate in faced if gate.metric in control)
             out.append(f"#   the int2wo control (SSIM {_fmt('ssim', control['ssim'])}) against bf16 + {name}'s "
                        "bounds: " + ("PASSES" if passes else "rejected"))
+    mutated = [c for c in checked if c["kind"] == "mutation" and c["cache"] != "none"]
+    if mutated:
+        out += ["# Each cache set to skip more than its mode says (bf16, CACHE_MUTATIONS in tools/calibrate_quality.py),",
+                "# against the bounds bf16 with that cache faces; worst prompt:"]
+    for c in sorted(mutated, key=lambda c: (c["cache"], c["mutation"]["value"])):
+        failed = ", ".join(g.rsplit("_", 1)[0] for g, v in c["gates"].items() if v["fails"])
+        setting = f"{c['cache']} {c['mutation']['setting']} {c['mutation']['mode_value']} -> {c['mutation']['value']}"
+        out.append(f"#   {setting:58} work {c['computed_fraction']:.2f}: SSIM "
+                   f"{_fmt('ssim', c['worst']['ssim'])} PSNR {_fmt('psnr', c['worst']['psnr']):>5}: "
+                   + (f"rejected ({failed})" if failed else "PASSES"))
     out.append("")
     for name, entry in calibration["caches"].items():
         out.append(f"[weights.proxy.cache.{name}]")
@@ -371,12 +407,12 @@ def with_block(text: str, block: str) -> str:
 # ------------------------------------------------------------------------------------------ mutations
 
 
-def measure_mutations(factors: list[float], prompts: int, path: Path) -> None:
-    """int8wo on the proxy with every int8 weight scale of the denoiser x factor, scored like `pytest quality`."""
+@contextlib.contextmanager
+def proxy_quality_session(prompts: int, path: Path) -> Iterator[tuple[Any, Any, Any]]:
+    """A quality session on the proxy (CPU, bf16 eager reference made in a temporary folder, no control) as
+    `pytest quality` runs it: yields the session, a pipeline cache and the build options; on exit, writes the
+    session's records to `path` as a quality log."""
     import tempfile
-
-    sys.path.insert(0, str(ROOT / "tests"))
-    from quality_mutation import scaled_int8_weights
 
     from diffbench.measure import machine, quality
     from diffbench.spec import gates
@@ -395,11 +431,27 @@ def measure_mutations(factors: list[float], prompts: int, path: Path) -> None:
                                  prompts=tuple(scenes.evaluation_prompts()[:prompts]), control=None,
                                  clip_weights=str(CLIP_DIR))
         session = QualitySession(options, RunOptions("cpu", source), "proxy")
-        cache = PipelineCache(BuildOptions(source, "cpu"))
+        build = BuildOptions(source, "cpu")
+        cache = PipelineCache(build)
         try:
             session.reference(Scenario("flux-dev", "bf16"), cache.get)
         except ReferenceWritten:
             pass
+        try:
+            yield session, cache, build
+        finally:
+            cache.close()
+    quality.write_log(path, session.records, dict(environment=machine.environment()))
+
+
+def measure_mutations(factors: list[float], prompts: int, path: Path) -> None:
+    """int8wo on the proxy with every int8 weight scale of the denoiser x factor, scored like `pytest quality`."""
+    sys.path.insert(0, str(ROOT / "tests"))
+    from quality_mutation import scaled_int8_weights
+
+    from diffbench.spec.matrix import Scenario
+
+    with proxy_quality_session(prompts, path) as (session, cache, _):
         scenario = Scenario("flux-dev", "int8wo")
         for factor in factors:
             with scaled_int8_weights(cache.get(scenario).pipe.transformer, factor) as count:
@@ -407,8 +459,43 @@ def measure_mutations(factors: list[float], prompts: int, path: Path) -> None:
             record.update(mutation=dict(factor=factor, int8_weights_scaled=count), evidence=None)
             print(f"int8wo x{factor}: SSIM min {record['metrics']['ssim']['min']:.4f}, PSNR min "
                   f"{record['metrics']['psnr']['min']:.2f} dB", flush=True)
-        cache.close()
-    quality.write_log(path, session.records, dict(environment=machine.environment()))
+
+
+# Each lossy cache set to skip more than its mode says: the setting its mode fixes, and the values tried (each
+# reuses more denoiser work than the mode). A gate that passes one misses a cache that lost that much more.
+CACHE_MUTATIONS = {
+    "fbcache-0.12": ("threshold", (0.15, 0.2, 0.3)),
+    "pab": ("spatial_attention_block_skip_range", (3, 4)),
+    "fastercache": ("spatial_attention_block_skip_range", (3, 4)),
+    "taylorseer-5": ("cache_interval", (6, 8, 10)),
+}
+
+
+def measure_cache_mutations(prompts: int, path: Path) -> None:
+    """bf16 on the proxy with each cache of CACHE_MUTATIONS set to each value, scored like `pytest quality`."""
+    import dataclasses
+
+    from diffbench.build.pipelines import PipelineCache
+    from diffbench.spec.caching import CACHE_MODES
+    from diffbench.spec.matrix import Scenario
+
+    with proxy_quality_session(prompts, path) as (session, _, build):
+        for name, (setting, values) in CACHE_MUTATIONS.items():
+            mode = CACHE_MODES[name]
+            for value in values:
+                # this process only: the mode's name now builds the mutated config
+                CACHE_MODES[name] = dataclasses.replace(mode, kwargs={**mode.kwargs, setting: value})
+                mutated = PipelineCache(build)  # a fresh build: the cache hooks are applied when it is made
+                try:
+                    record = session.evaluate(Scenario("flux-dev", "bf16", cache=name), mutated.get)
+                finally:
+                    mutated.close()
+                    CACHE_MODES[name] = mode
+                record.update(mutation=dict(setting=setting, mode_value=mode.kwargs[setting], value=value),
+                              evidence=None)
+                print(f"{name} {setting}={value}: work {record['cache_work']['computed_fraction']:.2f}, SSIM min "
+                      f"{record['metrics']['ssim']['min']:.4f}, PSNR min {record['metrics']['psnr']['min']:.2f} dB",
+                      flush=True)
 
 
 # ------------------------------------------------------------------------------------------ main
@@ -428,10 +515,17 @@ def main(argv: list[str] | None = None) -> int:
     action.add_argument("--write", action="store_true", help="write --out and the thresholds file's block")
     action.add_argument("--check", action="store_true", help="exit 1 if --out or the thresholds block is stale")
     parser.add_argument("--measure-mutations", metavar="FACTORS", help="e.g. 1.03,0.97: measure, then exit")
-    parser.add_argument("--mutations-json", type=Path, help="where --measure-mutations writes its records")
+    parser.add_argument("--measure-cache-mutations", action="store_true",
+                        help="measure the lossy caches set to skip more (CACHE_MUTATIONS), then exit")
+    parser.add_argument("--mutations-json", type=Path, help="where --measure-[cache-]mutations writes its records")
     parser.add_argument("--prompts", type=int, default=8, help="prompts for --measure-mutations (default 8)")
     args = parser.parse_args(argv)
 
+    if args.measure_cache_mutations:
+        if not args.mutations_json:
+            parser.error("--measure-cache-mutations needs --mutations-json")
+        measure_cache_mutations(args.prompts, args.mutations_json)
+        return 0
     if args.measure_mutations:
         if not args.mutations_json:
             parser.error("--measure-mutations needs --mutations-json")

@@ -15,6 +15,11 @@
 #   nightly-n2   the nightly selection with two workers, cold (a new compile cache) then warm (the same cache)
 #   nightly-n0-cold, nightly-n0-warm   the nightly selection in one process on GPU 0 (warm: the cache an earlier
 #            phase left)
+#   store-flux-a, store-flux-b   issue 21, the H200 store's FLUX.1-dev matrix (1024², 28 steps, 5 rounds) in two
+#            halves: bf16/int8wo/int8dq, and fp8wo/fp8dq/fp8dqrow, x eager/regional x fuse off/on (compiled int8dq
+#            with autotuned GEMMs); each on GPU $GPU (default 0)
+#   store-rest   the store's batch-4 pair and the other models, bf16 against their best scheme, on GPU $GPU
+#   side PHASE_A PHASE_B   two phases at once, A on GPU 0 and B on GPU 1 (a 2-GPU machine)
 #   start PHASE ...   run phases detached (setsid), writing under /tmp/detached: they outlive the device's
 #            10-minute command limit while the machine is held (the next call must come within its idle time)
 #   collect  wait (up to 9.5 minutes) for the detached phases, then copy what they wrote to $OUT
@@ -32,7 +37,9 @@ collect)
   kill -0 "$pid" 2>/dev/null && echo "still running: collect again"
   cp "$DETACHED"/* "$OUT"/ 2>/dev/null; tail -n 15 "$DETACHED/session.log"; exit 0 ;;
 esac
-source tools/gpu_setup.sh
+# once per machine session: the phases a `side` starts find it done
+[ -n "${DIFFBENCH_SETUP_DONE:-}" ] || source tools/gpu_setup.sh
+export DIFFBENCH_SETUP_DONE=1
 NIGHTLY_CACHE=/tmp/diffbench-nightly-compile
 for phase in "$@"; do
 echo "== $phase $(date -u +%T)"
@@ -73,6 +80,33 @@ parallel-wan)
     --compile regional-breaks --parallel none,ulysses2 --steps 4 --rounds 3 --scenario-timeout 300 -rfEs \
     --benchmark-json "$OUT/wan-parallel-breaks.json" > "$OUT/wan-parallel-breaks.log" 2>&1
   tail -n 15 "$OUT/wan-parallel-breaks.log" ;;
+store-flux-a|store-flux-b)
+  half=${phase#store-flux-}
+  schemes=$([ "$half" = a ] && echo bf16,int8wo,int8dq || echo fp8wo,fp8dq,fp8dqrow)
+  export CUDA_VISIBLE_DEVICES=${GPU:-0}
+  python3 -m pytest benchmarks -p no:cacheprovider --models flux-dev --quant "$schemes" --compile eager,regional \
+    --fuse off,on --rounds 5 --scenario-timeout 400 --compile-cache /tmp/diffbench-store-$half -rfEs \
+    --benchmark-json "$OUT/store-flux-$half.json" > "$OUT/store-flux-$half.log" 2>&1
+  [ "$half" = a ] && python3 -m pytest benchmarks -p no:cacheprovider --models flux-dev --quant int8dq \
+    --compile regional --fuse off,on --inductor-profile max-autotune-gemm --rounds 5 --scenario-timeout 600 \
+    --compile-cache /tmp/diffbench-store-$half -rfEs --benchmark-json "$OUT/store-flux-a-int8dq-autotune.json" \
+    > "$OUT/store-flux-a-int8dq-autotune.log" 2>&1
+  tail -n 12 "$OUT"/store-flux-$half*.log ;;
+store-rest)
+  export CUDA_VISIBLE_DEVICES=${GPU:-0}
+  python3 -m pytest benchmarks -p no:cacheprovider --models flux-dev --quant bf16,fp8dqrow --compile regional \
+    --fuse on --batch 4 --rounds 5 --compile-cache /tmp/diffbench-store-rest -rfEs \
+    --benchmark-json "$OUT/store-flux-bs4.json" > "$OUT/store-flux-bs4.log" 2>&1
+  python3 -m pytest benchmarks -p no:cacheprovider --models sdxl,flux-schnell,pixart-sigma,wan2.1-t2v-1.3b \
+    --quant bf16,fp8dqrow --compile eager,regional --rounds 5 --scenario-timeout 400 \
+    --compile-cache /tmp/diffbench-store-rest -rfEs --benchmark-json "$OUT/store-models.json" \
+    > "$OUT/store-models.log" 2>&1
+  python3 -m pytest benchmarks -p no:cacheprovider --models cogvideox-5b --quant bf16,fp8dqrow --compile eager,regional \
+    --steps 10 --rounds 3 --scenario-timeout 600 --compile-cache /tmp/diffbench-store-rest -rfEs \
+    --benchmark-json "$OUT/store-cogvideox.json" > "$OUT/store-cogvideox.log" 2>&1
+  tail -n 12 "$OUT"/store-*.log ;;
+side)
+  GPU=0 bash "$0" "$2" & GPU=1 bash "$0" "$3" & wait; break ;;
 box-n2|box-n0)
   workers=${phase#box-n}; cache=/tmp/diffbench-box-compile-$workers; rm -rf "$cache"
   gpus=$([ "$workers" = 0 ] && echo 0 || echo 0,1)
