@@ -29,7 +29,7 @@ DETACHED=/tmp/detached
 case $1 in
 start)
   shift; rm -rf "$DETACHED"; mkdir -p "$DETACHED"
-  OUT=$DETACHED setsid nohup bash "$0" "$@" > "$DETACHED/session.log" 2>&1 < /dev/null &
+  OUT=$DETACHED DEADLINE=$(( $(date +%s) + 86400 )) setsid nohup bash "$0" "$@" > "$DETACHED/session.log" 2>&1 < /dev/null &
   echo $! > "$DETACHED/pid"; echo "started: $*"; exit 0 ;;
 collect)
   pid=$(cat "$DETACHED/pid")
@@ -40,16 +40,24 @@ esac
 # once per machine session: the phases a `side` starts find it done
 [ -n "${DIFFBENCH_SETUP_DONE:-}" ] || source tools/gpu_setup.sh
 export DIFFBENCH_SETUP_DONE=1
+# The device kills a command at 10 minutes with no chance to write what it timed (a cold `parallel` lost all 10
+# of its finished tests so). A suite stopped by SIGTERM writes its JSON (the plugin stops it as Ctrl-C does), so
+# each suite gets a SIGTERM before that limit; detached phases (start) have none.
+export DEADLINE=${DEADLINE:-$(( $(date +%s) + 570 ))}
+suite() {
+  local left=$(( DEADLINE - $(date +%s) ))
+  timeout -s TERM -k 30 $(( left > 1 ? left : 1 )) python3 -m pytest "$@"
+}
 NIGHTLY_CACHE=/tmp/diffbench-nightly-compile
 for phase in "$@"; do
 echo "== $phase $(date -u +%T)"
 case $phase in
 caches)
-  CUDA_VISIBLE_DEVICES=0 python3 -m pytest benchmarks -p no:cacheprovider --models flux-dev \
+  CUDA_VISIBLE_DEVICES=0 suite benchmarks -p no:cacheprovider --models flux-dev \
     --quant bf16,fp8dqrow --compile regional,regional-breaks --cache none,taylorseer-5,pab,fastercache --fuse on \
     --rounds 3 --scenario-timeout 240 --compile-cache /tmp/diffbench-compile-0 -rfEs \
     --benchmark-json "$OUT/flux-dev-caches.json" > "$OUT/flux-dev-caches.log" 2>&1 &
-  CUDA_VISIBLE_DEVICES=1 python3 -m pytest benchmarks quality -p no:cacheprovider --weights proxy --models flux-dev \
+  CUDA_VISIBLE_DEVICES=1 suite benchmarks quality -p no:cacheprovider --weights proxy --models flux-dev \
     --quant bf16,fp8dqrow --compile eager,regional-breaks \
     --cache none,fbcache-0.05,fbcache-0.12,taylorseer-5,fastercache,pab,magcache,textkv \
     --quality-prompts 8 --baselines-dir /tmp/proxy-refs --update-baselines --scenario-timeout 240 \
@@ -58,25 +66,25 @@ caches)
   wait
   tail -n 15 "$OUT"/*.log ;;
 taylorseer)
-  CUDA_VISIBLE_DEVICES=0 python3 -m pytest benchmarks -p no:cacheprovider --models flux-dev \
+  CUDA_VISIBLE_DEVICES=0 suite benchmarks -p no:cacheprovider --models flux-dev \
     --quant bf16,fp8dqrow --compile regional-breaks --cache none,taylorseer-5 --fuse on --rounds 3 \
     --scenario-timeout 240 --compile-cache /tmp/diffbench-compile-0 -rfEs \
     --benchmark-json "$OUT/flux-dev-caches-taylorseer.json" > "$OUT/flux-dev-caches-taylorseer.log" 2>&1 &
-  CUDA_VISIBLE_DEVICES=1 python3 -m pytest benchmarks -p no:cacheprovider --weights proxy --models flux-dev \
+  CUDA_VISIBLE_DEVICES=1 suite benchmarks -p no:cacheprovider --weights proxy --models flux-dev \
     --quant bf16,fp8dqrow --compile eager,regional-breaks --cache none,fbcache-0.05,fbcache-0.12,taylorseer-5 \
     --scenario-timeout 240 --compile-cache /tmp/diffbench-compile-1 -rfEs \
     --benchmark-json "$OUT/proxy-caches-adaptive.json" > "$OUT/proxy-caches-adaptive.log" 2>&1 &
   wait
   tail -n 8 "$OUT"/*.log ;;
 parallel)
-  python3 -m pytest benchmarks quality -p no:cacheprovider --models flux-dev --quant bf16,fp8dqrow \
+  suite benchmarks quality -p no:cacheprovider --models flux-dev --quant bf16,fp8dqrow \
     --compile regional --fuse on --parallel none,ulysses2,ring2 --attention native-cudnn --rounds 3 \
     --quality-prompts 2 --update-baselines --baselines-dir /tmp/refs --scenario-timeout 300 -rfEs \
     --quality-json "$OUT/flux-dev-parallel-quality.json" --benchmark-json "$OUT/flux-dev-parallel.json" \
     > "$OUT/flux-dev-parallel.log" 2>&1
   tail -n 15 "$OUT/flux-dev-parallel.log" ;;
 parallel-wan)
-  python3 -m pytest benchmarks -p no:cacheprovider --models wan2.1-t2v-1.3b --quant bf16,fp8dqrow \
+  suite benchmarks -p no:cacheprovider --models wan2.1-t2v-1.3b --quant bf16,fp8dqrow \
     --compile regional-breaks --parallel none,ulysses2 --steps 4 --rounds 3 --scenario-timeout 300 -rfEs \
     --benchmark-json "$OUT/wan-parallel-breaks.json" > "$OUT/wan-parallel-breaks.log" 2>&1
   tail -n 15 "$OUT/wan-parallel-breaks.log" ;;
@@ -84,24 +92,24 @@ store-flux-a|store-flux-b)
   half=${phase#store-flux-}
   schemes=$([ "$half" = a ] && echo bf16,int8wo,int8dq || echo fp8wo,fp8dq,fp8dqrow)
   export CUDA_VISIBLE_DEVICES=${GPU:-0}
-  python3 -m pytest benchmarks -p no:cacheprovider --models flux-dev --quant "$schemes" --compile eager,regional \
+  suite benchmarks -p no:cacheprovider --models flux-dev --quant "$schemes" --compile eager,regional \
     --fuse off,on --rounds 5 --scenario-timeout 400 --compile-cache /tmp/diffbench-store-$half -rfEs \
     --benchmark-json "$OUT/store-flux-$half.json" > "$OUT/store-flux-$half.log" 2>&1
-  [ "$half" = a ] && python3 -m pytest benchmarks -p no:cacheprovider --models flux-dev --quant int8dq \
+  [ "$half" = a ] && suite benchmarks -p no:cacheprovider --models flux-dev --quant int8dq \
     --compile regional --fuse off,on --inductor-profile max-autotune-gemm --rounds 5 --scenario-timeout 600 \
     --compile-cache /tmp/diffbench-store-$half -rfEs --benchmark-json "$OUT/store-flux-a-int8dq-autotune.json" \
     > "$OUT/store-flux-a-int8dq-autotune.log" 2>&1
   tail -n 12 "$OUT"/store-flux-$half*.log ;;
 store-rest)
   export CUDA_VISIBLE_DEVICES=${GPU:-0}
-  python3 -m pytest benchmarks -p no:cacheprovider --models flux-dev --quant bf16,fp8dqrow --compile regional \
+  suite benchmarks -p no:cacheprovider --models flux-dev --quant bf16,fp8dqrow --compile regional \
     --fuse on --batch 4 --rounds 5 --compile-cache /tmp/diffbench-store-rest -rfEs \
     --benchmark-json "$OUT/store-flux-bs4.json" > "$OUT/store-flux-bs4.log" 2>&1
-  python3 -m pytest benchmarks -p no:cacheprovider --models sdxl,flux-schnell,pixart-sigma,wan2.1-t2v-1.3b \
+  suite benchmarks -p no:cacheprovider --models sdxl,flux-schnell,pixart-sigma,wan2.1-t2v-1.3b \
     --quant bf16,fp8dqrow --compile eager,regional --rounds 5 --scenario-timeout 400 \
     --compile-cache /tmp/diffbench-store-rest -rfEs --benchmark-json "$OUT/store-models.json" \
     > "$OUT/store-models.log" 2>&1
-  python3 -m pytest benchmarks -p no:cacheprovider --models cogvideox-5b --quant bf16,fp8dqrow --compile eager,regional \
+  suite benchmarks -p no:cacheprovider --models cogvideox-5b --quant bf16,fp8dqrow --compile eager,regional \
     --steps 10 --rounds 3 --scenario-timeout 600 --compile-cache /tmp/diffbench-store-rest -rfEs \
     --benchmark-json "$OUT/store-cogvideox.json" > "$OUT/store-cogvideox.log" 2>&1
   tail -n 12 "$OUT"/store-*.log ;;
@@ -110,20 +118,20 @@ side)
 box-n2|box-n0)
   workers=${phase#box-n}; cache=/tmp/diffbench-box-compile-$workers; rm -rf "$cache"
   gpus=$([ "$workers" = 0 ] && echo 0 || echo 0,1)
-  CUDA_VISIBLE_DEVICES=$gpus python3 -m pytest benchmarks -p no:cacheprovider -n "$workers" --selection box \
+  CUDA_VISIBLE_DEVICES=$gpus suite benchmarks -p no:cacheprovider -n "$workers" --selection box \
     --rounds 3 --compile-cache "$cache" --durations-from baselines/nvidia-h100-80gb-hbm3 --scenario-timeout 400 \
     -rfEs --benchmark-json "$OUT/box-n$workers-cold.json" > "$OUT/box-n$workers-cold.log" 2>&1
   tail -n 12 "$OUT/box-n$workers-cold.log" ;;
 nightly-n2)
   for run in cold warm; do
-    python3 -m pytest benchmarks -p no:cacheprovider -n 2 --selection nightly --compile-cache "$NIGHTLY_CACHE" \
+    suite benchmarks -p no:cacheprovider -n 2 --selection nightly --compile-cache "$NIGHTLY_CACHE" \
       --scenario-timeout 300 -rfEs --benchmark-json "$OUT/nightly-n2-$run.json" > "$OUT/nightly-n2-$run.log" 2>&1
     tail -n 12 "$OUT/nightly-n2-$run.log"
   done ;;
 nightly-n0-cold|nightly-n0-warm)
   run=${phase#nightly-n0-}
   [ "$run" = cold ] && rm -rf "$NIGHTLY_CACHE"
-  CUDA_VISIBLE_DEVICES=0 python3 -m pytest benchmarks -p no:cacheprovider --selection nightly \
+  CUDA_VISIBLE_DEVICES=0 suite benchmarks -p no:cacheprovider --selection nightly \
     --compile-cache "$NIGHTLY_CACHE" --scenario-timeout 300 -rfEs --benchmark-json "$OUT/nightly-n0-$run.json" \
     > "$OUT/nightly-n0-$run.log" 2>&1
   tail -n 12 "$OUT/nightly-n0-$run.log" ;;
