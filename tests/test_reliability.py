@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 
 import pytest
 
@@ -14,6 +17,7 @@ from diffbench.build import pipelines as build
 from diffbench.measure import capabilities, runner
 
 FAULT, TARGET = os.environ["FAULT"].split(":", 1)
+SIGNALLED = []  # the controller signalled already (the scenario's next calls send nothing)
 _pipeline_call, _build = runner.pipeline_call, build.build
 if FAULT == "hang":  # import what building FLUX imports (2-3 s on CPU) now, outside every scenario's timeout:
     import diffusers  # a short --scenario-timeout then times each scenario, not the first one's imports
@@ -33,6 +37,11 @@ def pipeline_call(built, options):
             os.kill(os.getpid(), signal.SIGINT)
         if FAULT == "terminate":  # what `timeout` or a cancelled CI job does to a session
             os.kill(os.getpid(), signal.SIGTERM)
+        if FAULT == "terminate-group":  # `timeout` signals the command's whole process group: -n's workers too
+            os.killpg(os.getpgrp(), signal.SIGTERM)
+        if FAULT == "terminate-controller" and not SIGNALLED:  # `kill` of the -n controller alone, once
+            SIGNALLED.append(os.getppid())
+            os.kill(os.getppid(), signal.SIGTERM)
         if FAULT == "xfail":
             raise RuntimeError("the known error (injected)")
         return call()
@@ -176,3 +185,26 @@ def test_a_fixed_known_failure_fails_the_session_as_xpass(suite):
     result.assert_outcomes(passed=3, failed=1)
     [failure] = data["diffbench"]["failures"]
     assert failure["error_type"] == "XPASS(strict)" and "fixed now (injected)" in failure["message"]
+
+
+@pytest.mark.slow  # a -n 2 session of tiny CPU pipelines, started in a process group of its own
+@pytest.mark.parametrize("fault", ["terminate-group", "terminate-controller"])
+def test_a_terminated_session_under_xdist_still_merges_what_the_workers_timed(suite, fault):
+    """SIGTERM to the whole group (each worker stops in its scenario) or to the controller alone (each worker
+    finishes its scenario, then stops): either way the controller collects the workers' results and merges them."""
+    suite.makepyfile(faults=FAULTS_PLUGIN)
+    env = dict(os.environ, FAULT=f"{fault}:flux-dev-int8wo-eager-nofuse-bs2", PYTHONPATH=str(suite.path))
+    for name in ("PYTEST_XDIST_WORKER", "PYTEST_XDIST_WORKER_COUNT", "PYTEST_XDIST_TESTRUNUID"):
+        env.pop(name, None)
+    done = subprocess.run([sys.executable, "-m", "pytest", *COMMON, "-n", "2", "-p", "no:cacheprovider"],
+                          cwd=suite.path, env=env, capture_output=True, text=True, timeout=600,
+                          start_new_session=True)  # a group of its own: the signal must not reach this test
+    assert done.returncode == 2, done.stdout[-3000:] + done.stderr[-3000:]  # pytest's "interrupted"
+    assert "xdist worker results into out.json" in done.stdout, done.stdout[-3000:]  # merged
+    data = json.loads((suite.path / "out.json").read_text())
+    ran = {b["extra_info"]["scenario"] for b in data["benchmarks"]}
+    assert "flux-dev-int8wo-eager-nofuse-bs1" in ran  # timed on that worker before the signal
+    if fault == "terminate-group":  # stopped inside the scenario it was timing, and says so
+        assert "flux-dev-int8wo-eager-nofuse-bs2" not in ran
+        # (each worker stopped in a scenario; the merged file names one of them)
+        assert data["diffbench"]["interrupted"]["scenario"] not in ran

@@ -381,8 +381,8 @@ def cache_block(calibration: dict[str, Any], checked: list[dict[str, Any]]) -> l
                        "bounds: " + ("PASSES" if passes else "rejected"))
     mutated = [c for c in checked if c["kind"] == "mutation" and c["cache"] != "none"]
     if mutated:
-        out += ["# Each cache set to skip more than its mode says (bf16, CACHE_MUTATIONS in tools/calibrate_quality.py),",
-                "# against the bounds bf16 with that cache faces; worst prompt:"]
+        out += ["# Each cache set to skip more than its mode says (bf16, CACHE_MUTATIONS in "
+                "tools/calibrate_quality.py),", "# against the bounds bf16 with that cache faces; worst prompt:"]
     for c in sorted(mutated, key=lambda c: (c["cache"], c["mutation"]["value"])):
         failed = ", ".join(g.rsplit("_", 1)[0] for g, v in c["gates"].items() if v["fails"])
         setting = f"{c['cache']} {c['mutation']['setting']} {c['mutation']['mode_value']} -> {c['mutation']['value']}"

@@ -8,7 +8,8 @@ holds each guard against the installed releases and an untested one):
   (reached through `config._benchmarksession`) so that xdist workers time and each writes its own file.
 - pytest-xdist: `workers.make_scheduler` subclasses `LoadScopeScheduling`, overriding `_split_scope` and
   `_reschedule` (reading `workqueue`, `assigned_work`, `_pending_of`) to hand out whole pipelines, and
-  `_assign_work_unit` (reordering `workqueue`) to hand them out longest first (`--durations-from`).
+  `_assign_work_unit` (reordering `workqueue`) to hand them out longest first (`--durations-from`); and
+  `plugin._drain_workers` sets the controller's `DSession.shouldstop` (its own stop, as for --maxfail) on SIGTERM.
 """
 
 from __future__ import annotations

@@ -149,6 +149,7 @@ def pytest_xdist_auto_num_workers(config: pytest.Config) -> int | None:
 
 @pytest.hookimpl(optionalhook=True)  # how tests are handed out, each worker's device and results
 def pytest_xdist_make_scheduler(config: pytest.Config, log):
+    plugin.stop_on_terminate(config)  # the controller's SIGTERM: collect the workers' results, then merge
     return workers.make_scheduler(config, log)
 
 
