@@ -116,7 +116,7 @@ def test_offload_needs_cuda(offload):
 
 
 def test_known_failures_apply_by_version_and_gpu(monkeypatch):
-    monkeypatch.setattr(capabilities, "_installed_version", dict(torchao="0.18.0", diffusers="0.42.1").get)
+    monkeypatch.setattr(capabilities.internals, "installed", dict(torchao="0.18.0", diffusers="0.42.1").get)
     reason, run = capabilities.expected_failure(Scenario("flux-dev", "int8dq", "regional"), H100)
     assert "torch._int_mm" in reason and run
     assert capabilities.expected_failure(Scenario("flux-dev", "int8dq", "regional"), CPU) is None
@@ -126,7 +126,7 @@ def test_known_failures_apply_by_version_and_gpu(monkeypatch):
     regional_all_fp8 = Scenario("flux-dev", "fp8dqrow", "regional-all")
     assert "Float8Tensor" in capabilities.expected_failure(regional_all_fp8, H100)[0]
     assert capabilities.expected_failure(Scenario("flux-dev", "fp8dqrow", "regional"), H100) is None
-    monkeypatch.setattr(capabilities, "_installed_version", dict(torchao="0.19.0", diffusers="0.42.1").get)
+    monkeypatch.setattr(capabilities.internals, "installed", dict(torchao="0.19.0", diffusers="0.42.1").get)
     assert capabilities.expected_failure(Scenario("flux-dev", "int8dq", "regional"), H100) is None
     assert capabilities.expected_failure(regional_all_fp8, H100) is None
 

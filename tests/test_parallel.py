@@ -83,7 +83,7 @@ def test_wan_in_parallel_under_a_fullgraph_regional_compile_is_a_known_failure_o
     from diffbench.measure import capabilities
 
     two_gpus = Target("cuda", (9, 0), "NVIDIA H200", accelerators=2)
-    monkeypatch.setattr(capabilities, "_installed_version", dict(torchao="0.18.0", diffusers="0.42.1").get)
+    monkeypatch.setattr(capabilities.internals, "installed", dict(torchao="0.18.0", diffusers="0.42.1").get)
     wan = Scenario("wan2.1-t2v-1.3b", "bf16", "regional", parallel="ulysses2")
     reason, run = capabilities.expected_failure(wan, two_gpus, "synthetic", "benchmarks")
     assert "inspect.signature" in reason and run
@@ -92,7 +92,7 @@ def test_wan_in_parallel_under_a_fullgraph_regional_compile_is_a_known_failure_o
                   Scenario("wan2.1-t2v-1.3b", "bf16", "regional-breaks", parallel="ulysses2"),
                   Scenario("wan2.1-t2v-1.3b", "bf16", "regional")):
         assert capabilities.expected_failure(other, two_gpus, "synthetic", "benchmarks") is None
-    monkeypatch.setattr(capabilities, "_installed_version", dict(torchao="0.18.0", diffusers="0.43.0").get)
+    monkeypatch.setattr(capabilities.internals, "installed", dict(torchao="0.18.0", diffusers="0.43.0").get)
     assert capabilities.expected_failure(wan, two_gpus, "synthetic", "benchmarks") is None  # a newer diffusers runs it
 
 
@@ -100,7 +100,7 @@ def test_wan_fp8dqrow_on_random_weights_is_a_known_failure_on_a_gpu_only(monkeyp
     from diffbench.measure import capabilities
 
     gpu = Target("cuda", (9, 0), "NVIDIA H200")
-    monkeypatch.setattr(capabilities, "_installed_version", dict(torchao="0.18.0", diffusers="0.42.1").get)
+    monkeypatch.setattr(capabilities.internals, "installed", dict(torchao="0.18.0", diffusers="0.42.1").get)
     wan_fp8 = Scenario("wan2.1-t2v-1.3b", "fp8dqrow", "regional")
     assert "NaN" in capabilities.expected_failure(wan_fp8, gpu, "synthetic", "benchmarks")[0]
     assert capabilities.expected_failure(wan_fp8, gpu, "proxy", "benchmarks") is None

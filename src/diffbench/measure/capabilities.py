@@ -12,7 +12,7 @@ from functools import cache
 
 import torch
 
-from diffbench.build import attention
+from diffbench.build import attention, internals
 from diffbench.spec.attention import ATTENTION_KERNELS
 from diffbench.spec.parallel import PARALLEL_MODES
 from diffbench.spec.rules import KNOWN_FAILURES
@@ -89,15 +89,6 @@ def parallel_unavailable(scenario: Scenario, target: Target) -> str | None:
     return None
 
 
-def _installed_version(distribution: str) -> str | None:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version(distribution)
-    except PackageNotFoundError:
-        return None
-
-
 def expected_failure(scenario: Scenario, target: Target, weights: str = "", suite: str = "") -> tuple[str, bool] | None:
     """The reason (with link and probe finding) of a known failure that applies to this scenario here (with
     these weights, in this suite), and whether to run it; None when none applies."""
@@ -109,7 +100,7 @@ def expected_failure(scenario: Scenario, target: Target, weights: str = "", suit
         if (known.device and known.device != target.device or known.weights and known.weights != weights
                 or known.suites and suite not in known.suites):
             continue
-        installed = {name: _installed_version(name) for name in known.versions}
+        installed = {name: internals.installed(name) for name in known.versions}
         if any(installed[name] is None or installed[name] not in SpecifierSet(spec)
                for name, spec in known.versions.items()):
             continue

@@ -3,8 +3,9 @@
 
 Two properties of each mode decide how its results may be read:
 - `lossless`: the output is the uncached one up to rounding (text K/V computed once); every other mode trades
-  quality for speed, and the quality suite allows it bounds of its own (`data/thresholds.toml`, [cache.*]; a
-  cached scenario is held to the looser of those and its scheme's: `spec/gates.py`).
+  quality for speed, and the quality suite allows it bounds of its own (`data/thresholds.toml`, [cache.*],
+  derived with bf16: with bf16 they are the whole allowance, with another scheme the looser of those and the
+  scheme's holds: `spec/gates.py`).
 - `adaptive`: the mode decides from the activations whether to reuse (a threshold on a residual's change), so
   how much it skips, and so its speed, depends on the weights: on random (synthetic) weights its latency says
   nothing and is marked weight-dependent; the trained proxy measures its quality and computed fraction. A fixed
