@@ -11,7 +11,7 @@ import pytest
 
 FAULTS_PLUGIN = '''
 """Injects faults into chosen scenarios (loaded with -p faults)."""
-import os, signal, time
+import inspect, os, signal, time
 import torch
 from diffbench.build import pipelines as build
 from diffbench.measure import capabilities, runner
@@ -37,6 +37,8 @@ def pipeline_call(built, options):
             os.kill(os.getpid(), signal.SIGINT)
         if FAULT == "terminate":  # what `timeout` or a cancelled CI job does to a session
             os.kill(os.getpid(), signal.SIGTERM)
+        if FAULT == "terminate-timing" and any(f.function == "timed_round" for f in inspect.stack()):
+            os.kill(os.getpid(), signal.SIGTERM)  # inside pytest-benchmark's timed rounds, not the first call
         if FAULT == "terminate-group":  # `timeout` signals the command's whole process group: -n's workers too
             os.killpg(os.getpgrp(), signal.SIGTERM)
         if FAULT == "terminate-controller" and not SIGNALLED:  # `kill` of the -n controller alone, once
@@ -125,8 +127,10 @@ def test_a_hang_past_the_scenario_timeout_is_recorded(suite):
     assert "Timeout" in failure["message"]
 
 
-@pytest.mark.parametrize("fault", ["interrupt", "terminate"])
+@pytest.mark.parametrize("fault", ["interrupt", "terminate", "terminate-timing"])
 def test_an_interrupted_session_names_the_scenario_it_stopped_in(suite, fault):
+    """Stopped in a scenario's first call or in its timed rounds (where pytest-benchmark has begun its record of
+    the scenario, with no round in it yet), the session writes what it timed before."""
     result, data = _run(suite, f"{fault}:flux-dev-int8wo-eager-nofuse-bs1")
     assert result.ret == 2  # pytest's "interrupted"
     assert {b["extra_info"]["scenario"] for b in data["benchmarks"]} == {

@@ -15,13 +15,15 @@
 #   nightly-n2   the nightly selection with two workers, cold (a new compile cache) then warm (the same cache)
 #   nightly-n0-cold, nightly-n0-warm   the nightly selection in one process on GPU 0 (warm: the cache an earlier
 #            phase left)
-#   store-flux-a, store-flux-b   issue 21, the H200 store's FLUX.1-dev matrix (1024², 28 steps, 5 rounds) in two
-#            halves: bf16/int8wo/int8dq, and fp8wo/fp8dq/fp8dqrow, x eager/regional x fuse off/on (compiled int8dq
-#            with autotuned GEMMs); each on GPU $GPU (default 0)
+#   store-flux-a, store-flux-b   issue 21, the H200 store's FLUX.1-dev matrix (1024², 28 steps, 3 rounds as the
+#            H100 store) in two halves: bf16/int8wo (+ int8dq: compiled with autotuned GEMMs, eager 1 round), and
+#            fp8wo/fp8dq/fp8dqrow, x eager/regional x fuse off/on; each on GPU $GPU (default 0)
 #   store-rest   the store's batch-4 pair and the other models, bf16 against their best scheme, on GPU $GPU
 #   side PHASE_A PHASE_B   two phases at once, A on GPU 0 and B on GPU 1 (a 2-GPU machine)
 #   start PHASE ...   run phases detached (setsid), writing under /tmp/detached: they outlive the device's
-#            10-minute command limit while the machine is held (the next call must come within its idle time)
+#            10-minute command limit while the machine is held (the next call must come within its idle time);
+#            DEADLINE_IN=SECONDS ends the last suite by SIGTERM that long after the start (default a day), so one
+#            still running when the session's device time ends has written what it timed
 #   collect  wait (up to 9.5 minutes) for the detached phases, then copy what they wrote to $OUT
 # A one-process nightly took more than 10 minutes on the H200 (11 of 14 scenarios in 9.5): run it with start/collect.
 set -uo pipefail
@@ -29,7 +31,7 @@ DETACHED=/tmp/detached
 case $1 in
 start)
   shift; rm -rf "$DETACHED"; mkdir -p "$DETACHED"
-  OUT=$DETACHED DEADLINE=$(( $(date +%s) + 86400 )) setsid nohup bash "$0" "$@" > "$DETACHED/session.log" 2>&1 < /dev/null &
+  OUT=$DETACHED DEADLINE=$(( $(date +%s) + ${DEADLINE_IN:-86400} )) setsid nohup bash "$0" "$@" > "$DETACHED/session.log" 2>&1 < /dev/null &
   echo $! > "$DETACHED/pid"; echo "started: $*"; exit 0 ;;
 collect)
   pid=$(cat "$DETACHED/pid")
@@ -37,15 +39,21 @@ collect)
   kill -0 "$pid" 2>/dev/null && echo "still running: collect again"
   cp "$DETACHED"/* "$OUT"/ 2>/dev/null; tail -n 15 "$DETACHED/session.log"; exit 0 ;;
 esac
-# once per machine session: the phases a `side` starts find it done
-[ -n "${DIFFBENCH_SETUP_DONE:-}" ] || source tools/gpu_setup.sh
+# once per machine session: the phases a `side` starts find it done. DIFFBENCH_DRY_RUN=1 (tests/test_gpu_session.py,
+# on a CPU) only collects each suite: its options are checked before device time is spent on them
+[ -n "${DIFFBENCH_SETUP_DONE:-}${DIFFBENCH_DRY_RUN:-}" ] || source tools/gpu_setup.sh
 export DIFFBENCH_SETUP_DONE=1
 # The device kills a command at 10 minutes with no chance to write what it timed (a cold `parallel` lost all 10
 # of its finished tests so). A suite stopped by SIGTERM writes its JSON (the plugin stops it as Ctrl-C does), so
 # each suite gets a SIGTERM before that limit; detached phases (start) have none.
 export DEADLINE=${DEADLINE:-$(( $(date +%s) + 570 ))}
+dry_run() {  # options parsed and scenarios collected; on a CPU a CUDA-only scheme is refused after the parse: fine
+  local log; log=$(python3 -m pytest "$@" --collect-only -q 2>&1) && return
+  echo "$log"; grep -q "needs a CUDA device and none is in use" <<< "$log" || echo "$*" >> "$OUT/dry-run-failed"
+}
 suite() {
   local left=$(( DEADLINE - $(date +%s) ))
+  [ -n "${DIFFBENCH_DRY_RUN:-}" ] && { dry_run "$@"; return; }
   timeout -s TERM -k 30 $(( left > 1 ? left : 1 )) python3 -m pytest "$@"
 }
 NIGHTLY_CACHE=/tmp/diffbench-nightly-compile
@@ -89,16 +97,21 @@ parallel-wan)
     --benchmark-json "$OUT/wan-parallel-breaks.json" > "$OUT/wan-parallel-breaks.log" 2>&1
   tail -n 15 "$OUT/wan-parallel-breaks.log" ;;
 store-flux-a|store-flux-b)
+  # 3 rounds, as the H100 store was made; eager int8dq (40 s a call, host-bound) with 1
   half=${phase#store-flux-}
-  schemes=$([ "$half" = a ] && echo bf16,int8wo,int8dq || echo fp8wo,fp8dq,fp8dqrow)
+  schemes=$([ "$half" = a ] && echo bf16,int8wo || echo fp8wo,fp8dq,fp8dqrow)
   export CUDA_VISIBLE_DEVICES=${GPU:-0}
   suite benchmarks -p no:cacheprovider --models flux-dev --quant "$schemes" --compile eager,regional \
-    --fuse off,on --rounds 5 --scenario-timeout 400 --compile-cache /tmp/diffbench-store-$half -rfEs \
+    --fuse both --rounds 3 --scenario-timeout 400 --compile-cache /tmp/diffbench-store-$half -rfEs \
     --benchmark-json "$OUT/store-flux-$half.json" > "$OUT/store-flux-$half.log" 2>&1
-  [ "$half" = a ] && suite benchmarks -p no:cacheprovider --models flux-dev --quant int8dq \
-    --compile regional --fuse off,on --inductor-profile max-autotune-gemm --rounds 5 --scenario-timeout 600 \
-    --compile-cache /tmp/diffbench-store-$half -rfEs --benchmark-json "$OUT/store-flux-a-int8dq-autotune.json" \
-    > "$OUT/store-flux-a-int8dq-autotune.log" 2>&1
+  if [ "$half" = a ]; then
+    suite benchmarks -p no:cacheprovider --models flux-dev --quant int8dq --compile regional --fuse both \
+      --inductor-profile max-autotune-gemm --rounds 3 --scenario-timeout 600 --compile-cache /tmp/diffbench-store-a \
+      -rfEs --benchmark-json "$OUT/store-flux-a-int8dq-autotune.json" > "$OUT/store-flux-a-int8dq-autotune.log" 2>&1
+    suite benchmarks -p no:cacheprovider --models flux-dev --quant int8dq --compile eager --fuse both --rounds 1 \
+      --scenario-timeout 400 -rfEs --benchmark-json "$OUT/store-flux-a-int8dq-eager.json" \
+      > "$OUT/store-flux-a-int8dq-eager.log" 2>&1
+  fi
   tail -n 12 "$OUT"/store-flux-$half*.log ;;
 store-rest)
   export CUDA_VISIBLE_DEVICES=${GPU:-0}

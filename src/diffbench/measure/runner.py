@@ -108,8 +108,14 @@ def run(benchmark, built: Built, options: RunOptions) -> Any:
         round_s.append(seconds)
         return result
 
-    with compilation.recompiles_forbidden(compiled):
-        output = benchmark.pedantic(timed_round, rounds=options.rounds, iterations=1, warmup_rounds=0)
+    try:
+        with compilation.recompiles_forbidden(compiled):
+            output = benchmark.pedantic(timed_round, rounds=options.rounds, iterations=1, warmup_rounds=0)
+    except BaseException:
+        # pytest-benchmark marks its record failed on an Exception only: stopped by Ctrl-C or SIGTERM mid-round,
+        # the record stays, roundless, and writing the results JSON fails on it (min() of no rounds)
+        benchmark.has_error = True
+        raise
     images = outputs(output)
     try:
         metrics.guard_finite(images, built.scenario.id)  # NaN is a failure, not a latency
