@@ -21,9 +21,10 @@ def report():
 
 
 CPU_SESSIONS = ["cpu-1", "cpu-2", "cpu-3"]
+GPU_SESSIONS = ["gpu-gate", "gpu-nightly"]
 
 
-@pytest.mark.parametrize("label", ["gpu", *CPU_SESSIONS])
+@pytest.mark.parametrize("label", [*GPU_SESSIONS, *CPU_SESSIONS])
 def test_reruns_of_the_same_code_are_not_regressions(report, label):
     rates = report["sets"][label]
     real = rates["real_false_alarms"]
@@ -31,10 +32,20 @@ def test_reruns_of_the_same_code_are_not_regressions(report, label):
     assert rates["simulated"]["0%"]["regression"] <= 1 / 30
 
 
+@pytest.mark.xfail(strict=True, reason="not met with one run a side since the nightly pair: two runs in a row on one "
+                   "H200 moved pixart-sigma bf16 regional by +12.5% between their closest rounds with its GPU kernel "
+                   "time unchanged (+0.4%), so the gpu allowance is 13% and the injected +10% (measured +9.4%) is "
+                   "missed in 3 of 6 real pairs (baselines/error-rates.md)")
 def test_a_ten_percent_slowdown_is_caught_under_gpu_noise(report):
-    gpu = report["sets"]["gpu"]
+    gpu = report["sets"]["gpu-gate"]
     assert gpu["simulated"]["10%"]["regression"] >= 0.95
     assert gpu["real_detections"]["cases"] and gpu["real_detections"]["caught"] == gpu["real_detections"]["cases"]
+
+
+def test_the_gpu_allowance_is_set_by_the_nightly_pair(report):
+    """The gate session alone would allow 2%; the nightly selection's six models, run twice in a row, moved more."""
+    assert report["classes"]["gpu"]["allowance"] >= 0.12
+    assert report["sets"]["gpu-gate"]["real_detections"]["caught"] >= 3  # the +24.8% run is still caught
 
 
 @pytest.mark.parametrize("label", CPU_SESSIONS)
@@ -50,8 +61,9 @@ def test_a_thirty_percent_slowdown_is_caught_under_cpu_noise_with_one_run_a_side
 
 def test_host_bound_reruns_across_hosts_are_not_regressions(report):
     """Eager fp8dqrow on the H200: its wall time moved with the host between the committed runs."""
-    alarms = report["sets"]["gpu"]["real_false_alarms"]["alarms"]
-    assert not [a for a in alarms if "fp8dqrow-eager" in a]
+    for label in GPU_SESSIONS:
+        alarms = report["sets"][label]["real_false_alarms"]["alarms"]
+        assert not [a for a in alarms if "fp8dqrow-eager" in a], label
 
 
 def test_the_committed_allowances_are_the_measured_ones(report):
@@ -72,7 +84,7 @@ def test_the_cpu_class_has_a_process_sd_and_the_gpu_one_says_why_not(report):
 def test_each_cpu_session_has_its_own_process_sd_and_session_2_is_the_noisiest(report):
     own = {label: report["sets"][label]["session_process_sd"] for label in CPU_SESSIONS}
     assert all(sd > 0 for sd in own.values()) and max(own, key=own.get) == "cpu-2", own
-    assert report["sets"]["gpu"]["session_process_sd"] is None  # 3 clean reruns: too few
+    assert report["sets"]["gpu-gate"]["session_process_sd"] is None  # 3 clean reruns: too few
 
 
 def test_the_cpu_sessions_moved_as_a_whole(report):
@@ -135,5 +147,5 @@ def test_several_processes_beat_one_on_the_cpu(report, label):
 def test_gpu_has_too_few_runs_for_processes_and_says_so(report):
     """3 clean GPU reruns of one scenario and 2 slowed ones: no multi-process estimate is invented."""
     for k in ("3", "5"):
-        estimate = report["sets"]["gpu"]["processes"][k]
+        estimate = report["sets"]["gpu-gate"]["processes"][k]
         assert all("missing" in estimate[part] for part in ("real_false_alarms", "real_detections", "simulated"))

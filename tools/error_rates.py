@@ -92,7 +92,11 @@ RERUNS = (
                       "flux-dev-fp8dqrow-regional-fuse-bs1", 0.10),
                      ("nvidia-h200/gate/flux-run-c-fp8dqrow-regional-10pct-slower.json",
                       "flux-dev-fp8dqrow-regional-fuse-bs1", 0.10)),
-             target=0.10),
+             target=0.10, session="gate"),
+    # the nightly selection twice in a row on one H200 (-n 0; the first with a new compile cache, the second with
+    # the cache the first left): 13 scenarios of six models, no slowdown injected
+    RerunSet("gpu", clean=("nvidia-h200/nightly/nightly-n0-cold.json", "nvidia-h200/nightly/nightly-n0-warm.json"),
+             target=0.10, session="nightly"),
     # CPU sessions (tiny FLUX, 32 steps, 10 rounds, on the 2-core CI kind, nothing else running), each slowed run
     # made right after a clean one. Compare judges runs of one session: across sessions the whole machine moved (session 2 ran about
     # 35% faster than session 1 throughout), which the report measures as the session centres.

@@ -105,8 +105,10 @@ class ProcessNoise:
     kind: str = ""
 
 
-def load_process_noise(path: Path = RUN_NOISE_FILE) -> dict[str, ProcessNoise]:
-    """Noise class → its measured process sd (classes without `process_sd` have none); empty without the file."""
+def load_process_noise(path: Path | None = None) -> dict[str, ProcessNoise]:
+    """Noise class → its measured process sd (classes without `process_sd` have none); empty without the file
+    (RUN_NOISE_FILE unless given, read when called: tests of the rules pin their own)."""
+    path = path or RUN_NOISE_FILE
     if not path.exists():
         return {}
     try:
@@ -117,8 +119,10 @@ def load_process_noise(path: Path = RUN_NOISE_FILE) -> dict[str, ProcessNoise]:
         raise ValueError(f"{path}: expected [<class>] process_sd = <sd>, process_df = <df> ({exc})") from None
 
 
-def load_run_noise(path: Path = RUN_NOISE_FILE) -> dict[str, float]:
-    """Noise class → run-to-run allowance (a fraction), from the measured file; empty when there is none."""
+def load_run_noise(path: Path | None = None) -> dict[str, float]:
+    """Noise class → run-to-run allowance (a fraction), from the measured file (as load_process_noise); empty
+    when there is none."""
+    path = path or RUN_NOISE_FILE
     if not path.exists():
         return {}
     try:
