@@ -1,7 +1,8 @@
 """Keeping a generated section of a markdown file (the README's measured results) up to date.
 
-The section lies between two markers; `diffbench report --readme FILE` replaces what is between them and
-nothing else. A file without exactly one pair of markers, start before end, is refused.
+A section lies between two markers named after it (`results`: `diffbench report --readme FILE`; `gpus`:
+`diffbench gpus --readme FILE`); the command replaces what is between them and nothing else. A file without
+exactly one pair of the section's markers, start before end, is refused.
 """
 
 from __future__ import annotations
@@ -10,38 +11,44 @@ from pathlib import Path
 
 from diffbench.store.atomic import atomic_write_bytes
 
-START = "<!-- diffbench:results:start -->"
-END = "<!-- diffbench:results:end -->"
+
+
+def markers(section: str = "results") -> tuple[str, str]:
+    return f"<!-- diffbench:{section}:start -->", f"<!-- diffbench:{section}:end -->"
+
+
+START, END = markers("results")  # `diffbench report --readme`'s section
 
 
 class ReadmeError(ValueError):
     """The file cannot take the generated section (the message names it)."""
 
 
-def _bounds(path: Path, text: str) -> tuple[int, int]:
-    starts, ends = text.count(START), text.count(END)
+def _bounds(path: Path, text: str, section: str) -> tuple[int, int]:
+    first, last = markers(section)
+    starts, ends = text.count(first), text.count(last)
     if starts != 1 or ends != 1:
-        raise ReadmeError(f"{path}: needs exactly one {START} and one {END} line around the generated section "
+        raise ReadmeError(f"{path}: needs exactly one {first} and one {last} line around the generated section "
                           f"(found {starts} and {ends})")
-    start, end = text.index(START) + len(START), text.index(END)
+    start, end = text.index(first) + len(first), text.index(last)
     if end < start:
-        raise ReadmeError(f"{path}: {END} comes before {START}")
+        raise ReadmeError(f"{path}: {last} comes before {first}")
     return start, end
 
 
-def read(path: Path) -> str:
+def read(path: Path, section: str = "results") -> str:
     """The file's text, checked for the markers (before anything is generated)."""
     try:
         text = path.read_text()
     except (OSError, UnicodeDecodeError) as exc:
         raise ReadmeError(f"{path}: cannot read ({exc})") from None
-    _bounds(path, text)
+    _bounds(path, text, section)
     return text
 
 
-def splice(path: Path, markdown: str, note: str = "") -> None:
-    """Replace the text between the markers of `path` with `markdown` (atomically)."""
-    text = read(path)
-    start, end = _bounds(path, text)
+def splice(path: Path, markdown: str, note: str = "", section: str = "results") -> None:
+    """Replace the text between the section's markers in `path` with `markdown` (atomically)."""
+    text = read(path, section)
+    start, end = _bounds(path, text, section)
     body = (f"<!-- {note} -->\n\n" if note else "") + markdown.strip("\n")
     atomic_write_bytes(path, (text[:start] + "\n" + body + "\n" + text[end:]).encode())

@@ -56,7 +56,7 @@ def by_model(results: Results) -> dict[str, list[Measurement]]:
     return groups
 
 
-def _cell(value: Any, digits: int = 3) -> str:
+def cell(value: Any, digits: int = 3) -> str:
     if value is None:
         return "—"
     if isinstance(value, float):
@@ -76,16 +76,16 @@ def table(model: str, measurements: list[Measurement], seeds: Seeds | None = Non
                *(["host_peak_rss"] if host else []), *metrics, *(SEED_FIGURE_COLUMNS if seeds else ())]
     rows = []
     for m in measurements:
-        row = [ckpt(model, m.get("weights") or weights), _cell(m.get("batch")), _cell(bool(m.get("fuse_qkv"))),
-               _cell(m.get("compile")), _cell(bool(m.get("compile_vae"))), _cell(m.get("scheme")),
-               _cell(m.number("model_memory_gib")),
-               _cell(m.number("peak_memory_gib")), _cell(m.median), _cell(m.number("step_s")),
-               _cell(m.number("first_call_s")), *(_cell(m.get(c) or OPTIONAL_COLUMNS[c]) for c in optional),
-               *([_cell(m.number("host_peak_rss_gib"))] if host else []), *(_cell(m.quality(q), 4) for q in metrics)]
+        row = [ckpt(model, m.get("weights") or weights), cell(m.get("batch")), cell(bool(m.get("fuse_qkv"))),
+               cell(m.get("compile")), cell(bool(m.get("compile_vae"))), cell(m.get("scheme")),
+               cell(m.number("model_memory_gib")),
+               cell(m.number("peak_memory_gib")), cell(m.median), cell(m.number("step_s")),
+               cell(m.number("first_call_s")), *(cell(m.get(c) or OPTIONAL_COLUMNS[c]) for c in optional),
+               *([cell(m.number("host_peak_rss_gib"))] if host else []), *(cell(m.quality(q), 4) for q in metrics)]
         if seeds:
             seed = seed_row(m, gpu, seeds)
-            row += [_cell(_float(seed.get("time")) if seed else None),
-                    _cell(_float(seed.get("model_memory")) if seed else None)]
+            row += [cell(_float(seed.get("time")) if seed else None),
+                    cell(_float(seed.get("model_memory")) if seed else None)]
         rows.append(row)
     return headers, rows
 
@@ -236,7 +236,7 @@ def quantization_cost_lines(results: Results) -> list[str]:
     if not records:
         return []
     columns = [c for c in QUANTIZATION_COST_COLUMNS if any(r.get(c) is not None for r in records)]
-    rows = [[r.get("model", "?"), r.get("scheme", "?"), r.get("path", "?"), *(_cell(r.get(c)) for c in columns)]
+    rows = [[r.get("model", "?"), r.get("scheme", "?"), r.get("path", "?"), *(cell(r.get(c)) for c in columns)]
             for r in records]
     return ["## Quantization cost", "",
             "Each path starts from the same saved bf16 denoiser and ends with the quantized denoiser on the device "
@@ -256,11 +256,11 @@ def context_parallel_lines(results: Results) -> list[str]:
         single = results.measurements.get(layout.get("single_gpu_scenario"))
         busy, steps = m.number("gpu_kernel_s"), m.number("steps")
         idle = (m.median - busy) / steps if busy is not None and steps else None
-        rows.append([f"`{m.scenario}`", _cell(layout.get("gpus")), _cell(m.median),
-                     _cell(single.median if single else None), _cell(_float(layout.get("speedup")), 2),
-                     _cell(_float(layout.get("efficiency")), 2), _cell(m.number("gpu_busy"), 2),
-                     *(_cell(_float(layout.get(key)), 4) for key in ("compute_per_step_s", "communication_per_step_s")),
-                     _cell(idle, 4)])
+        rows.append([f"`{m.scenario}`", cell(layout.get("gpus")), cell(m.median),
+                     cell(single.median if single else None), cell(_float(layout.get("speedup")), 2),
+                     cell(_float(layout.get("efficiency")), 2), cell(m.number("gpu_busy"), 2),
+                     *(cell(_float(layout.get(key)), 4) for key in ("compute_per_step_s", "communication_per_step_s")),
+                     cell(idle, 4)])
     if not rows:
         return []
     headers = ["scenario", "gpus", "time", "one GPU", "speedup", "efficiency", "gpu_busy", "compute/step",
