@@ -478,3 +478,14 @@ def test_several_processes_are_checked_and_merged_like_single_runs(tmp_path, cap
                             failures=[dict(scenario=FP8, error_type="RuntimeError", message="boom")])
     rows = across(bases, [*news, failing])
     assert rows[FP8].status == "regression" and "failed in NEW: RuntimeError: boom" in rows[FP8].notes
+
+
+def test_a_flagged_scenario_says_how_the_host_probe_moved_without_changing_its_verdict(tmp_path):
+    """The host probe (seconds of a fixed loop of tiny CPU ops, before each round) is reported beside a flagged
+    latency, not judged: a rule on it needs measured error rates first."""
+    probe = lambda seconds: {s: {"host_probe_s": seconds} for s in MEDIANS}  # noqa: E731
+    base = make(tmp_path, "base", info=probe(0.002))
+    new = make(tmp_path, "new", seed=7, slower={FP8: 1.10}, info=probe(0.0025))
+    rows = {row.scenario: row for row in compare(results.load(base), results.load(new), QUIET).rows}
+    assert rows[FP8].status == "regression" and "host probe +25.0%" in rows[FP8].notes[-1]
+    assert not [note for note in rows[BF16].notes if "host probe" in note]  # ok: nothing to explain

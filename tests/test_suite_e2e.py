@@ -13,6 +13,7 @@ EXTRA_INFO_FIELDS = {
     "scenario", "model", "scheme", "compile", "fuse_qkv", "batch", "weights",
     "model_memory_gib", "memory_source", "peak_memory_gib", "peak_reserved_gib", "weights_gib",
     "load_s", "quantize_s", "first_call_s", "step_s", "step_cv", "steps", "inductor_flags", "rounds_spread",
+    "host_probe_s",
 }
 
 
@@ -32,6 +33,7 @@ def test_benchmark_json_carries_every_field(suite):
         assert info["memory_source"] == "process_rss" and info["weights"] == "tiny"
         assert info["steps"] == 2 and bench["stats"]["rounds"] == 2
         assert info["output_shape"][0] == info["batch"]
+        assert 0 < info["host_probe_s"] < 1  # 2000 tiny CPU additions: milliseconds
     env = data["machine_info"]["diffbench"]
     assert {"torch", "torchao", "diffusers", "transformers", "gpu", "weights"} <= env.keys()
     # Quantized memory is below bf16 memory for the same model.

@@ -366,6 +366,9 @@ def _measured(base: Measurement, new: Measurement, gpu: str | None, t: Tolerance
     if reruns is not None and latency.status in ("regression", "inconclusive"):
         latency = confirm(latency, base, reruns, t)
     row = Row(base.scenario, latency.status, base, new, [latency.note] if latency.note else [], kind)
+    host = relative(base.number("host_probe_s"), new.number("host_probe_s"))
+    if host is not None and latency.status != "ok":  # said, not judged: the rule awaits measured error rates
+        row.notes.append(f"host probe {host:+.1%} (the host's own speed: + is slower)")
     growth = relative(base.number("peak_memory_gib"), new.number("peak_memory_gib"))
     if growth is not None and growth > t.memory:
         row.status = "regression"

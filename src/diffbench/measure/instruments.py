@@ -41,6 +41,22 @@ def timed(fn: Callable[[], Any]) -> tuple[float, Any]:
     return time.perf_counter() - start, result
 
 
+# The host's own speed, timed before every round: a fixed loop of tiny CPU tensor ops costs what launching a GPU
+# kernel costs the host (Python and torch's dispatcher per op). A slower host moves it; host work the code adds
+# to a call (a sleep, a sync, a new hook) does not. Measured on the H200, two runs in a row moved a GPU-bound
+# scenario's wall time by 12.5% with its GPU kernel time unchanged (README "Comparing runs").
+HOST_PROBE_OPS = 2000
+
+
+def host_probe_s(ops: int = HOST_PROBE_OPS) -> float:
+    """Seconds for `ops` additions of two 16-element CPU tensors."""
+    a, b = torch.ones(16), torch.ones(16)
+    start = time.perf_counter()
+    for _ in range(ops):
+        torch.add(a, b)
+    return time.perf_counter() - start
+
+
 def step_times(pipe, fn: Callable[[], Any], device: str) -> list[float]:
     """Seconds per denoising step, from one call: every pipeline calls `scheduler.step` once per step."""
     scheduler = pipe.scheduler

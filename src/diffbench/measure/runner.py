@@ -102,6 +102,7 @@ def run(benchmark, built: Built, options: RunOptions) -> Any:
     work = cache_work.of_built(built, call, options.source.trained)  # cached: one more call, counting its work
     instruments.reset_peak(options.device)
     round_s: list[float] = []
+    host_probe: list[float] = []  # before each round, outside the time pytest-benchmark records
 
     def timed_round():
         seconds, result = instruments.timed(call)
@@ -110,7 +111,8 @@ def run(benchmark, built: Built, options: RunOptions) -> Any:
 
     try:
         with compilation.recompiles_forbidden(compiled):
-            output = benchmark.pedantic(timed_round, rounds=options.rounds, iterations=1, warmup_rounds=0)
+            output = benchmark.pedantic(timed_round, setup=lambda: host_probe.append(instruments.host_probe_s()),
+                                        rounds=options.rounds, iterations=1, warmup_rounds=0)
     except BaseException:
         # pytest-benchmark marks its record failed on an Exception only: stopped by Ctrl-C or SIGTERM mid-round,
         # the record stays, roundless, and writing the results JSON fails on it (min() of no rounds)
@@ -140,6 +142,7 @@ def run(benchmark, built: Built, options: RunOptions) -> Any:
         cache_work=work,  # left out of the JSON uncached
         context_parallel=context_parallel(built.scenario, gpu_time, len(per_step), round_s),  # left out on one GPU
         rounds_spread=spread(round_s),
+        host_probe_s=statistics.median(host_probe) if host_probe else None,
         steps=kwargs["num_inference_steps"],
         height=kwargs["height"],
         width=kwargs["width"],

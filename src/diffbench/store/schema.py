@@ -117,6 +117,8 @@ class _ScenarioMeasurements(Record):
     denoiser_calls_per_step: int | None = _omitted()  # denoiser calls in one step (CUDA only)
     step_overhead_pct: float | None = _omitted()  # step_s over bare_step_s, percent above (CUDA only)
     rounds_spread: float | None = None  # slowest timed round over the fastest
+    # the host's speed during the rounds: median seconds of instruments.host_probe_s, timed before each round
+    host_probe_s: float | None = _omitted()  # (absent from files written before it was recorded)
     # a step-caching scenario's kind and the denoiser work it skipped (measure/cache_work.py)
     cache_work: dict[str, Any] | None = _omitted()
     # a context-parallel scenario's GPUs, layout, per-step GPU time on rank 0 (compute, communication, idle) and,
