@@ -23,7 +23,7 @@ def phases() -> list[str]:
 
 
 def test_the_script_names_its_phases():
-    assert {"store-flux-a", "store-flux-b", "store-rest", "nightly-n0-cold", "parallel", "box-n2"} <= set(phases())
+    assert {"store-flux-eager", "store-models", "store-n2", "nightly-n0-cold", "parallel", "box-n2"} <= set(phases())
 
 
 def test_every_phase_collects_its_suites(tmp_path):

@@ -61,3 +61,17 @@ def test_a_named_selection_runs_as_the_matrix_and_refuses_matrix_options(suite):
     refused = suite.runpytest_subprocess("benchmarks", "--selection", "nightly", "--models", "sdxl")
     assert refused.ret == pytest.ExitCode.USAGE_ERROR
     refused.stderr.fnmatch_lines(["*--selection nightly sets the matrix itself: leave out --models*"])
+
+
+def test_the_store_selection_is_the_issue_21_matrix():
+    store = parts("store")
+    ids = {s.id for s in store.scenarios()}
+    flux_bs1 = {i for i in ids if i.startswith("flux-dev-") and "-bs1" in i}
+    # 6 schemes x eager/regional x fuse off/on, compiled int8dq through autotuned GEMMs
+    assert len(flux_bs1) == 24 and "flux-dev-int8dq-regional-nofuse-bs1-inductor-max-autotune-gemm" in flux_bs1
+    assert {"flux-dev-bf16-regional-fuse-bs4", "flux-dev-fp8dqrow-regional-fuse-bs4"} <= ids
+    assert set(store.models) == {"flux-dev", "flux-schnell", "sdxl", "cogvideox-5b", "wan2.1-t2v-1.3b",
+                                 "pixart-sigma"}
+    for model in set(store.models) - {"flux-dev"}:
+        assert len([i for i in ids if i.startswith(f"{model}-")]) == 4, model  # bf16, fp8dqrow x eager, regional
+    assert SELECTIONS["store"].steps == {"cogvideox-5b": 4, "wan2.1-t2v-1.3b": 4}

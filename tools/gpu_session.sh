@@ -15,10 +15,9 @@
 #   nightly-n2   the nightly selection with two workers, cold (a new compile cache) then warm (the same cache)
 #   nightly-n0-cold, nightly-n0-warm   the nightly selection in one process on GPU 0 (warm: the cache an earlier
 #            phase left)
-#   store-flux-a, store-flux-b   issue 21, the H200 store's FLUX.1-dev matrix (1024², 28 steps, 3 rounds as the
-#            H100 store) in two halves: bf16/int8wo (+ int8dq: compiled with autotuned GEMMs, eager 1 round), and
-#            fp8wo/fp8dq/fp8dqrow, x eager/regional x fuse off/on; each on GPU $GPU (default 0)
-#   store-rest   the store's batch-4 pair and the other models, bf16 against their best scheme, on GPU $GPU
+#   store-flux-eager, store-flux-regional, store-models, store-int8dq-eager   issue 21, the H200 store: the
+#            `store` selection in four parts (10, 14, 20 and 2 scenarios), each on GPU $GPU (default 0)
+#   store-n2 the store but eager int8dq with -n 2 on the 2-GPU machine, balanced by the H100 store's durations
 #   side PHASE_A PHASE_B   two phases at once, A on GPU 0 and B on GPU 1 (a 2-GPU machine)
 #   start PHASE ...   run phases detached (setsid), writing under /tmp/detached: they outlive the device's
 #            10-minute command limit while the machine is held (the next call must come within its idle time);
@@ -96,36 +95,26 @@ parallel-wan)
     --compile regional-breaks --parallel none,ulysses2 --steps 4 --rounds 3 --scenario-timeout 300 -rfEs \
     --benchmark-json "$OUT/wan-parallel-breaks.json" > "$OUT/wan-parallel-breaks.log" 2>&1
   tail -n 15 "$OUT/wan-parallel-breaks.log" ;;
-store-flux-a|store-flux-b)
-  # 3 rounds, as the H100 store was made; eager int8dq (40 s a call, host-bound) with 1
-  half=${phase#store-flux-}
-  schemes=$([ "$half" = a ] && echo bf16,int8wo || echo fp8wo,fp8dq,fp8dqrow)
-  export CUDA_VISIBLE_DEVICES=${GPU:-0}
-  suite benchmarks -p no:cacheprovider --models flux-dev --quant "$schemes" --compile eager,regional \
-    --fuse both --rounds 3 --scenario-timeout 400 --compile-cache /tmp/diffbench-store-$half -rfEs \
-    --benchmark-json "$OUT/store-flux-$half.json" > "$OUT/store-flux-$half.log" 2>&1
-  if [ "$half" = a ]; then
-    suite benchmarks -p no:cacheprovider --models flux-dev --quant int8dq --compile regional --fuse both \
-      --inductor-profile max-autotune-gemm --rounds 3 --scenario-timeout 600 --compile-cache /tmp/diffbench-store-a \
-      -rfEs --benchmark-json "$OUT/store-flux-a-int8dq-autotune.json" > "$OUT/store-flux-a-int8dq-autotune.log" 2>&1
-    suite benchmarks -p no:cacheprovider --models flux-dev --quant int8dq --compile eager --fuse both --rounds 1 \
-      --scenario-timeout 400 -rfEs --benchmark-json "$OUT/store-flux-a-int8dq-eager.json" \
-      > "$OUT/store-flux-a-int8dq-eager.log" 2>&1
-  fi
-  tail -n 12 "$OUT"/store-flux-$half*.log ;;
-store-rest)
-  export CUDA_VISIBLE_DEVICES=${GPU:-0}
-  suite benchmarks -p no:cacheprovider --models flux-dev --quant bf16,fp8dqrow --compile regional \
-    --fuse on --batch 4 --rounds 5 --compile-cache /tmp/diffbench-store-rest -rfEs \
-    --benchmark-json "$OUT/store-flux-bs4.json" > "$OUT/store-flux-bs4.log" 2>&1
-  suite benchmarks -p no:cacheprovider --models sdxl,flux-schnell,pixart-sigma,wan2.1-t2v-1.3b \
-    --quant bf16,fp8dqrow --compile eager,regional --rounds 5 --scenario-timeout 400 \
-    --compile-cache /tmp/diffbench-store-rest -rfEs --benchmark-json "$OUT/store-models.json" \
-    > "$OUT/store-models.log" 2>&1
-  suite benchmarks -p no:cacheprovider --models cogvideox-5b --quant bf16,fp8dqrow --compile eager,regional \
-    --steps 10 --rounds 3 --scenario-timeout 600 --compile-cache /tmp/diffbench-store-rest -rfEs \
-    --benchmark-json "$OUT/store-cogvideox.json" > "$OUT/store-cogvideox.log" 2>&1
-  tail -n 12 "$OUT"/store-*.log ;;
+store-flux-eager|store-flux-regional|store-models|store-int8dq-eager)
+  # issue 21: `--selection store` (spec/selections.py) in four parts, 3 rounds as the H100 store was made;
+  # eager int8dq (40 s a call, host-bound) with 1
+  case $phase in
+    store-flux-eager) select="flux-dev and eager and not int8dq" rounds=3 ;;
+    store-flux-regional) select="flux-dev and regional" rounds=3 ;;
+    store-models) select="not flux-dev" rounds=3 ;;
+    store-int8dq-eager) select="flux-dev-int8dq and eager" rounds=1 ;;
+  esac
+  CUDA_VISIBLE_DEVICES=${GPU:-0} suite benchmarks -p no:cacheprovider --selection store -k "$select" \
+    --rounds $rounds --scenario-timeout 600 --compile-cache /tmp/diffbench-store -rfEs \
+    --benchmark-json "$OUT/$phase.json" > "$OUT/$phase.log" 2>&1
+  tail -n 12 "$OUT/$phase.log" ;;
+store-n2)
+  # the same on the 2-GPU machine but eager int8dq, two workers balanced by the H100 store's durations
+  CUDA_VISIBLE_DEVICES=0,1 suite benchmarks -p no:cacheprovider -n 2 --selection store \
+    -k "not (flux-dev-int8dq and eager)" --durations-from baselines/nvidia-h100-80gb-hbm3 --rounds 3 \
+    --scenario-timeout 600 --compile-cache /tmp/diffbench-store -rfEs --benchmark-json "$OUT/store-n2.json" \
+    > "$OUT/store-n2.log" 2>&1
+  tail -n 12 "$OUT/store-n2.log" ;;
 side)
   GPU=0 bash "$0" "$2" & GPU=1 bash "$0" "$3" & wait; break ;;
 box-n2|box-n0)

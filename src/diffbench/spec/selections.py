@@ -46,6 +46,26 @@ SELECTIONS: dict[str, NamedSelection] = {
             steps={"cogvideox-5b": 10, "wan2.1-t2v-1.3b": 4},
         ),
         NamedSelection(
+            "store", "a GPU kind's baseline store (issue 21), as the H100's was made: FLUX.1-dev's scheme x compile x "
+            "fuse matrix, its best two at batch 4, and every other seed model bf16 against fp8dqrow, eager and "
+            "compiled",
+            parts=(
+                dict(model="flux-dev", scheme="bf16,int8wo,int8dq,fp8wo,fp8dq,fp8dqrow", compile="eager",
+                     fuse_qkv="both"),
+                dict(model="flux-dev", scheme="bf16,int8wo,fp8wo,fp8dq,fp8dqrow", compile="regional",
+                     fuse_qkv="both"),
+                # compiled int8dq needs autotuned GEMMs (rules.KNOWN_FAILURES: torch._int_mm on 1-row linears)
+                dict(model="flux-dev", scheme="int8dq", compile="regional", fuse_qkv="both",
+                     inductor_profile="max-autotune-gemm"),
+                dict(model="flux-dev", scheme="bf16,fp8dqrow", compile="regional", fuse_qkv="on", batch="4"),
+                dict(model="sdxl,flux-schnell,pixart-sigma,wan2.1-t2v-1.3b,cogvideox-5b", scheme="bf16,fp8dqrow",
+                     compile="eager,regional"),
+            ),
+            # the H100 store's CogVideoX-5b ran 4 steps (baselines/nvidia-h100-80gb-hbm3/cogvideox-5b.json), the
+            # nightly's Wan2.1 4: rows match across GPU kinds only at the same steps (`diffbench gpus`)
+            steps={"cogvideox-5b": 4, "wan2.1-t2v-1.3b": 4},
+        ),
+        NamedSelection(
             "box", "a box's matrix: FLUX.1-dev and SDXL, bf16, fp8dqrow and int8dq, eager and compiled (issue 20's "
             "measure of -n 2 against -n 0)",
             parts=(
