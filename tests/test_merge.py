@@ -124,3 +124,19 @@ def test_pytest_benchmark_compare_reads_the_merged_file(runs, tmp_path):
                            str(out)], capture_output=True, text=True, cwd=tmp_path, timeout=120)
     assert done.returncode == 0, done.stderr
     assert f"test_latency[{B_ONLY}]" in done.stdout
+
+
+def test_models_cuts_a_run_of_several_models_to_the_store_file_of_one(tmp_path, capsys):
+    """`--selection store` spans every model; the store holds a file per model."""
+    run = write_results(tmp_path / "store-run.json",
+                        {"flux-dev-bf16-eager-fuse-bs1": noisy(5.0),
+                         "flux-schnell-bf16-regional-nofuse-bs1": noisy(0.6), "sdxl-bf16-eager-nofuse-bs1": noisy(2.3)},
+                        failures=[dict(scenario="flux-schnell-fp8dqrow-regional-nofuse-bs1", error_type="OOM"),
+                                  dict(scenario="flux-dev-fp8dqrow-eager-fuse-bs1", error_type="OOM")])
+    out = tmp_path / "flux-dev.json"
+    assert cli.main(["merge", str(run), "--models", "flux-dev", "--out", str(out)]) == 0
+    kept = results.load(out)
+    assert set(kept.measurements) == {"flux-dev-bf16-eager-fuse-bs1"}  # not flux-schnell's
+    assert set(kept.failures) == {"flux-dev-fp8dqrow-eager-fuse-bs1"}
+    assert cli.main(["merge", str(run), "--models", "flux", "--out", str(out)]) == 2  # not a model: refused
+    assert "unknown model(s) flux" in capsys.readouterr().err

@@ -100,6 +100,9 @@ def _parser() -> argparse.ArgumentParser:
     merge.add_argument("--out", type=Path, required=True, help="the merged results JSON to write")
     merge.add_argument("--allow-mismatch", action="store_true",
                        help="merge runs from different GPUs or weights sources")
+    merge.add_argument("--models", type=_option(_model_names), metavar="MODEL[,MODEL]",
+                       help="keep only these models' scenarios (the store holds a file per model; a run of "
+                            "`--selection store` spans all of them)")
 
     report = commands.add_parser("report", help="markdown tables and latency-vs-memory plots from runs")
     report.add_argument("runs", type=Path, nargs="+", metavar="RUN",
@@ -179,8 +182,19 @@ def _merged(args) -> merge.Merged:
     return merged
 
 
+def _model_names(text: str) -> set[str]:
+    from diffbench.spec.models import MODELS
+
+    names = {name.strip() for name in text.split(",") if name.strip()}
+    if unknown := names - set(MODELS):
+        raise ValueError(f"unknown model(s) {', '.join(sorted(unknown))}; known: {', '.join(MODELS)}")
+    return names
+
+
 def run_merge(args) -> int:
     merged = _merged(args)
+    if args.models:
+        merged = merge.only_models(merged, args.models)
     merge.write(merged, args.out)
     section = merged.data["diffbench"]
     print(f"wrote {args.out}: {len(merged.data['benchmarks'])} benchmarks from {len(args.runs)} files, "

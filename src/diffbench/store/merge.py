@@ -133,6 +133,24 @@ def merge_runs(runs: list[_Run], allow_mismatch: bool = False) -> Merged:
     return Merged(data, notes)
 
 
+def of_model(scenario: Any, models: set[str]) -> bool:
+    """Whether a scenario id belongs to one of `models` (an id starts with its model's name and a dash)."""
+    return any(str(scenario).startswith(f"{model}-") for model in models)
+
+
+def only_models(merged: Merged, models: set[str]) -> Merged:
+    """The merged results cut to `models`' scenarios (the store holds one file per GPU kind and model, a run
+    such as `--selection store` spans several): benchmarks and every list of scenario records."""
+    data = copy.deepcopy(merged.data)
+    data["benchmarks"] = [b for b in data["benchmarks"] if of_model(scenario_of(b), models)]
+    section = data["diffbench"]
+    for key, value in section.items():
+        if isinstance(value, list) and all(isinstance(r, dict) and "scenario" in r for r in value):
+            section[key] = [r for r in value if of_model(r["scenario"], models)]
+    dropped = len(merged.data["benchmarks"]) - len(data["benchmarks"])
+    return Merged(data, [*merged.notes, f"kept {', '.join(sorted(models))}: {dropped} other benchmarks left out"])
+
+
 def _merged_section(earlier: Any, later: Any) -> Any:
     """Dicts merge key by key and lists of scenario records record by record (a later file's record of a
     scenario replaces an earlier one's); anything else is replaced by the later value."""
