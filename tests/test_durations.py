@@ -98,3 +98,13 @@ def test_a_bad_durations_path_stops_the_session_before_anything_is_built(suite):
                                         "--durations-from", "nowhere/results.json")
     assert result.ret == 4  # a usage error, at configure
     result.stderr.fnmatch_lines(["*--durations-from nowhere/results.json: no such file or folder*"])
+
+
+def test_a_recorded_test_call_counts_whole_with_its_rounds_adjusted(tmp_path):
+    """A file that recorded its test's call (first call, profiled call, the denoiser floor, rounds) is taken at
+    that, its timed rounds added or taken away to this session's count."""
+    info = {"first_call_s": 8.0, "steps": 28, "test_phases_s": {"setup": 5.0, "call": 30.0, "teardown": 0.1}}
+    recorded = _recorded(tmp_path, {BF16: [2.0, 2.0, 2.0]}, {BF16: info})
+    assert durations.scenario_seconds(recorded[BF16.id], rounds=3, steps=None) == pytest.approx(30.0)
+    assert durations.scenario_seconds(recorded[BF16.id], rounds=5, steps=None) == pytest.approx(30.0 + 2 * 2.0)
+    assert durations.scenario_seconds(recorded[BF16.id], rounds=3, steps=7) == pytest.approx(8.0 + 22.0 / 4)

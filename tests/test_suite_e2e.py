@@ -34,6 +34,8 @@ def test_benchmark_json_carries_every_field(suite):
         assert info["steps"] == 2 and bench["stats"]["rounds"] == 2
         assert info["output_shape"][0] == info["batch"]
         assert 0 < info["host_probe_s"] < 1  # 2000 tiny CPU additions: milliseconds
+        phases = info["test_phases_s"]
+        assert set(phases) == {"setup", "call", "teardown"} and phases["call"] > info["first_call_s"]
     env = data["machine_info"]["diffbench"]
     assert {"torch", "torchao", "diffusers", "transformers", "gpu", "weights"} <= env.keys()
     # Quantized memory is below bf16 memory for the same model.

@@ -70,11 +70,17 @@ def _read_folder(folder: Path) -> list[Results]:
 
 
 def scenario_seconds(measured: Measurement, rounds: int, steps: int | None) -> float:
-    """What a recorded scenario takes past its build: the first (compiling, warming) call, then the profiled call
-    and `rounds` timed calls at its median, scaled to this session's --steps when both step counts are known."""
+    """What a recorded scenario takes past its build: where its test's call was recorded (test_phases_s), that,
+    its timed calls added or taken away to this session's `rounds`; else the first (compiling, warming) call,
+    then the profiled call and `rounds` timed calls at its median. Calls scale to this session's --steps when
+    both step counts are known (the first call's compile does not)."""
     recorded_steps = measured.number("steps")
-    median = measured.median * steps / recorded_steps if steps and recorded_steps else measured.median
-    return (measured.number("first_call_s") or 0.0) + median * (rounds + 1)
+    scale = steps / recorded_steps if steps and recorded_steps else 1.0
+    first_call = measured.number("first_call_s") or 0.0
+    call = (measured.get("test_phases_s") or {}).get("call")
+    if isinstance(call, (int, float)) and call > first_call and measured.count:
+        return first_call + (call - first_call) * scale + measured.median * scale * (rounds - measured.count)
+    return first_call + measured.median * scale * (rounds + 1)
 
 
 def expected_scenarios(scenarios: Iterable[Scenario], recorded: dict[str, Measurement], rounds: int,

@@ -233,6 +233,7 @@ def record_outcome(item: pytest.Item, call: pytest.CallInfo, report: pytest.Test
     scenario = _subject(item)
     exc = call.excinfo.value if call.excinfo else None
     if scenario is not None:
+        session.phase_s.setdefault(item.nodeid, {})[report.when] = report.duration
         outcomes = session.outcomes
         entry = dict(scenario=scenario.id, nodeid=item.nodeid, phase=report.when)
         if hasattr(report, "wasxfail"):  # a known failure (rules.KNOWN_FAILURES): no measurement, a reason
@@ -300,6 +301,8 @@ def annotate_results(config: pytest.Config, output_json: dict) -> None:
         if scenario is None:  # not a diffbench scenario's benchmark
             continue
         record = ScenarioRecord.from_json(bench["extra_info"], strict=True)  # a key it does not declare fails
+        if phases := session.phase_s.get(bench.get("fullname")):
+            record = replace(record, test_phases_s=dict(phases))
         if scenario in round_trips:
             record = replace(record, serialization=round_trips[scenario])
         if scenario in by_scenario:

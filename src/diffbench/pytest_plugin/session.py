@@ -37,6 +37,8 @@ class DiffbenchSession:
     pipeline_cache: PipelineCache | None = None  # made by the pipeline_cache fixture, when a test first asks
     quality: QualitySession | None = None  # made by the quality_session fixture, when a test first asks
     running: dict | None = None  # the scenario in progress: still set if the session is interrupted in it
+    # node id -> pytest's seconds for each phase of the test (setup, call, teardown), for its results record
+    phase_s: dict[str, dict[str, float]] = field(default_factory=dict)
     cuda_device: int | None = None  # an xdist worker's own CUDA device (workers.use_worker_device)
     # xdist controller: worker id -> the results JSON it sent back (None: it sent none, e.g. it crashed)
     worker_results: dict[str, str | None] = field(default_factory=dict)

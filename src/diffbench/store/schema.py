@@ -119,6 +119,9 @@ class _ScenarioMeasurements(Record):
     rounds_spread: float | None = None  # slowest timed round over the fastest
     # the host's speed during the rounds: median seconds of instruments.host_probe_s, timed before each round
     host_probe_s: float | None = _omitted()  # (absent from files written before it was recorded)
+    # pytest's seconds for the test's setup (the build, for a pipeline's first scenario), call (first call,
+    # profiled call, floor, timed rounds) and teardown: where a session's wall time went
+    test_phases_s: dict[str, float] | None = _omitted()
     # a step-caching scenario's kind and the denoiser work it skipped (measure/cache_work.py)
     cache_work: dict[str, Any] | None = _omitted()
     # a context-parallel scenario's GPUs, layout, per-step GPU time on rank 0 (compute, communication, idle) and,
