@@ -12,6 +12,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "tools" / "gpu_session.sh"
 
@@ -26,6 +28,7 @@ def test_the_script_names_its_phases():
     assert {"store-flux-eager", "store-models", "store-n2", "nightly-n0-cold", "parallel", "box-n2"} <= set(phases())
 
 
+@pytest.mark.slow  # some twenty pytest sessions collecting the suite
 def test_every_phase_collects_its_suites(tmp_path):
     env = dict(os.environ, OUT=str(tmp_path), DIFFBENCH_DRY_RUN="1",
                PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
