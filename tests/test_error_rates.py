@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.slow  # the measurement over every committed rerun takes about a minute on a 2-core CPU
 
 
 @pytest.fixture(scope="module")
