@@ -58,3 +58,13 @@ def test_a_readme_without_the_section_is_refused_before_anything_is_written(tmp_
     out = tmp_path / "gpus.md"
     assert cli.main(["gpus", *map(str, runs(tmp_path)), "--readme", str(page), "--out", str(out)]) == 2
     assert not out.exists() and "diffbench:gpus:start" in capsys.readouterr().err
+
+
+def test_prose_that_names_the_markers_is_not_taken_for_them(tmp_path):
+    """A README explaining the section names its markers in backticks; only the marker lines count."""
+    first, last = readme.markers("gpus")
+    page = tmp_path / "README.md"
+    page.write_text(f"fills the lines `{first}` and `{last}`\n\n{first}\nold\n{last}\n")
+    assert cli.main(["gpus", *map(str, runs(tmp_path)), "--readme", str(page)]) == 0
+    assert page.read_text().startswith(f"fills the lines `{first}` and `{last}`\n\n{first}\n")
+    assert "old" not in page.read_text()

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from diffbench.face.report import cell, markdown_table
+from diffbench.face.report import cell, markdown_table, model_of
 from diffbench.face.seeds import Seeds, seed_row
 from diffbench.store import merge
 from diffbench.store.results import Measurement, Results, parse
@@ -44,10 +44,6 @@ def group(paths: list[Path]) -> list[GpuRuns]:
 
 def row_key(m: Measurement) -> tuple:
     return (m.scenario, *(m.get(setting) for setting in RUN_SETTINGS))
-
-
-def _model(m: Measurement) -> str:
-    return str(m.get("model") or m.scenario.split("-")[0])
 
 
 def short(gpu: str) -> str:
@@ -85,7 +81,7 @@ def tables(groups: list[GpuRuns], seeds: Seeds | None = None) -> dict[str, tuple
                 row.append(cell(float(published) if isinstance(published, (int, float)) else None))
             if g.gpu != first:
                 row.append(cell(m.median / base.median, 2) if m and base and base.median else "—")
-        out.setdefault(_model(some), (headers, []))[1].append(row)
+        out.setdefault(model_of(some), (headers, []))[1].append(row)
     return out
 
 

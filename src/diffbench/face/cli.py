@@ -271,7 +271,7 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as exc:  # argparse: usage errors exit 2, --help exits 0
         return exc.code if isinstance(exc.code, int) else USAGE
     try:
-        commands = {"schemes": lambda: run_schemes(), "compare": lambda: run_compare(args),
+        commands = {"schemes": run_schemes, "compare": lambda: run_compare(args),
                     "history": lambda: run_history(args), "merge": lambda: run_merge(args),
                     "report": lambda: run_report(args, argv), "gpus": lambda: run_gpus(args, argv)}
         return commands[args.command]()

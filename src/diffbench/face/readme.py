@@ -7,10 +7,10 @@ exactly one pair of the section's markers, start before end, is refused.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from diffbench.store.atomic import atomic_write_bytes
-
 
 
 def markers(section: str = "results") -> tuple[str, str]:
@@ -24,13 +24,18 @@ class ReadmeError(ValueError):
     """The file cannot take the generated section (the message names it)."""
 
 
+def _lines(text: str, marker: str) -> list[re.Match]:
+    """The marker where it stands as a line of its own (prose that names it, e.g. in backticks, is no marker)."""
+    return list(re.finditer(rf"^{re.escape(marker)}[ \t]*$", text, re.MULTILINE))
+
+
 def _bounds(path: Path, text: str, section: str) -> tuple[int, int]:
     first, last = markers(section)
-    starts, ends = text.count(first), text.count(last)
-    if starts != 1 or ends != 1:
+    starts, ends = _lines(text, first), _lines(text, last)
+    if len(starts) != 1 or len(ends) != 1:
         raise ReadmeError(f"{path}: needs exactly one {first} and one {last} line around the generated section "
-                          f"(found {starts} and {ends})")
-    start, end = text.index(first) + len(first), text.index(last)
+                          f"(found {len(starts)} and {len(ends)})")
+    start, end = starts[0].start() + len(first), ends[0].start()
     if end < start:
         raise ReadmeError(f"{path}: {last} comes before {first}")
     return start, end

@@ -49,10 +49,14 @@ def ckpt(model: str, weights: str | None) -> str:
     return weights or f"{hub_id(model)} (weights not recorded)"
 
 
+def model_of(m: Measurement) -> str:
+    return m.get("model") or "unknown"
+
+
 def by_model(results: Results) -> dict[str, list[Measurement]]:
     groups: dict[str, list[Measurement]] = {}
     for m in results.measurements.values():
-        groups.setdefault(m.get("model") or "unknown", []).append(m)
+        groups.setdefault(model_of(m), []).append(m)
     return groups
 
 
