@@ -50,6 +50,11 @@ def pipeline_call(built, options):
     return faulty, kwargs
 
 
+def pytest_runtest_teardown(item):
+    if FAULT == "terminate-teardown" and item.nodeid.endswith(f"[{TARGET}]"):  # its result is recorded by now
+        os.kill(os.getpid(), signal.SIGTERM)
+
+
 def faulty_build(scenario, options):
     if FAULT == "compile" and scenario.id == TARGET:
         raise torch._dynamo.exc.InternalTorchDynamoError("injected compile failure")
@@ -127,16 +132,20 @@ def test_a_hang_past_the_scenario_timeout_is_recorded(suite):
     assert "Timeout" in failure["message"]
 
 
-@pytest.mark.parametrize("fault", ["interrupt", "terminate", "terminate-timing"])
+@pytest.mark.parametrize("fault", ["interrupt", "terminate", "terminate-timing", "terminate-teardown"])
 def test_an_interrupted_session_names_the_scenario_it_stopped_in(suite, fault):
     """Stopped in a scenario's first call or in its timed rounds (where pytest-benchmark has begun its record of
-    the scenario, with no round in it yet), the session writes what it timed before."""
+    the scenario, with no round in it yet), the session writes what it timed before; stopped after the call, in
+    teardown, the scenario's own result is written too, and the record says which phase it was."""
     result, data = _run(suite, f"{fault}:flux-dev-int8wo-eager-nofuse-bs1")
     assert result.ret == 2  # pytest's "interrupted"
-    assert {b["extra_info"]["scenario"] for b in data["benchmarks"]} == {
-        "flux-dev-bf16-eager-nofuse-bs1", "flux-dev-bf16-eager-nofuse-bs2"}
+    timed_before = {"flux-dev-bf16-eager-nofuse-bs1", "flux-dev-bf16-eager-nofuse-bs2"}
+    after_call = fault == "terminate-teardown"
+    assert {b["extra_info"]["scenario"] for b in data["benchmarks"]} == \
+        timed_before | ({"flux-dev-int8wo-eager-nofuse-bs1"} if after_call else set())
     interrupted = data["diffbench"]["interrupted"]
-    assert interrupted["scenario"] == "flux-dev-int8wo-eager-nofuse-bs1" and interrupted["phase"] == "call"
+    assert interrupted["scenario"] == "flux-dev-int8wo-eager-nofuse-bs1"
+    assert interrupted["phase"] == ("teardown" if after_call else "call")
     assert interrupted["elapsed_s"] > 0
 
 
@@ -210,5 +219,8 @@ def test_a_terminated_session_under_xdist_still_merges_what_the_workers_timed(su
     assert "flux-dev-int8wo-eager-nofuse-bs1" in ran  # timed on that worker before the signal
     if fault == "terminate-group":  # stopped inside the scenario it was timing, and says so
         assert "flux-dev-int8wo-eager-nofuse-bs2" not in ran
-        # (each worker stopped in a scenario; the merged file names one of them)
-        assert data["diffbench"]["interrupted"]["scenario"] not in ran
+        # (each worker stopped in a scenario, the merged file names one of them: a worker stopped after its
+        # scenario's call, in teardown, has that scenario's result written, and its record says so)
+        stopped = data["diffbench"]["interrupted"]
+        assert stopped["phase"] in ("setup", "call", "teardown")
+        assert (stopped["scenario"] in ran) == (stopped["phase"] == "teardown"), stopped

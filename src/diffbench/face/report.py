@@ -16,6 +16,7 @@ from typing import Any
 
 from diffbench.spec.dimensions import DIMENSIONS
 from diffbench.store.results import QUALITY_METRICS, Measurement, Results, describe_failure
+from diffbench.store.schema import idle_per_step_s
 from diffbench.face import fronts, labels_apart
 from diffbench.face.fronts import pareto_front
 from diffbench.face.seeds import Seeds, seed_row
@@ -259,7 +260,7 @@ def context_parallel_lines(results: Results) -> list[str]:
             continue
         single = results.measurements.get(layout.get("single_gpu_scenario"))
         busy, steps = m.number("gpu_kernel_s"), m.number("steps")
-        idle = (m.median - busy) / steps if busy is not None and steps else None
+        idle = idle_per_step_s(m.median, busy, int(steps)) if busy is not None and steps else None
         rows.append([f"`{m.scenario}`", cell(layout.get("gpus")), cell(m.median),
                      cell(single.median if single else None), cell(_float(layout.get("speedup")), 2),
                      cell(_float(layout.get("efficiency")), 2), cell(m.number("gpu_busy"), 2),

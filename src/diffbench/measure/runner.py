@@ -17,7 +17,7 @@ from diffbench.spec.matrix import Scenario
 from diffbench.spec.parallel import PARALLEL_MODES
 from diffbench.build.built import Built
 from diffbench.build.sources import WeightsSource
-from diffbench.store.schema import ScenarioRecord
+from diffbench.store.schema import ScenarioRecord, idle_per_step_s
 
 
 @dataclass(frozen=True)
@@ -169,7 +169,7 @@ def context_parallel(scenario: Scenario, gpu_time: instruments.GpuTime | None, s
     if gpu_time is not None and steps and round_s:
         record |= dict(compute_per_step_s=gpu_time.compute_s / steps,
                        communication_per_step_s=gpu_time.communication_s / steps,
-                       idle_per_step_s=max(0.0, statistics.median(round_s) - gpu_time.busy_s) / steps)
+                       idle_per_step_s=idle_per_step_s(statistics.median(round_s), gpu_time.busy_s, steps))
     return record
 
 

@@ -119,6 +119,8 @@ def pytest_runtest_call(item: pytest.Item) -> None:
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
     report = yield
     plugin.record_outcome(item, call, report)
+    if report.when == "call":  # (a Ctrl-C or SIGTERM inside the call raises past this hook: no report)
+        plugin.scenario_phase(item, "teardown")  # its call is over: a timed result is already recorded
     return report
 
 

@@ -157,6 +157,12 @@ ScenarioRecord = make_dataclass(
 ScenarioRecord.__module__ = __name__
 
 
+def idle_per_step_s(call_s: float, gpu_busy_s: float, steps: int) -> float:
+    """The GPU's idle time in a denoising step (context_parallel.idle_per_step_s, and the report's figure for runs
+    recorded before that key): a timed call's wall time less the GPU's busy time, over the steps."""
+    return max(0.0, call_s - gpu_busy_s) / steps
+
+
 # ------------------------------------------------------------------------------------------ the session block
 
 
@@ -196,7 +202,7 @@ class InterruptedRecord(Record):
 
     scenario: str
     nodeid: str | None = None
-    phase: str | None = None  # setup: building it; call: compiling or timing it
+    phase: str | None = None  # setup: building it; call: compiling or timing it; teardown: after its call
     elapsed_s: float | None = None  # how long it had run
 
 
