@@ -21,7 +21,7 @@ def test_the_import_contracts_hold():
 
 
 @pytest.mark.parametrize("module", ["diffbench.spec.matrix", "diffbench.spec.rules", "diffbench.spec.schemes",
-                                    "diffbench.spec.models", "diffbench.face.compare", "diffbench.face.report",
+                                    "diffbench.spec.models", "diffbench.face.compare", "diffbench.face.verdicts", "diffbench.face.report",
                                     "diffbench.face.cli", "diffbench.store.results", "diffbench.store.merge"])
 def test_data_and_face_import_no_torch(module):
     """spec is data and face reads the store: importing them must not import torch (comparing needs no torch)."""

@@ -10,10 +10,11 @@ import pytest
 from fake_results import noisy, write_results
 
 from diffbench.face import cli
-from diffbench.face import compare as compare_module
+from diffbench.face import tolerances
 from diffbench.store import results
 from diffbench.store.results import MismatchError
-from diffbench.face.compare import Tolerances, compare, parse_absolute, parse_percent
+from diffbench.face.compare import compare
+from diffbench.face.tolerances import Tolerances, parse_absolute, parse_percent
 
 BF16 = "flux-dev-bf16-eager-nofuse-bs1"
 FP8 = "flux-dev-fp8dqrow-eager-nofuse-bs1"
@@ -41,11 +42,11 @@ GPU_ALLOWANCE = 0.02  # the H200 gate session's (three FLUX.1-dev runs); the com
 def pinned_run_noise(tmp_path, monkeypatch):
     """The rules' tests read a fixed gpu allowance: the committed one moves with the calibration runs (checked by
     tests/test_error_rates.py), the CPU's process noise is the committed one."""
-    committed = compare_module.RUN_NOISE_FILE.read_text()
+    committed = tolerances.RUN_NOISE_FILE.read_text()
     pinned = tmp_path / "run_noise.toml"
     pinned.write_text(re.sub(r"(\[gpu\]\nallowance = )[0-9.]+", rf"\g<1>{GPU_ALLOWANCE}", committed))
     assert f"allowance = {GPU_ALLOWANCE}" in pinned.read_text()
-    monkeypatch.setattr(compare_module, "RUN_NOISE_FILE", pinned)
+    monkeypatch.setattr(tolerances, "RUN_NOISE_FILE", pinned)
 
 
 def ratio_interval(note: str) -> tuple[float, float]:
@@ -382,7 +383,7 @@ def test_the_between_process_interval_is_students_t_on_log_medians():
     """Against scipy's own two-sample t interval (equal variances) on the logs."""
     from scipy import stats
 
-    from diffbench.face.compare import judge_processes, process_interval
+    from diffbench.face.verdicts import judge_processes, process_interval
 
     base, new = [4.0, 4.3, 3.8, 4.1], [4.9, 4.8, 5.1]
     interval = process_interval(base, new)
@@ -431,7 +432,7 @@ def test_the_class_process_sd_is_a_floor_for_clustered_processes(tmp_path):
     """The bimodal CPU case: 3 fast BASE processes against 3 slow NEW ones of the same code, each side tight
     (±0.5%), +20% apart. The sample sd alone calls that a regression; with the class's process sd (0.09 over 14
     df, about the committed CPU one) as a floor it is not, while a 30% shift still is."""
-    from diffbench.face.compare import ProcessNoise, load_process_noise
+    from diffbench.face.tolerances import ProcessNoise, load_process_noise
 
     floor = Tolerances(run_noise={}, process_noise={"cpu": ProcessNoise(0.09, 14, "cpu")})
     fast = processes(tmp_path, "fast", (0.830, 0.826, 0.834), gpu=None)

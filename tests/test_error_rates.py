@@ -68,7 +68,7 @@ def test_host_bound_reruns_across_hosts_are_not_regressions(report):
 
 
 def test_the_committed_allowances_are_the_measured_ones(report):
-    from diffbench.face.compare import load_process_noise, load_run_noise
+    from diffbench.face.tolerances import load_process_noise, load_run_noise
 
     assert load_run_noise() == {kind: c["allowance"] for kind, c in report["classes"].items()}
     assert {kind: (n.sd, n.df) for kind, n in load_process_noise().items()} == {

@@ -10,7 +10,8 @@ from fake_results import H100, noisy, write_results
 
 from diffbench.face import cli
 from diffbench.face import history as h
-from diffbench.face.compare import Tolerances, compare
+from diffbench.face.compare import compare
+from diffbench.face.tolerances import Tolerances
 from diffbench.store import merge, results
 
 H200 = "NVIDIA H200"

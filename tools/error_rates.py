@@ -53,7 +53,9 @@ from pathlib import Path
 import numpy as np
 
 from diffbench.store import results
-from diffbench.face.compare import CONFIDENCE, ProcessNoise, Tolerances, geometric_mean, judge_latency, judge_processes, judge_scenario_latency, judge_scenario_processes, noise_class, spread_of
+from diffbench.face.tolerances import ProcessNoise, Tolerances
+from diffbench.face.verdicts import (CONFIDENCE, geometric_mean, judge_latency, judge_processes, judge_scenario_latency,
+                                     judge_scenario_processes, noise_class, spread_of)
 from diffbench.store.results import Measurement
 
 ROOT = Path(__file__).resolve().parents[1]

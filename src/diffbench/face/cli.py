@@ -15,15 +15,9 @@ from pathlib import Path
 from rich.console import Console
 
 from diffbench.face import across_gpus, history, readme, report, seeds
-from diffbench.face.compare import (
-    CONFIDENCE,
-    Tolerances,
-    compare,
-    parse_absolute,
-    parse_fraction,
-    parse_percent,
-    render,
-)
+from diffbench.face.compare import compare, render
+from diffbench.face.tolerances import Tolerances, parse_absolute, parse_fraction, parse_percent
+from diffbench.face.verdicts import CONFIDENCE
 from diffbench.face.history import HistoryError
 from diffbench.face.readme import ReadmeError
 from diffbench.face.seeds import SeedDataError

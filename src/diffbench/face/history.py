@@ -30,7 +30,8 @@ from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
-from diffbench.face.compare import Tolerances, compare
+from diffbench.face.compare import compare
+from diffbench.face.tolerances import Tolerances
 from diffbench.store import layout
 from diffbench.store.results import (
     Measurement,
