@@ -10,6 +10,7 @@ from fake_results import H100, noisy, write_results
 
 from diffbench.face import cli
 from diffbench.face import history as h
+from diffbench.face import history_page
 from diffbench.face.compare import compare
 from diffbench.face.tolerances import Tolerances
 from diffbench.store import merge, results
@@ -124,7 +125,7 @@ def test_a_torch_upgrade_is_annotated_where_it_happens(tmp_path):
     assert page.upgrades == (h.Upgrade("nvidia-h100-80gb-hbm3", h.parse_when(day(3)),
                                        ("torch 2.11.0 → 2.12.1",)),)
     series, upgrades, _ = page.of_kind("nvidia-h100-80gb-hbm3")
-    fig = h.figure("nvidia-h100-80gb-hbm3", series, upgrades)
+    fig = history_page.figure("nvidia-h100-80gb-hbm3", series, upgrades)
     assert [a.text for a in fig.layout.annotations if "torch" in a.text] == ["torch 2.11.0 → 2.12.1"]
     assert [s.line.dash for s in fig.layout.shapes] == ["dash"]
     assert len(fig.data) == len(series)  # the marks are shapes and annotations, never extra traces
@@ -170,7 +171,7 @@ def test_the_page_is_one_offline_html_file(tmp_path):
     run(tmp_path, "a", day(1))
     run(tmp_path, "b", day(2), gpu=H200, seed=10)
     out = tmp_path / "history.html"
-    page = h.write([tmp_path], out)
+    page = history_page.write([tmp_path], out)
     text = out.read_text()
     assert text.startswith("<!DOCTYPE html>") and text.count("plotly.js v") == 1
     assert not re.search(r"<script[^>]+src=", text)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from diffbench.face import history
+from diffbench.face import history_page
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = Path("/usr/bin/chromium")
@@ -56,7 +56,7 @@ def test_the_baselines_history_page_renders_every_series(tmp_path, monkeypatch):
 
 
 def check_page(browser, out: Path) -> None:
-    page_data = history.write([Path("baselines")], out)
+    page_data = history_page.write([Path("baselines")], out)
     expected = {f"history-{kind}": len(page_data.of_kind(kind)[0]) for kind in page_data.kinds}
 
     page = browser.new_page(viewport={"width": 1500, "height": 1000})

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from diffbench.face import across_gpus, history, readme, report, seeds
+from diffbench.face import across_gpus, history_page, readme, report, seeds
 from diffbench.face.compare import compare, render
 from diffbench.face.tolerances import Tolerances, parse_absolute, parse_fraction, parse_percent
 from diffbench.face.verdicts import CONFIDENCE
@@ -219,7 +219,7 @@ def run_report(args, argv: list[str]) -> int:
 
 
 def run_history(args) -> int:
-    page = history.write(args.paths, args.out)
+    page = history_page.write(args.paths, args.out)
     for line in page.skipped:
         print(f"diffbench history: skipped {line}", file=sys.stderr)
     print(f"wrote {args.out}: {len(page.runs)} runs from {len(page.files)} results files, {len(page.series)} "
