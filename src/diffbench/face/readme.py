@@ -20,6 +20,11 @@ def markers(section: str = "results") -> tuple[str, str]:
 START, END = markers("results")  # `diffbench report --readme`'s section
 
 
+def demoted(markdown: str, levels: int) -> str:
+    """Every heading of `markdown` `levels` deeper, to stand under a heading of the file it is spliced into."""
+    return re.sub(r"^(#+) ", lambda h: "#" * (len(h.group(1)) + levels) + " ", markdown, flags=re.MULTILINE)
+
+
 class ReadmeError(ValueError):
     """The file cannot take the generated section (the message names it)."""
 

@@ -10,7 +10,6 @@ with the Pareto front (nothing both faster and smaller) highlighted per batch si
 from __future__ import annotations
 
 import os
-import re
 from pathlib import Path
 from typing import Any
 
@@ -260,7 +259,7 @@ def context_parallel_lines(results: Results) -> list[str]:
             continue
         single = results.measurements.get(layout.get("single_gpu_scenario"))
         busy, steps = m.number("gpu_kernel_s"), m.number("steps")
-        idle = idle_per_step_s(m.median, busy, int(steps)) if busy is not None and steps else None
+        idle = idle_per_step_s(m.median, busy, steps) if busy is not None and steps else None
         rows.append([f"`{m.scenario}`", cell(layout.get("gpus")), cell(m.median),
                      cell(single.median if single else None), cell(_float(layout.get("speedup")), 2),
                      cell(_float(layout.get("efficiency")), 2), cell(m.number("gpu_busy"), 2),
@@ -292,10 +291,8 @@ def data_notes(results: Results) -> list[str]:
     return ["## Notes on the data", "", *notes, ""] if notes else []
 
 
-def render(results: Results, out: Path, seeds: Seeds | None = None, link_base: Path | None = None,
-           heading_offset: int = 0) -> str:
-    """The report's markdown; image links relative to `link_base` (default `out`), headings deeper by
-    `heading_offset` levels (to embed it under a README section)."""
+def render(results: Results, out: Path, seeds: Seeds | None = None, link_base: Path | None = None) -> str:
+    """The report's markdown; image links relative to `link_base` (default `out`)."""
     title = results.path.name
     lines = [f"# diffbench report: {title}", "",
              f"{environment_line(results) or 'environment not recorded'} · run {results.datetime or '?'}", "",
@@ -327,10 +324,7 @@ def render(results: Results, out: Path, seeds: Seeds | None = None, link_base: P
                   f"(phase {stopped.get('phase')}, after {stopped.get('elapsed_s', 0):.1f} s)", ""]
     if results.skipped:
         lines += ["## Skipped", ""] + [f"- `{s}`: {reason}" for s, reason in results.skipped.items()] + [""]
-    text = "\n".join(lines)
-    if heading_offset:
-        text = re.sub(r"^(#+) ", lambda h: "#" * (len(h.group(1)) + heading_offset) + " ", text, flags=re.M)
-    return text
+    return "\n".join(lines)
 
 
 def write(results: Results, out: Path, seeds: Seeds | None = None) -> list[Path]:

@@ -21,8 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from diffbench.store.atomic import atomic_write_bytes
-from diffbench.store.results import MismatchError
-from diffbench.store.results import Results, ResultsError, parse, read_json, scenario_of
+from diffbench.store.results import (MismatchError, Results, ResultsError, is_scenario_records, parse, read_json,
+                                     scenario_of)
 
 # Differences in these between merged runs are pointed out (gpu and weights must agree).
 VERSION_KEYS = ("torch", "torchao", "diffusers", "transformers", "cuda", "driver")
@@ -145,7 +145,7 @@ def only_models(merged: Merged, models: set[str]) -> Merged:
     data["benchmarks"] = [b for b in data["benchmarks"] if of_model(scenario_of(b), models)]
     section = data["diffbench"]
     for key, value in section.items():
-        if isinstance(value, list) and all(isinstance(r, dict) and "scenario" in r for r in value):
+        if is_scenario_records(value):
             section[key] = [r for r in value if of_model(r["scenario"], models)]
     dropped = len(merged.data["benchmarks"]) - len(data["benchmarks"])
     return Merged(data, [*merged.notes, f"kept {', '.join(sorted(models))}: {dropped} other benchmarks left out"])
@@ -156,8 +156,7 @@ def _merged_section(earlier: Any, later: Any) -> Any:
     scenario replaces an earlier one's); anything else is replaced by the later value."""
     if isinstance(earlier, dict) and isinstance(later, dict):
         return {**earlier, **copy.deepcopy(later)}
-    if isinstance(earlier, list) and isinstance(later, list) and all(
-            isinstance(r, dict) and "scenario" in r for r in [*earlier, *later]):
+    if is_scenario_records(earlier) and is_scenario_records(later):
         replaced = {r["scenario"] for r in later}
         return [r for r in earlier if r["scenario"] not in replaced] + copy.deepcopy(later)
     return copy.deepcopy(later)

@@ -124,9 +124,14 @@ def _measurement(path: Path, index: int, bench: Any) -> Measurement:
     return Measurement(scenario, info, median, q3 - q1, q1, q3, rounds, low, high, count)
 
 
+def is_scenario_records(value: Any) -> bool:
+    """A list of records, each naming its scenario (diffbench.failures, .skipped, .serialization, ...)."""
+    return isinstance(value, list) and all(isinstance(r, dict) and "scenario" in r for r in value)
+
+
 def _records(path: Path, section: Any, key: str) -> list[dict[str, Any]]:
     records = section.get(key, []) if isinstance(section, dict) else []
-    if not isinstance(records, list) or not all(isinstance(r, dict) and "scenario" in r for r in records):
+    if not is_scenario_records(records):
         raise ResultsError(f"{path}: 'diffbench.{key}' must be a list of records with a 'scenario'")
     return records
 

@@ -157,7 +157,7 @@ ScenarioRecord = make_dataclass(
 ScenarioRecord.__module__ = __name__
 
 
-def idle_per_step_s(call_s: float, gpu_busy_s: float, steps: int) -> float:
+def idle_per_step_s(call_s: float, gpu_busy_s: float, steps: float) -> float:
     """The GPU's idle time in a denoising step (context_parallel.idle_per_step_s, and the report's figure for runs
     recorded before that key): a timed call's wall time less the GPU's busy time, over the steps."""
     return max(0.0, call_s - gpu_busy_s) / steps
