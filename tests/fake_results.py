@@ -43,9 +43,9 @@ def write_results(path: Path, rounds: dict[str, list[float]], *, gpu: str | None
                   weights: str = "synthetic", info: dict[str, dict[str, Any]] | None = None,
                   failures: Sequence[dict[str, Any]] = (), skipped: Sequence[dict[str, Any]] = (),
                   keep_data: bool = True, datetime: str = "2026-11-23T07:05:34+00:00",
-                  env: dict[str, Any] | None = None) -> Path:
+                  env: dict[str, Any] | None = None, session: dict[str, Any] | None = None) -> Path:
     """Write a results file: scenario id → per-round seconds; `info` overrides extra_info fields per scenario,
-    `env` machine_info.diffbench fields."""
+    `env` machine_info.diffbench fields, `session` the diffbench section's (command, session_wall_s, ...)."""
     benchmarks = []
     for scenario, times in rounds.items():
         stats = _stats(times)
@@ -61,7 +61,7 @@ def write_results(path: Path, rounds: dict[str, list[float]], *, gpu: str | None
                           | (env or {})),
         commit_info={}, benchmarks=benchmarks, datetime=datetime, version="5.2.3",
     )
-    if failures or skipped:
-        data["diffbench"] = dict(failures=list(failures), skipped=list(skipped))
+    if failures or skipped or session:
+        data["diffbench"] = dict(failures=list(failures), skipped=list(skipped), **(session or {}))
     path.write_text(json.dumps(data))
     return path

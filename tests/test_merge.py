@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from fake_results import noisy, write_results
 
-from diffbench.face import cli
+from diffbench.face import cli, report
 from diffbench.store import merge, results
 
 A_ONLY, BOTH, FIXED, SKIPPED = ("flux-dev-bf16-eager-nofuse-bs1", "flux-dev-fp8dqrow-eager-nofuse-bs1",
@@ -79,6 +79,33 @@ def test_merging_a_merged_file_keeps_the_original_sources(runs, tmp_path):
     assert [s["file"] for s in merged.sources] == ["a.json", "b.json", "c.json"]
     assert merged.measurements[A_ONLY].get("source_file") == "c.json"
     assert merged.measurements[B_ONLY].get("source_file") == "b.json"
+
+
+def test_each_session_keeps_its_own_wall_time_command_and_stop(tmp_path):
+    """A later run's wall time or command is not the store's, nor is an earlier run's stop one that a later run
+    measured: the merged file keeps them per source, and its report names only the stop whose scenario is lost."""
+    stop = dict(scenario=BOTH, nodeid=f"benchmarks/test_pipelines.py::test_latency[{BOTH}]", phase="call",
+                elapsed_s=54.2)
+    a = write_results(tmp_path / "a.json", {A_ONLY: noisy(5.0)}, datetime=OLD,
+                      session=dict(command=["pytest", "-k", "a"], session_wall_s=498.0, interrupted=stop))
+    b = write_results(tmp_path / "b.json", {B_ONLY: noisy(3.0)}, datetime=NEW,
+                      session=dict(command=["pytest", "-k", "b"], session_wall_s=180.0, memory_cap_gib=40.0))
+    merged = merge.merge_files([a, b]).data
+    assert not set(merge.SESSION_KEYS) & set(merged["diffbench"])
+    sources = merged["machine_info"]["diffbench"]["sources"]
+    assert [(s["command"], s["session_wall_s"], s.get("interrupted")) for s in sources] == [
+        (["pytest", "-k", "a"], 498.0, stop), (["pytest", "-k", "b"], 180.0, None)]
+    assert sources[1]["memory_cap_gib"] == 40.0
+    lost = results.parse(merged, tmp_path / "merged")
+    assert lost.interrupted is None and lost.stops == [(stop, "a.json")]
+    assert "- `flux-dev-fp8dqrow-eager-nofuse-bs1`: the session of `a.json` was stopped in it (phase call, after " \
+           "54.2 s)" in report.render(lost, tmp_path)
+
+    again = write_results(tmp_path / "again.json", {BOTH: noisy(9.0)}, datetime=NEW)  # the lost scenario, measured
+    remeasured = results.parse(merge.merge_files([a, b, again]).data, tmp_path / "merged")
+    assert remeasured.stops == [] and "## Interrupted" not in report.render(remeasured, tmp_path)
+    single = results.load(a)  # one run: its own record, as written
+    assert single.stops == [(stop, None)]
 
 
 def test_a_quality_failure_needs_quality_metrics_to_be_superseded(tmp_path):

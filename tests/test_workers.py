@@ -263,16 +263,27 @@ def test_the_controller_merges_what_the_workers_sent_into_one_file(monkeypatch, 
     out.parent.mkdir()
     controller = _controller(out)
     failure = {"scenario": "flux-dev-int8wo-eager-nofuse-bs2", "nodeid": "x", "phase": "call", "error_type": "E"}
+    stop = {"scenario": "flux-dev-bf16-eager-nofuse-bs2", "phase": "setup", "elapsed_s": 1.0}
+    command = ["pytest", "benchmarks", "-n", "2"]
     workers.receive_results(controller, _node("gw1", **{workers.RESULTS: _worker_results(
-        tmp_path, "gw1", "flux-dev-int8wo-eager-nofuse-bs1", failures=[failure])}))
+        tmp_path, "gw1", "flux-dev-int8wo-eager-nofuse-bs1", failures=[failure],
+        session=dict(command=command, session_wall_s=3.0))}))
     workers.receive_results(controller, _node("gw0", **{workers.RESULTS: _worker_results(
-        tmp_path, "gw0", "flux-dev-bf16-eager-nofuse-bs1")}))
+        tmp_path, "gw0", "flux-dev-bf16-eager-nofuse-bs1",
+        session=dict(command=command, session_wall_s=2.0, interrupted=stop))}))
     workers.receive_results(controller, SimpleNamespace(gateway=SimpleNamespace(id="gw2")))  # crashed: no output
     workers.merge_results(controller)
     merged = load(out)
     assert sorted(merged.measurements) == ["flux-dev-bf16-eager-nofuse-bs1", "flux-dev-int8wo-eager-nofuse-bs1"]
     assert merged.failures == {failure["scenario"]: [failure]}
     assert {w: v["cuda_visible_devices"] for w, v in merged.env["xdist_workers"].items()} == {"gw0": "0", "gw1": "1"}
+    # one session: its command and where it stopped are the workers', its wall time the controller's
+    section = json.loads(out.read_text())["diffbench"]
+    assert section["command"] == command and section["interrupted"] == stop
+    assert section["session_wall_s"] not in (2.0, 3.0)
+    assert merged.env["xdist_workers"]["gw0"]["interrupted"] == stop
+    assert "interrupted" not in merged.env["xdist_workers"]["gw1"]
+    assert merged.env["xdist_workers"]["gw1"]["session_wall_s"] == 3.0
     assert sorted(p.name for p in out.parent.iterdir()) == ["out.json"]
     err = capsys.readouterr().err
     assert "no results from xdist worker(s) gw2 (crashed?)" in err
@@ -303,7 +314,8 @@ def _scheduling(monkeypatch, recorded: dict, workers_: int = 2):
     config = SimpleNamespace(stash=pytest.Stash(), option=SimpleNamespace(dist="load", loadscopereorder=True),
                              getvalue=lambda name: ["popen"] * workers_,
                              pluginmanager=SimpleNamespace(get_plugin=lambda name: None))
-    session = start_session(config, SimpleNamespace(selection=selection, run=SimpleNamespace(rounds=3, steps_for=lambda model: None)))
+    run = SimpleNamespace(rounds=3, steps_for=lambda model: None)
+    session = start_session(config, SimpleNamespace(selection=selection, run=run))
     session.recorded_durations = recorded
     scheduler = workers.make_scheduler(config, Producer("test", enabled=False))
     collection = [f"benchmarks/test_pipelines.py::test_latency[{s.id}]" for s in selection.scenarios()]
@@ -352,7 +364,8 @@ def test_the_expected_durations_are_per_pipeline(monkeypatch, tmp_path):
                          info={"flux-dev-bf16-eager-nofuse-bs1": {"first_call_s": 0.0, "build_s": 5.0}})
     config = SimpleNamespace(stash=pytest.Stash())
     selection = Selection(models=("flux-dev", "sdxl"), schemes=("bf16",))
-    session = start_session(config, SimpleNamespace(selection=selection, run=SimpleNamespace(rounds=1, steps_for=lambda model: None)))
+    run = SimpleNamespace(rounds=1, steps_for=lambda model: None)
+    session = start_session(config, SimpleNamespace(selection=selection, run=run))
     session.recorded_durations = load(path).measurements
     expected = workers.expected_durations(config)
     flux, sdxl = (workers.group_name(s.build_key) for s in selection.scenarios())

@@ -319,9 +319,11 @@ def render(results: Results, out: Path, seeds: Seeds | None = None, link_base: P
     if results.failures:
         lines += ["## Failed", ""] + [f"- `{scenario}`: {describe_failure(f)}"
                                       for scenario, records in results.failures.items() for f in records] + [""]
-    if stopped := results.interrupted:
-        lines += ["## Interrupted", "", f"- `{stopped.get('scenario')}`: the session was stopped in it "
-                  f"(phase {stopped.get('phase')}, after {stopped.get('elapsed_s', 0):.1f} s)", ""]
+    if results.stops:
+        lines += ["## Interrupted", ""] + [
+            f"- `{stopped.get('scenario')}`: the session{f' of `{run}`' if run else ''} was stopped in it "
+            f"(phase {stopped.get('phase')}, after {stopped.get('elapsed_s', 0):.1f} s)"
+            for stopped, run in results.stops] + [""]
     if results.skipped:
         lines += ["## Skipped", ""] + [f"- `{s}`: {reason}" for s, reason in results.skipped.items()] + [""]
     return "\n".join(lines)

@@ -351,21 +351,26 @@ def keep_worker_results(sent: dict[str, str], asked: Path) -> list[Path]:
 
 def as_one_run(data: dict, worker_data: list[dict], session_wall_s: float) -> None:
     """The workers' results are one run, not several: drop the per-run provenance `merge` adds and list the
-    workers instead (where each ran, and each one's own wall time); the session's wall time is the controller's,
-    from its configure to the merge (the workers' start included)."""
+    workers instead (where each ran, each one's own wall time and where it was stopped). The session's facts are
+    the session's: its wall time is the controller's, from its configure to the merge (the workers' start
+    included); its command and memory cap the workers share; where it was stopped, the last stopped worker's."""
     env = data["machine_info"]["diffbench"]
     for key in ("sources", "xdist_worker", "cuda_device", "cuda_visible_devices"):
         env.pop(key, None)
+    sections = [run.get("diffbench") or {} for run in worker_data]
     env["xdist_workers"] = {
         run["machine_info"]["diffbench"].get("xdist_worker"): dict(
             host=run["machine_info"].get("node"),
             cuda_device=run["machine_info"]["diffbench"].get("cuda_device"),
             cuda_visible_devices=run["machine_info"]["diffbench"].get("cuda_visible_devices"),
-            session_wall_s=run.get("diffbench", {}).get("session_wall_s"))
-        for run in worker_data}
+            session_wall_s=section.get("session_wall_s"),
+            **({"interrupted": section["interrupted"]} if "interrupted" in section else {}))
+        for run, section in zip(worker_data, sections)}
     for bench in data["benchmarks"]:
         bench["extra_info"].pop("source_file", None)
-    data["diffbench"]["session_wall_s"] = session_wall_s
+    shared = {key: sections[0][key] for key in ("command", "memory_cap_gib") if key in sections[0]}
+    stopped = [section["interrupted"] for section in sections if "interrupted" in section]
+    data["diffbench"].update(shared, session_wall_s=session_wall_s, **({"interrupted": stopped[-1]} if stopped else {}))
 
 
 def say(config: pytest.Config, line: str) -> None:

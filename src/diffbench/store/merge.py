@@ -7,8 +7,9 @@ Files are taken in the order given: on a scenario measured twice, the later file
 Failures and skips are merged; a failure or skip recorded in one file is dropped when a later file measured
 the scenario (a quality-test failure only when the later measurement carries quality metrics). The environment
 (`machine_info`, `commit_info`, `datetime`, `version`) is the newest file's, and `machine_info.diffbench.sources`
-lists every run merged, with its date, suite revision and library versions; each benchmark's
-`extra_info.source_file` names the run it came from.
+lists every run merged, with its date, suite revision, library versions and its session's own facts (the
+command, wall time, memory cap, where it was stopped); each benchmark's `extra_info.source_file` names the run it
+came from.
 """
 
 from __future__ import annotations
@@ -28,6 +29,9 @@ from diffbench.store.results import (MismatchError, Results, ResultsError, is_sc
 VERSION_KEYS = ("torch", "torchao", "diffusers", "transformers", "cuda", "driver")
 SOURCE_KEYS = ("datetime", "diffbench_git", "torch", "torchao", "diffusers", "gpu", "weights")
 TOP_LEVEL = ("machine_info", "commit_info", "benchmarks", "datetime", "version")  # what pytest-benchmark writes
+# One session's facts (the diffbench section's): a merged file keeps them in each run's `sources` entry, since
+# a later run's wall time or command is not the store's, nor is an earlier run's stop one a later run ended
+SESSION_KEYS = ("command", "session_wall_s", "memory_cap_gib", "interrupted")
 
 
 @dataclass
@@ -112,7 +116,7 @@ def merge_runs(runs: list[_Run], allow_mismatch: bool = False) -> Merged:
         failures += _unseen(section.get("failures", []), failures)
         skipped += _unseen(section.get("skipped", []), skipped)
         for key, value in section.items():
-            if key not in ("failures", "skipped"):
+            if key not in ("failures", "skipped", *SESSION_KEYS):
                 extra[key] = _merged_section(extra.get(key), value)
     newest = _newest(runs)
     machine_info = copy.deepcopy(newest.data["machine_info"])
@@ -192,9 +196,10 @@ def _sources(run: _Run) -> list[dict[str, Any]]:
     """A run's entry in `sources`; a merged file contributes the runs it was made of."""
     if run.results.sources:
         return copy.deepcopy(run.results.sources)
-    env = run.results.env
+    env, section = run.results.env, run.data.get("diffbench") or {}
     return [dict(file=run.path.name, **{key: run.data.get("datetime") if key == "datetime" else env.get(key)
-                                        for key in SOURCE_KEYS})]
+                                        for key in SOURCE_KEYS},
+                 **{key: copy.deepcopy(section[key]) for key in SESSION_KEYS if key in section})]
 
 
 def _version_differences(runs: list[_Run]) -> list[str]:

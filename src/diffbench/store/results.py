@@ -78,6 +78,17 @@ class Results:
         sources = self.env.get("sources")
         return [s for s in sources if isinstance(s, dict)] if isinstance(sources, list) else []
 
+    @property
+    def stops(self) -> list[tuple[dict[str, Any], str | None]]:
+        """Where the sessions behind these results were stopped, each with its run's file for a merged file: this
+        run's `interrupted` record, or each merged run's whose scenario has no result here (one measured later
+        was not lost)."""
+        if self.interrupted:
+            return [(self.interrupted, None)]
+        return [(source["interrupted"], source.get("file")) for source in self.sources
+                if isinstance(source.get("interrupted"), dict)
+                and source["interrupted"].get("scenario") not in self.measurements]
+
 
 def describe_failure(failure: dict[str, Any]) -> str:
     """'OutOfMemoryError: CUDA out of memory (test_latency, peak 79.100 GiB)' from a failure record."""
