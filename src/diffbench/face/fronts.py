@@ -9,6 +9,7 @@ fraction of denoiser work it computed (1 without a cache), which the trained pro
 from __future__ import annotations
 
 from dataclasses import dataclass
+import textwrap
 from pathlib import Path
 
 from diffbench.face import labels_apart
@@ -95,7 +96,7 @@ def figure(measurements: list[Measurement], title: str, label):
             markerfacecolor="none", label="Pareto set (no other point both faster and better)")
     ax.set_xlabel(x_name)
     ax.set_ylabel(f"{metric} against bf16 eager (mean over prompts; higher is better)")
-    ax.set_title(title, fontsize=10)
+    ax.set_title(textwrap.fill(title, 90), fontsize=10)  # a long checkpoint name would run off the figure
     ax.grid(alpha=0.3)
     ax.margins(x=0.15, y=0.12)
     ax.legend(fontsize=8)
