@@ -14,7 +14,8 @@ import pytest
 GOLDEN = Path(__file__).parent / "golden" / "cpu-benchmarks.json"
 COMMAND = ("benchmarks", "--models", "flux-dev,pixart-sigma", "--quant", "all",
            "--fuse", "both", "--vae", "default,tiling", "--offload", "none,model", "--compile", "eager,regional",
-           "-k", "(bf16 or int8wo or fp8dqrow) and (eager or regional-fuse)", "--steps", "1", "--rounds", "1", "--benchmark-json", "out.json")
+           "-k", "(bf16 or int8wo or fp8dqrow) and (eager or regional-fuse)", "--steps", "1", "--rounds", "1",
+           "--benchmark-json", "out.json")
 
 
 def observed(data: dict) -> dict:

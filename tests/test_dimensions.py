@@ -44,7 +44,8 @@ def test_every_dimension_derives_its_pytest_option(tmp_path):
 
 def test_ids_are_those_of_before_the_records():
     # Written by the hand-made Scenario.id before dimensions were records (baselines are keyed by these).
-    selection = Selection(("flux-dev", "sdxl"), ("bf16",), ("eager", "regional"), (False, True), (4,), ("none", "group"))
+    selection = Selection(("flux-dev", "sdxl"), ("bf16",), ("eager", "regional"), (False, True), (4,),
+                          ("none", "group"))
     assert [s.id for s in selection.scenarios()] == [
         'flux-dev-bf16-eager-nofuse-bs4',
         'flux-dev-bf16-eager-nofuse-bs4-offload-group',
@@ -104,7 +105,8 @@ def test_the_report_columns_come_from_the_records():
 @pytest.mark.parametrize("name, text, message", [
     ("model", "flux-pro", "unknown model 'flux-pro'; valid: all, flux-dev, "),
     ("scheme", "int3", "unknown quantization scheme 'int3'; valid: all, bf16, "),
-    ("compile", "jit", "unknown compile mode 'jit'; valid: all, eager, compile, max-autotune, regional, regional-all, regional-breaks"),
+    ("compile", "jit", "unknown compile mode 'jit'; valid: all, eager, compile, max-autotune, regional, "
+                       "regional-all, regional-breaks"),
     ("fuse_qkv", "maybe", "unknown --fuse value 'maybe'; valid: off, on, both"),
     ("batch", "two", "--batch takes comma-separated positive integers, got 'two'"),
     ("batch", "0", "--batch takes comma-separated positive integers, got '0'"),
@@ -148,7 +150,8 @@ def test_parallel_is_collected_and_skipped_with_its_reason(suite):
     result = suite.runpytest_subprocess(*args, "-rs", "--benchmark-json", "out.json")
     result.assert_outcomes(skipped=2)
     result.stdout.fnmatch_lines(["SKIPPED*--parallel ulysses2 on a CPU*there is none*"])
-    skipped = {s["scenario"]: s["reason"] for s in json.loads((suite.path / "out.json").read_text())["diffbench"]["skipped"]}
+    section = json.loads((suite.path / "out.json").read_text())["diffbench"]
+    skipped = {s["scenario"]: s["reason"] for s in section["skipped"]}
     assert "no context-parallel plan" in skipped["pixart-sigma-bf16-eager-nofuse-bs1-cp-ulysses2"]
     assert "no context-parallel plan" in skipped["pixart-sigma-bf16-eager-nofuse-bs1-cp-ulysses2"]
 

@@ -131,9 +131,10 @@ def test_a_thirty_percent_slowdown_is_caught_with_10_processes_a_side(report):
     assert false_alarms["pairs"] >= 1000 and false_alarms["pairs_with_a_regression"] * 30 <= false_alarms["pairs"]
 
 
-@pytest.mark.xfail(strict=True, reason="not met on session 2, the noisiest (its own process sd 0.149 of the log median): "
-                   "10 + 10 simulated processes catch +30% in 86.7% of pairs and 8 + 8 real ones in 2966 of 4000 "
-                   "(baselines/error-rates.md); more than 12 a side would be needed, more than its runs can draw")
+@pytest.mark.xfail(strict=True, reason="not met on session 2, the noisiest (its own process sd 0.149 of the log "
+                   "median): 10 + 10 simulated processes catch +30% in 86.7% of pairs and 8 + 8 real ones in 2966 "
+                   "of 4000 (baselines/error-rates.md); more than 12 a side would be needed, more than its runs "
+                   "can draw")
 def test_a_thirty_percent_slowdown_is_caught_with_the_processes_session_2_can_draw(report):
     assert report["sets"]["cpu-2"]["processes_needed"] is not None
 

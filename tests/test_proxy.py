@@ -53,7 +53,8 @@ def test_scenes_are_deterministic_and_captioned():
 def test_proxy_loads_through_from_pretrained_with_torchao():
     source = weights_source("proxy")
     assert source.unavailable(FLUX_PROXY) is None
-    assert "no proxy weights for sdxl" in source.unavailable(__import__("diffbench.spec.models").spec.models.MODELS["sdxl"])
+    from diffbench.spec.models import MODELS
+    assert "no proxy weights for sdxl" in source.unavailable(MODELS["sdxl"])
     pipe = source.load(FLUX_PROXY, {"transformer": SCHEMES["int8wo"].torchao_config()}, "cpu").pipe
     assert type(pipe.transformer.transformer_blocks[0].attn.to_q.weight).__name__ == "Int8Tensor"
 

@@ -65,7 +65,8 @@ def test_a_module_without_int8_weights_is_reported():
 
 
 def test_the_proxy_thresholds_are_the_committed_calibration():
-    """src/diffbench/data/thresholds.toml's proxy bounds are what tools/calibrate_quality.py derives from the committed runs."""
+    """src/diffbench/data/thresholds.toml's proxy bounds are what tools/calibrate_quality.py derives from the
+    committed runs."""
     result = subprocess.run([sys.executable, str(ROOT / "tools" / "calibrate_quality.py"), "--check"],
                             capture_output=True, text=True, cwd=ROOT)
     assert result.returncode == 0, result.stderr[-2000:]

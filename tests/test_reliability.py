@@ -62,7 +62,8 @@ def faulty_build(scenario, options):
 
 
 def expected_failure(scenario, target, weights="", suite=""):
-    known = dict(notrun=("too slow here (injected)", False), xfail=("fails here (injected)", True), xpass=("fixed now (injected)", True))
+    known = dict(notrun=("too slow here (injected)", False), xfail=("fails here (injected)", True),
+                 xpass=("fixed now (injected)", True))
     return known.get(FAULT) if scenario.id == TARGET else None
 
 

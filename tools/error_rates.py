@@ -16,8 +16,8 @@ change of the code.
   replacement; NEW multiplied by 1 + slowdown.
 
 The run-to-run allowance of a class (src/diffbench/data/run_noise.toml) is the smallest threshold that none of
-the class's committed rerun pairs of one session exceeds (rounded up to the next whole percent): reruns of the same code are
-never a regression by construction there, so the real false-alarm count is in-sample; the simulation, which
+the class's committed rerun pairs of one session exceeds (rounded up to the next whole percent): reruns of the same
+code are never a regression by construction there, so the real false-alarm count is in-sample; the simulation, which
 draws new combinations of round and run noise, is the out-of-sample estimate.
 
 Several processes per side (`diffbench compare --base-also/--new-also`, the between-process rule), for the k
@@ -35,9 +35,10 @@ The between-process rule uses --fail-latency alone as its threshold (no run-to-r
 as its sd the larger of the comparison's pooled sample sd and the class's process sd (run_noise.toml
 `process_sd`, `process_df`): the sd of the log of each clean rerun's median over its scenario's geometric mean
 (the same centre the single-run simulation divides by), pooled over the class's scenarios and sessions (each
-session its own centre), with df = clean process medians − scenarios × sessions; rounded up to 0.001. A class with fewer than MIN_RERUNS_FOR_PROCESS_SD clean reruns
-gets none (its comparisons use the sample sd alone), and the report says so. The real and simulated estimates
-use the value measured here, so they are in-sample for it, as the allowance's real false alarms are.
+session its own centre), with df = clean process medians − scenarios × sessions; rounded up to 0.001. A class
+with fewer than MIN_RERUNS_FOR_PROCESS_SD clean reruns gets none (its comparisons use the sample sd alone), and
+the report says so. The real and simulated estimates use the value measured here, so they are in-sample for it,
+as the allowance's real false alarms are.
 """
 
 from __future__ import annotations
@@ -100,8 +101,8 @@ RERUNS = (
     RerunSet("gpu", clean=("nvidia-h200/nightly/nightly-n0-cold.json", "nvidia-h200/nightly/nightly-n0-warm.json"),
              target=0.10, session="nightly"),
     # CPU sessions (tiny FLUX, 32 steps, 10 rounds, on the 2-core CI kind, nothing else running), each slowed run
-    # made right after a clean one. Compare judges runs of one session: across sessions the whole machine moved (session 2 ran about
-    # 35% faster than session 1 throughout), which the report measures as the session centres.
+    # made right after a clean one. Compare judges runs of one session: across sessions the whole machine moved
+    # (session 2 ran about 35% faster than session 1 throughout), which the report measures as the session centres.
     RerunSet("cpu", clean=tuple(f"cpu/reruns/rerun-{i}.json" for i in range(1, 9)),
              slowed=tuple((f"cpu/reruns/slower30-{i}.json", "*", 0.30) for i in range(1, 4)),
              target=0.30, session="1"),
@@ -335,7 +336,8 @@ def processes_needed(vectors: list[np.ndarray], rerun_set: RerunSet, t: Toleranc
     floor = t.process_noise.get(rerun_set.name)
     for k in range(2, len(vectors) // 2 + 1):
         caught = simulate_processes(vectors, k, rerun_set.target, t.latency, trials, seed, floor)["regression"]
-        if caught >= 0.95 and simulate_processes(vectors, k, 0.0, t.latency, trials, seed, floor)["regression"] <= 1 / 30:
+        cried = simulate_processes(vectors, k, 0.0, t.latency, trials, seed, floor)["regression"]
+        if caught >= 0.95 and cried <= 1 / 30:
             return k
     return None
 
@@ -389,7 +391,8 @@ def markdown(report: dict) -> str:
               if c["process_sd"] is not None else f"no process sd ({c['process_sd_missing']})")
         lines += [f"## {kind}", "", f"- run-to-run allowance {c['allowance']:.0%} (the largest of its sessions'), {sd}"]
         if c["session_centres"]:
-            lines.append("- session centres (each session's geometric mean median over the first session's): " + "; ".join(
+            lines.append("- session centres (each session's geometric mean median over the first session's): "
+                         + "; ".join(
                 f"{label} " + ", ".join(f"{ratio:.3f}" for ratio in centres.values())
                 for label, centres in c["session_centres"].items()))
         lines.append("")
@@ -404,8 +407,8 @@ def _set_markdown(label: str, st: dict, c: dict, trials: int) -> list[str]:
               else "not reached with the processes these runs can draw" if c["process_sd"] is not None
               else "no estimate (no process sd)")
     lines = [f"### {label}", "", f"runs: {', '.join(st['runs'])}", "",
-             f"- threshold {st['threshold']:.0%}, {st['rounds']} rounds a run; run medians over their scenario's centre "
-             f"{st['run_medians'][0]:.3f}..{st['run_medians'][-1]:.3f}"
+             f"- threshold {st['threshold']:.0%}, {st['rounds']} rounds a run; run medians over their scenario's "
+             f"centre {st['run_medians'][0]:.3f}..{st['run_medians'][-1]:.3f}"
              + (f"; this session's own process sd {st['session_process_sd']:.3f}" if st["session_process_sd"] else ""),
              f"- real reruns: {fa['pairs_with_a_regression']} of {fa['pairs']} ordered pairs report a regression",
              f"- real injected slowdowns: {det['caught']} of {det['cases']} caught"]
@@ -470,8 +473,10 @@ def write_run_noise(report: dict, path: Path = RUN_NOISE) -> None:
              "# committed reruns of the same code in one session exceeds (rounded up to a whole percent).",
              "# process_sd (the floor of the between-process rule's sd, --base-also/--new-also): the sd of the log of",
              "# each clean rerun's median over its scenario's geometric mean over the reruns, pooled over the class's",
-             "# scenarios and sessions (rounded up to 0.001); process_df = clean process medians - scenarios x sessions.",
-             f"# Only for a class with at least {MIN_RERUNS_FOR_PROCESS_SD} clean reruns (else absent: the sample sd",
+             "# scenarios and sessions (rounded up to 0.001); process_df = clean process medians - scenarios x "
+             "sessions.",
+             f"# Only for a class with at least {MIN_RERUNS_FOR_PROCESS_SD} clean reruns (else absent: the "
+             "sample sd",
              "# alone is used).",
              "# Written by tools/error_rates.py from the runs listed; do not edit by hand.", ""]
     for kind, c in report["classes"].items():

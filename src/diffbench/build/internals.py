@@ -28,8 +28,8 @@ class Reliance:
     def message(self, version: Version) -> str:
         first = ".".join(map(str, self.first_tested))
         last = ".".join(map(str, (*self.first_untested[:-1], self.first_untested[-1] - 1)))
-        return (f"{self.distribution} {version} is outside the releases diffbench is tested with ({first} to {last}.x): "
-                f"check {self.uses}")
+        return (f"{self.distribution} {version} is outside the releases diffbench is tested with "
+                f"({first} to {last}.x): check {self.uses}")
 
 
 RELIANCES = (

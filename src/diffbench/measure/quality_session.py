@@ -106,7 +106,8 @@ class QualitySession:
     def compare(self, reference: np.ndarray, candidate: np.ndarray) -> dict[str, Any]:
         return metrics.compare(quality.to_float(reference), quality.to_float(candidate), self.prompts, self.clip)
 
-    def control(self, scenario: Scenario, pipelines: Callable[[Scenario], Built], reference: np.ndarray) -> dict[str, Any] | None:
+    def control(self, scenario: Scenario, pipelines: Callable[[Scenario], Built],
+                reference: np.ndarray) -> dict[str, Any] | None:
         """The control scheme's scores on this model, once per session (None when disabled)."""
         name = self.options.control
         if name is None:

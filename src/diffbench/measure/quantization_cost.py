@@ -88,7 +88,9 @@ def run(path: QuantizePath, job: Job) -> dict[str, Any]:
     instruments.reset_peak(job.device)
     module, seconds, bf16_bytes = None, {}, None
     for step in path.steps:
-        elapsed, module = instruments.timed(instruments.synchronized(lambda: STEPS[step](job, module), job.device))
+        # each step takes the module the one before it made (bound now: the call runs inside synchronized)
+        elapsed, module = instruments.timed(instruments.synchronized(
+            lambda step=step, previous=module: STEPS[step](job, previous), job.device))
         seconds[f"{step}_s"] = elapsed
         if step == "load":
             bf16_bytes = instruments.module_nbytes(module)

@@ -146,7 +146,8 @@ def quantization_params(settings: Settings) -> list:
             case = QuantizationCase(scenario, path)
             reason = ("bf16 has nothing to quantize" if SCHEMES[scenario.scheme].make is None else None) \
                 or _cannot_run_here(scenario, settings) \
-                or (f"path '{path.name}' needs a CUDA device" if path.needs_cuda and settings.device != "cuda" else None)
+                or (f"path '{path.name}' needs a CUDA device"
+                    if path.needs_cuda and settings.device != "cuda" else None)
             params.append(pytest.param(case, id=case.id, marks=_marks(settings, reason)))
     return params
 

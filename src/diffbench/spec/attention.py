@@ -1,4 +1,5 @@
-"""Attention kernels as a matrix dimension (data; `build.attention` applies them): which kernel the denoiser's attention runs on.
+"""Attention kernels as a matrix dimension (data; `build.attention` applies them): which kernel the denoiser's
+attention runs on.
 
 Both mechanisms apply to the denoiser only, before it is compiled: the text encoders keep torch's choice
 (pinning the whole pipeline made T5, whose attention carries a position-bias mask, fail with "No available

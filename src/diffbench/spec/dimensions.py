@@ -40,7 +40,8 @@ def parse_names(value: str, valid: Iterable[str], label: str) -> tuple[str, ...]
         return tuple(valid)
     unknown = [n for n in names if n not in valid]
     if unknown or not names:
-        raise UsageError(f"unknown {label} {', '.join(map(repr, unknown)) or '(empty)'}; valid: all, {', '.join(valid)}")
+        raise UsageError(f"unknown {label} {', '.join(map(repr, unknown)) or '(empty)'}; "
+                         f"valid: all, {', '.join(valid)}")
     return names
 
 
