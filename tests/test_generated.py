@@ -33,8 +33,16 @@ def test_every_committed_report_and_the_readme_name_their_command():
     assert {shlex.split(c)[1] for c in GENERATED.findall((ROOT / "README.md").read_text())} == {"gpus", "report"}
 
 
-@pytest.mark.parametrize("command", commands(), ids=lambda c: shlex.split(c)[-1].split("/")[-1]
-                         if "--readme" not in c else f"readme-{shlex.split(c)[1]}")
+def written(command: str) -> list[str]:
+    """The markdown files the command writes: the README it splices into, the report it writes."""
+    args = shlex.split(command)
+    paths = [args[args.index("--readme") + 1]] if "--readme" in args else []
+    if args[1] == "report":
+        paths.append(f"{args[args.index('--out') + 1]}/report.md")
+    return paths
+
+
+@pytest.mark.parametrize("command", commands(), ids=lambda c: f"{shlex.split(c)[1]}:{'+'.join(written(c))}")
 def test_generated_markdown_is_what_its_command_makes_now(command, tmp_path, monkeypatch):
     args = shlex.split(command)[1:]
     for arg in args:  # the files it reads (and the README it splices into), at the same relative paths
@@ -43,10 +51,7 @@ def test_generated_markdown_is_what_its_command_makes_now(command, tmp_path, mon
             shutil.copy(ROOT / arg, tmp_path / arg)
     monkeypatch.chdir(tmp_path)
     assert cli.main(args) == 0
-    written = [args[args.index("--readme") + 1]] if "--readme" in args else []
-    if args[0] == "report":
-        written.append(f"{args[args.index('--out') + 1]}/report.md")
-    assert written
-    for path in written:
+    assert written(command)
+    for path in written(command):
         assert (tmp_path / path).read_text() == (ROOT / path).read_text(), (
             f"{path} differs from what `{command}` makes now: run it and commit what it writes")

@@ -8,8 +8,8 @@ fraction of denoiser work it computed (1 without a cache), which the trained pro
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 import textwrap
+from dataclasses import dataclass
 from pathlib import Path
 
 from diffbench.face import labels_apart

@@ -368,9 +368,11 @@ def as_one_run(data: dict, worker_data: list[dict], session_wall_s: float) -> No
         for run, section in zip(worker_data, sections)}
     for bench in data["benchmarks"]:
         bench["extra_info"].pop("source_file", None)
-    shared = {key: sections[0][key] for key in ("command", "memory_cap_gib") if key in sections[0]}
-    stopped = [section["interrupted"] for section in sections if "interrupted" in section]
-    data["diffbench"].update(shared, session_wall_s=session_wall_s, **({"interrupted": stopped[-1]} if stopped else {}))
+    session = data["diffbench"]
+    session.update({key: sections[0][key] for key in ("command", "memory_cap_gib") if key in sections[0]})
+    session["session_wall_s"] = session_wall_s
+    if stopped := [section["interrupted"] for section in sections if "interrupted" in section]:
+        session["interrupted"] = stopped[-1]
 
 
 def say(config: pytest.Config, line: str) -> None:
