@@ -9,6 +9,7 @@ from diffbench.face import across_gpus, cli, readme
 H200 = "NVIDIA H200"
 BF16 = "flux-dev-bf16-regional-fuse-bs1"
 FP8 = "flux-dev-fp8dqrow-regional-fuse-bs1"
+SLOW = "flux-dev-int8dq-eager-fuse-bs1"
 SETTINGS = dict(steps=28, height=1024, width=1024)
 
 
@@ -31,6 +32,20 @@ def test_rows_match_on_the_scenario_and_its_run_settings(tmp_path):
     assert by_id[(f"`{BF16}`", "28")][3:] == ["4.000", "33.000", "3.000", "33.000", "0.75"]
     assert by_id[(f"`{FP8}`", "28")][5:] == ["—", "—", "—"]  # the H200 has no 28-step fp8dqrow run
     assert by_id[(f"`{FP8}`", "10")][3:5] == ["—", "—"] and by_id[(f"`{FP8}`", "10")][5] == "1.000"
+
+
+def test_a_scenario_a_gpu_kind_failed_was_stopped_in_or_skipped_says_so_instead_of_a_dash(tmp_path):
+    h200 = write_results(tmp_path / "h200.json", {}, gpu=H200,
+                         failures=[dict(scenario=FP8, error_type="BadOutput", message="output has NaN/Inf values")],
+                         skipped=[dict(scenario=BF16, reason="known failure: all-NaN")])
+    stopped = write_results(tmp_path / "h200-stopped.json", {}, gpu=H200, datetime="2026-11-24T07:05:34+00:00",
+                            session=dict(interrupted=dict(scenario=SLOW, phase="call", elapsed_s=165.0)))
+    h100 = write_results(tmp_path / "h100.json", {BF16: [4.0] * 3, FP8: [3.0] * 3, SLOW: [40.0] * 3}, gpu=H100)
+    headers, rows = across_gpus.tables(across_gpus.group([h100, h200, stopped]))["flux-dev"]
+    by_id = {row[0]: dict(zip(headers, row)) for row in rows}
+    assert by_id[f"`{FP8}`"]["time H200"] == "failed (BadOutput)" and by_id[f"`{FP8}`"]["memory H200"] == "—"
+    assert by_id[f"`{BF16}`"]["time H200"] == "skipped" and by_id[f"`{BF16}`"]["H200 / H100 80GB HBM3"] == "—"
+    assert by_id[f"`{SLOW}`"]["time H200"] == "interrupted"
 
 
 def test_runs_of_one_gpu_kind_are_merged_the_later_winning(tmp_path):

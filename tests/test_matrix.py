@@ -131,6 +131,24 @@ def test_known_failures_apply_by_version_and_gpu(monkeypatch):
     assert capabilities.expected_failure(regional_all_fp8, H100) is None
 
 
+@pytest.mark.parametrize("model", ["wan2.1-t2v-1.3b", "sdxl"])
+@pytest.mark.parametrize("compile_mode", ["eager", "regional"])
+def test_fp8dqrow_on_random_weights_is_a_known_failure_on_a_gpu_only(monkeypatch, model, compile_mode):
+    gpu = Target("cuda", (9, 0), "NVIDIA H200")
+    monkeypatch.setattr(capabilities.internals, "installed", dict(torchao="0.18.0", diffusers="0.42.1").get)
+    fp8 = Scenario(model, "fp8dqrow", compile_mode)
+    assert "NaN" in capabilities.expected_failure(fp8, gpu, "synthetic", "benchmarks")[0]
+    assert capabilities.expected_failure(fp8, gpu, "proxy", "benchmarks") is None
+    assert capabilities.expected_failure(fp8, Target("cpu"), "synthetic", "benchmarks") is None
+    assert capabilities.expected_failure(Scenario(model, "bf16", compile_mode), gpu, "synthetic",
+                                         "benchmarks") is None
+    # measured finite: FLUX.1-dev's fp8dqrow on the same kind of weights (baselines/nvidia-h200/flux-dev.json)
+    assert capabilities.expected_failure(Scenario("flux-dev", "fp8dqrow", compile_mode), gpu, "synthetic",
+                                         "benchmarks") is None
+    monkeypatch.setattr(capabilities.internals, "installed", dict(torchao="0.19.0", diffusers="0.42.1").get)
+    assert capabilities.expected_failure(fp8, gpu, "synthetic", "benchmarks") is None  # a newer torchao runs it
+
+
 def test_a_probed_known_failure_holds_only_where_its_probe_confirms_it(monkeypatch):
     compiled_int8wo = Scenario("flux-dev", "int8wo", "regional")
     monkeypatch.setitem(capabilities.PROBES, "compiled_linear_slowdown", lambda s, t: "measured here: 90 ms vs 1 ms")

@@ -167,3 +167,19 @@ def test_models_cuts_a_run_of_several_models_to_the_store_file_of_one(tmp_path, 
     assert set(kept.failures) == {"flux-dev-fp8dqrow-eager-fuse-bs1"}
     assert cli.main(["merge", str(run), "--models", "flux", "--out", str(out)]) == 2  # not a model: refused
     assert "unknown model(s) flux" in capsys.readouterr().err
+
+
+def test_a_run_cut_into_model_files_is_one_source_when_they_are_merged_again(tmp_path):
+    """The store's model files of one `--selection store` run, merged for a report, name that run once."""
+    run = write_results(tmp_path / "store-run.json",
+                        {"flux-schnell-bf16-regional-nofuse-bs1": noisy(0.6), "sdxl-bf16-eager-nofuse-bs1": noisy(2.3)},
+                        session=dict(session_wall_s=868.0))
+    other = write_results(tmp_path / "other.json", {"flux-dev-bf16-eager-fuse-bs1": noisy(5.0)}, datetime=NEW)
+    cuts = []
+    for model in ("flux-schnell", "sdxl"):
+        cuts.append(tmp_path / f"{model}.json")
+        assert cli.main(["merge", str(run), "--models", model, "--out", str(cuts[-1])]) == 0
+    merged = results.parse(merge.merge_files([*cuts, other]).data, tmp_path / "merged")
+    assert [(s["file"], s.get("session_wall_s")) for s in merged.sources] == [("store-run.json", 868.0),
+                                                                              ("other.json", None)]
+    assert "Merged from 2 run files" in report.render(merged, tmp_path)

@@ -96,19 +96,6 @@ def test_wan_in_parallel_under_a_fullgraph_regional_compile_is_a_known_failure_o
     assert capabilities.expected_failure(wan, two_gpus, "synthetic", "benchmarks") is None  # a newer diffusers runs it
 
 
-def test_wan_fp8dqrow_on_random_weights_is_a_known_failure_on_a_gpu_only(monkeypatch):
-    from diffbench.measure import capabilities
-
-    gpu = Target("cuda", (9, 0), "NVIDIA H200")
-    monkeypatch.setattr(capabilities.internals, "installed", dict(torchao="0.18.0", diffusers="0.42.1").get)
-    wan_fp8 = Scenario("wan2.1-t2v-1.3b", "fp8dqrow", "regional")
-    assert "NaN" in capabilities.expected_failure(wan_fp8, gpu, "synthetic", "benchmarks")[0]
-    assert capabilities.expected_failure(wan_fp8, gpu, "proxy", "benchmarks") is None
-    assert capabilities.expected_failure(wan_fp8, Target("cpu"), "synthetic", "benchmarks") is None
-    assert capabilities.expected_failure(Scenario("wan2.1-t2v-1.3b", "bf16", "regional"), gpu, "synthetic",
-                                         "benchmarks") is None
-
-
 def test_the_idle_time_of_a_parallel_step_comes_from_the_timed_rounds_not_the_profiled_call():
     from diffbench.measure import instruments, runner
 

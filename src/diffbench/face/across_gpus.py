@@ -46,6 +46,19 @@ def row_key(m: Measurement) -> tuple:
     return (m.scenario, *(m.get(setting) for setting in RUN_SETTINGS))
 
 
+def unmeasured(g: GpuRuns, scenario: str) -> str:
+    """The time cell of a configuration a GPU kind has no figure for: its runs' failure, stop or skip there
+    (the report says why; neither record carries the run settings, so only a scenario never measured there gets
+    one), else `—`."""
+    if scenario in g.results.measurements:
+        return "—"  # measured there, at other run settings
+    if failures := g.results.failures.get(scenario):
+        return f"failed ({failures[-1].get('error_type', 'error')})"
+    if any(stop.get("scenario") == scenario for stop, _ in g.results.stops):
+        return "interrupted"
+    return "skipped" if scenario in g.results.skipped else "—"
+
+
 def short(gpu: str) -> str:
     """A column's GPU label: the device name without its vendor ("NVIDIA H100 80GB HBM3" → "H100 80GB HBM3")."""
     return gpu.removeprefix("NVIDIA ").removeprefix("AMD ")
@@ -75,7 +88,7 @@ def tables(groups: list[GpuRuns], seeds: Seeds | None = None) -> dict[str, tuple
         base = cells.get(first)
         for g in groups:
             m = cells.get(g.gpu)
-            row += [cell(m.median if m else None), cell(m.number("peak_memory_gib") if m else None)]
+            row += [cell(m.median), cell(m.number("peak_memory_gib"))] if m else [unmeasured(g, key[0]), "—"]
             if g.gpu in seeded:
                 published = seed.get("time") if m and (seed := seed_row(m, g.gpu, seeds)) else None
                 row.append(cell(float(published) if isinstance(published, (int, float)) else None))
@@ -89,7 +102,9 @@ def render(groups: list[GpuRuns], seeds: Seeds | None = None) -> str:
     lines = ["# Across GPU kinds", "",
              "`time`: the median of the timed rounds in seconds; `memory`: the peak during them in GiB (1024³ "
              "bytes); the last column of a GPU kind, its time over the first kind's. A row is one configuration, "
-             "its run settings included; `—` where that GPU kind has no run of it.", ""]
+             "its run settings included; `—` where that GPU kind has no run of it, `failed (…)`, `interrupted` or "
+             "`skipped` where its runs record the scenario failing, stopped in or skipped (the GPU kind's report "
+             "gives the reason).", ""]
     for g in groups:
         lines.append(f"- {g.gpu}: {', '.join(f'`{p.as_posix()}`' for p in g.files)} "
                      f"(torch {g.results.env.get('torch', '?')}, torchao "

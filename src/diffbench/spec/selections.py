@@ -58,6 +58,7 @@ SELECTIONS: dict[str, NamedSelection] = {
                 dict(model="flux-dev", scheme="int8dq", compile="regional", fuse_qkv="both",
                      inductor_profile="max-autotune-gemm"),
                 dict(model="flux-dev", scheme="bf16,fp8dqrow", compile="regional", fuse_qkv="on", batch="4"),
+                # SDXL's and Wan2.1's fp8dqrow give all-NaN outputs on synthetic weights: a known failure there
                 dict(model="sdxl,flux-schnell,pixart-sigma,wan2.1-t2v-1.3b,cogvideox-5b", scheme="bf16,fp8dqrow",
                      compile="eager,regional"),
             ),

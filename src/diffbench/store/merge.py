@@ -123,7 +123,10 @@ def merge_runs(runs: list[_Run], allow_mismatch: bool = False) -> Merged:
     env = machine_info.get("diffbench")
     if not isinstance(env, dict):
         env = machine_info["diffbench"] = {}
-    env["sources"] = [source for run in runs for source in _sources(run)]
+    # A run cut into model files (--models) comes back once when those files are merged again (a report of them)
+    env["sources"] = []
+    for run in runs:
+        env["sources"] += [source for source in _sources(run) if source not in env["sources"]]
     data = dict(
         machine_info=machine_info,
         commit_info=copy.deepcopy(newest.data.get("commit_info", {})),
