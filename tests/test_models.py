@@ -51,7 +51,12 @@ def test_tiny_pipeline_from_saved_folder(name, cache_dir):  # cache_dir: tests/c
     assert type(pipe).__name__ == spec.pipeline
     assert type(pipe.scheduler).__name__ == spec.scheduler[0]
 
+    contexts = []  # the text context the denoiser attends to, on each call
+    getattr(pipe, spec.denoiser).register_forward_pre_hook(
+        lambda module, args, kwargs: contexts.append(kwargs.get("encoder_hidden_states")), with_kwargs=True)
     frames = _call(pipe, spec)
+    rows = contexts[0].reshape(-1, contexts[0].shape[-1])
+    assert bool((rows.abs().amax(dim=-1) == 0).any()) == bool(spec.zero_context_rows)  # spec/rules.py relies on it
 
     inputs = spec.tiny_inputs
     image = (inputs.height, inputs.width, 3)

@@ -185,6 +185,36 @@ def _bare_quantized_linear_compile_error(scheme: str, device: str) -> str | None
     return None
 
 
+def zero_row_gives_nan(scenario: Scenario, target: Target) -> str | None:
+    """Give one Linear quantized with the scenario's scheme an input with an all-zero row, as the model's text
+    context gives its cross-attention projections: the finding when the output is not finite here, else None."""
+    if target.device != "cuda":
+        return None
+    finding = _zero_row_gives_nan(scenario.scheme, target.device)
+    return f"{scenario.model}: {scenario.spec.zero_context_rows}; {finding}" if finding else None
+
+
+@cache
+def _zero_row_gives_nan(scheme: str, device: str) -> str | None:
+    from torchao.quantization import quantize_
+
+    if SCHEMES[scheme].make is None:  # bf16: nothing quantized
+        return None
+    linear = torch.nn.Linear(64, 64, device=device, dtype=torch.bfloat16)
+    x = torch.randn(2, 64, device=device, dtype=torch.bfloat16)
+    x[1] = 0
+    try:
+        quantize_(linear, SCHEMES[scheme].torchao_config())
+        with torch.no_grad():
+            out = linear(x)
+    except Exception:  # a scheme that cannot run here fails in its own scenario, with its own reason
+        return None
+    if bool(torch.isfinite(out).all()):
+        return None
+    return f"measured here with torchao {internals.installed('torchao')}: one {scheme} linear given an all-zero row"
+
+
 PROBES = {"compiled_linear_slowdown": compiled_linear_slowdown,
+          "zero_row_gives_nan": zero_row_gives_nan,
           "bf16_noise_drawn_in_float32": bf16_noise_drawn_in_float32,
           "bare_quantized_linear_compile_error": bare_quantized_linear_compile_error}

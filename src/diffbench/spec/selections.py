@@ -40,8 +40,8 @@ SELECTIONS: dict[str, NamedSelection] = {
             ),
             budget_s=20 * 60,
             # the video models' 50 default steps would take most of the window alone (CogVideoX-5b's eager
-            # scenarios, five calls each); a few steps still time every kernel of a step. Wan2.1 fp8dqrow on
-            # synthetic weights gives an all-NaN video on the H200 at 10 steps and at 4: a known failure
+            # scenarios, five calls each); a few steps still time every kernel of a step. Wan2.1 fp8dqrow gives an
+            # all-NaN video on the H200 at 10 steps and at 4 (zero text rows): a known failure
             # (spec/rules.py), so the nightly reports it as a strict xfail and notices when it runs again.
             steps={"cogvideox-5b": 10, "wan2.1-t2v-1.3b": 4},
         ),
@@ -58,7 +58,7 @@ SELECTIONS: dict[str, NamedSelection] = {
                 dict(model="flux-dev", scheme="int8dq", compile="regional", fuse_qkv="both",
                      inductor_profile="max-autotune-gemm"),
                 dict(model="flux-dev", scheme="bf16,fp8dqrow", compile="regional", fuse_qkv="on", batch="4"),
-                # SDXL's and Wan2.1's fp8dqrow give all-NaN outputs on synthetic weights: a known failure there
+                # SDXL's and Wan2.1's fp8dqrow give all-NaN outputs (zero text rows, spec/rules.py): known failures
                 dict(model="sdxl,flux-schnell,pixart-sigma,wan2.1-t2v-1.3b,cogvideox-5b", scheme="bf16,fp8dqrow",
                      compile="eager,regional"),
             ),

@@ -50,6 +50,8 @@ SDXL = ModelSpec(
     # The seeds (fast-diffusion SDXL tutorial): 30 steps at the pipeline's default 1024² and guidance 5.0.
     inputs=Inputs(height=1024, width=1024, steps=30, guidance=5.0),
     tiny_inputs=Inputs(height=64, width=64, steps=4, guidance=5.0),
+    zero_context_rows="its negative prompt's embeddings are zeros (the pipeline's force_zeros_for_empty_prompt, "
+                      "on by default)",
 )
 
 SPECS = [SDXL]

@@ -72,6 +72,10 @@ class ModelSpec:
     # Whether the denoiser's attention processors call diffusers' `dispatch_attention_fn`, so that dispatcher
     # backends (flash-attn, sage, ...) reach them; tests/test_models.py checks it against the built model.
     attention_dispatch: bool = False
+    # Why the text context the denoiser attends to holds all-zero rows, or "" where it has none: per-row dynamic
+    # activation quantization gives such a row a zero scale (torchao 0.18: NaN). tests/test_models.py checks it
+    # against the built pipeline.
+    zero_context_rows: str = ""
 
     @property
     def component_names(self) -> list[str]:

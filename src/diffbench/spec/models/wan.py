@@ -53,6 +53,7 @@ WAN_T2V_1_3B = ModelSpec(
     # 5 frames = 2 latent frames (the causal VAE keeps frame 0 and compresses the rest 4x).
     tiny_inputs=Inputs(height=32, width=48, steps=4, guidance=5.0, frames=5, extra=dict(max_sequence_length=16)),
     output="video",
+    zero_context_rows="its prompt embeddings are zero-padded to max_sequence_length tokens",
 )
 
 SPECS = [WAN_T2V_1_3B]
