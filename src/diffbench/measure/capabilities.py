@@ -118,6 +118,15 @@ SLOWDOWN = 3.0  # a compiled linear this many times slower than eager is a known
 PROBE_SHAPE = (4096, 3072, 3072)  # rows (FLUX's image tokens at 1024²), in, out features
 
 
+def _quantized_linear(scheme: str, device: str, features_in: int = 64, features_out: int = 64) -> torch.nn.Module:
+    """The probes' subject: one bf16 Linear quantized with `scheme`, as the scenarios quantize their layers."""
+    from torchao.quantization import quantize_
+
+    linear = torch.nn.Linear(features_in, features_out, device=device, dtype=torch.bfloat16)
+    quantize_(linear, SCHEMES[scheme].torchao_config())
+    return linear
+
+
 def compiled_linear_slowdown(scenario: Scenario, target: Target) -> str | None:
     """Time one linear of the scenario's scheme, eager and compiled, on this device: the finding when compiled
     is more than SLOWDOWN times slower, else None."""
@@ -128,14 +137,11 @@ def compiled_linear_slowdown(scenario: Scenario, target: Target) -> str | None:
 
 @cache
 def _compiled_linear_slowdown(scheme: str, device: str) -> str | None:
-    from torchao.quantization import quantize_
-
     from diffbench.build.compilation import inductor_profile
     from diffbench.measure.instruments import median_s
 
     rows, features_in, features_out = PROBE_SHAPE
-    linear = torch.nn.Linear(features_in, features_out, device=device, dtype=torch.bfloat16)
-    quantize_(linear, SCHEMES[scheme].torchao_config())
+    linear = _quantized_linear(scheme, device, features_in, features_out)
     x = torch.randn(rows, features_in, device=device, dtype=torch.bfloat16)
     with torch.no_grad(), inductor_profile("default"):
         eager_s = median_s(lambda: linear(x), device)
@@ -170,10 +176,7 @@ def bare_quantized_linear_compile_error(scenario: Scenario, target: Target) -> s
 
 @cache
 def _bare_quantized_linear_compile_error(scheme: str, device: str) -> str | None:
-    from torchao.quantization import quantize_
-
-    linear = torch.nn.Linear(64, 64, device=device, dtype=torch.bfloat16)
-    quantize_(linear, SCHEMES[scheme].torchao_config())
+    linear = _quantized_linear(scheme, device)
     linear.compile(fullgraph=True)  # in place, as regional-all does (torch.compile(linear) traces another way)
     try:
         with torch.no_grad():
@@ -196,15 +199,12 @@ def zero_row_gives_nan(scenario: Scenario, target: Target) -> str | None:
 
 @cache
 def _zero_row_gives_nan(scheme: str, device: str) -> str | None:
-    from torchao.quantization import quantize_
-
     if SCHEMES[scheme].make is None:  # bf16: nothing quantized
         return None
-    linear = torch.nn.Linear(64, 64, device=device, dtype=torch.bfloat16)
     x = torch.randn(2, 64, device=device, dtype=torch.bfloat16)
     x[1] = 0
     try:
-        quantize_(linear, SCHEMES[scheme].torchao_config())
+        linear = _quantized_linear(scheme, device)
         with torch.no_grad():
             out = linear(x)
     except Exception:  # a scheme that cannot run here fails in its own scenario, with its own reason
