@@ -73,5 +73,7 @@ def test_the_store_selection_is_the_issue_21_matrix():
     assert set(store.models) == {"flux-dev", "flux-schnell", "sdxl", "cogvideox-5b", "wan2.1-t2v-1.3b",
                                  "pixart-sigma"}
     for model in set(store.models) - {"flux-dev"}:
-        assert len([i for i in ids if i.startswith(f"{model}-")]) == 4, model  # bf16, fp8dqrow x eager, regional
+        schemes = {"bf16", "fp8dqrow"} | ({"fp8dq"} if model in ("sdxl", "wan2.1-t2v-1.3b") else set())
+        expected = {Scenario(model, scheme, mode).id for scheme in schemes for mode in ("eager", "regional")}
+        assert {i for i in ids if i.startswith(f"{model}-")} == expected, model
     assert SELECTIONS["store"].steps == {"cogvideox-5b": 4, "wan2.1-t2v-1.3b": 4}

@@ -18,7 +18,8 @@
 #   store-flux-eager, store-flux-regional, store-models, store-int8dq-eager   issue 21, the H200 store: the
 #            `store` selection in four parts (10, 14, 20 and 2 scenarios), each on GPU $GPU (default 0);
 #            store-flux-rest: the eager scenario the first session's deadline left (int8wo fused);
-#            store-int8dq-fuse: the one the second session's left (int8dq eager fused, about 300 s)
+#            store-int8dq-fuse: the one the second session's left (int8dq eager fused, about 300 s);
+#            store-zero-rows: SDXL's and Wan2.1's fp8dq, the store's part for the models fp8dqrow NaNs on
 #   store-n2 the store but eager int8dq with -n 2 on the 2-GPU machine, balanced by the H100 store's durations
 #   side PHASE_A PHASE_B   two phases at once, A on GPU 0 and B on GPU 1 (a 2-GPU machine)
 #   start PHASE ...   run phases detached (setsid), writing under /tmp/detached: they outlive the device's
@@ -97,7 +98,7 @@ parallel-wan)
     --compile regional-breaks --parallel none,ulysses2 --steps 4 --rounds 3 --scenario-timeout 300 -rfEs \
     --benchmark-json "$OUT/wan-parallel-breaks.json" > "$OUT/wan-parallel-breaks.log" 2>&1
   tail -n 15 "$OUT/wan-parallel-breaks.log" ;;
-store-flux-eager|store-flux-regional|store-models|store-int8dq-eager|store-flux-rest|store-int8dq-fuse)
+store-flux-eager|store-flux-regional|store-models|store-int8dq-eager|store-flux-rest|store-int8dq-fuse|store-zero-rows)
   # issue 21: `--selection store` (spec/selections.py) in four parts, 3 rounds as the H100 store was made;
   # eager int8dq (40 s a call, host-bound) with 1
   case $phase in
@@ -107,6 +108,7 @@ store-flux-eager|store-flux-regional|store-models|store-int8dq-eager|store-flux-
     store-int8dq-eager) select="flux-dev-int8dq and eager" rounds=1 ;;
     store-flux-rest) select="flux-dev-int8wo-eager-fuse" rounds=3 ;;
     store-int8dq-fuse) select="flux-dev-int8dq-eager-fuse" rounds=1 ;;
+    store-zero-rows) select="sdxl-fp8dq- or wan2.1-t2v-1.3b-fp8dq-" rounds=3 ;;
   esac
   CUDA_VISIBLE_DEVICES=${GPU:-0} suite benchmarks -p no:cacheprovider --selection store -k "$select" \
     --rounds $rounds --scenario-timeout 600 --compile-cache /tmp/diffbench-store -rfEs \
