@@ -16,10 +16,11 @@
 #   nightly-n0-cold, nightly-n0-warm   the nightly selection in one process on GPU 0 (warm: the cache an earlier
 #            phase left)
 #   store-flux-eager, store-flux-regional, store-models, store-int8dq-eager   issue 21, the H200 store: the
-#            `store` selection in four parts (10, 14, 20 and 2 scenarios), each on GPU $GPU (default 0);
-#            store-flux-rest: the eager scenario the first session's deadline left (int8wo fused);
-#            store-int8dq-fuse: the one the second session's left (int8dq eager fused, about 300 s);
-#            store-zero-rows: SDXL's and Wan2.1's fp8dq, the store's part for the models fp8dqrow NaNs on
+#            `store` selection in four parts (10, 14, 24 and 2 scenarios), each on GPU $GPU (default 0);
+#            the H200's catch-up phases, each within one of those parts (a new GPU kind needs none of them):
+#            store-flux-rest, the eager scenario the first session's deadline left (int8wo fused);
+#            store-int8dq-fuse, the one the second session's left (int8dq eager fused, about 300 s);
+#            store-zero-rows, SDXL's and Wan2.1's fp8dq (store-models had 20 scenarios before that part was added)
 #   store-n2 the store but eager int8dq with -n 2 on the 2-GPU machine, balanced by the H100 store's durations
 #   side PHASE_A PHASE_B   two phases at once, A on GPU 0 and B on GPU 1 (a 2-GPU machine)
 #   start PHASE ...   run phases detached (setsid), writing under /tmp/detached: they outlive the device's
