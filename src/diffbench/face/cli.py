@@ -1,28 +1,31 @@
-"""The `diffbench` command: `compare` two results files, `merge` runs into one, `report` on runs, or draw their
-`history` as one HTML page.
+"""The `diffbench` command: `compare` two results files, `gate` a night against its history, `merge` runs into one,
+`report` on runs, draw their `history` as one HTML page, or measure the verdicts' `error-rates`.
 
-Exit codes: 0 fine, 1 a regression (compare), 2 a usage or input error.
+Exit codes: 0 fine, 1 a regression (compare, gate), 2 a usage, input or output error (one line says which),
+3 incomplete: nothing or not everything the baseline gates was judged (compare, gate).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
 from rich.console import Console
 
-from diffbench.face import across_gpus, history_page, readme, report, seeds
+from diffbench.face import across_gpus, error_rates, gate, gate_view, history_page, readme, report, seeds
+from diffbench.face import compare as comparing
 from diffbench.face.compare import compare, render
-from diffbench.face.tolerances import Tolerances, parse_absolute, parse_fraction, parse_percent
+from diffbench.face.tolerances import Tolerances, parse_absolute, parse_percent
 from diffbench.face.verdicts import CONFIDENCE
 from diffbench.face.history import HistoryError
 from diffbench.face.readme import ReadmeError
 from diffbench.face.seeds import SeedDataError
-from diffbench.store import merge, quality_logs, results
+from diffbench.store import merge, nights, quality_logs, results
 from diffbench.store.results import MismatchError, ResultsError
 
-OK, REGRESSION, USAGE = 0, 1, 2
+OK, REGRESSION, USAGE, INCOMPLETE = 0, 1, 2, 3
 
 
 def _option(parse):
@@ -70,9 +73,6 @@ def _parser() -> argparse.ArgumentParser:
                          help="relative growth of peak memory that fails, e.g. 2%% (default 2%%)")
     compare.add_argument("--fail-ssim", type=_option(parse_absolute), default=default.ssim, metavar="DROP",
                          help="absolute drop of the mean SSIM that fails (default 0.01)")
-    compare.add_argument("--host-bound-below", type=_option(parse_fraction), default=default.host_bound_below,
-                         metavar="FRACTION", help="GPU busy fraction under which a scenario is host-bound and judged "
-                                                  "on its GPU kernel time (default 0.8)")
     compare.add_argument("--confirm", type=Path, nargs="+", default=[], metavar="RUN",
                          help="reruns of NEW in fresh processes (e.g. `pytest ... -k \"$(cat flagged)\"`): a flagged "
                               "scenario stays a regression only if every rerun finds it (single runs only: with "
@@ -82,6 +82,41 @@ def _parser() -> argparse.ArgumentParser:
                               "confirming reruns")
     compare.add_argument("--allow-mismatch", action="store_true",
                          help="compare runs from different GPUs or weights sources")
+    compare.add_argument("--partial", action="store_true",
+                         help="NEW measures a part of BASE's scenarios on purpose (e.g. a -k selection): BASE's "
+                              "other scenarios are listed, not missing (without it, exit 3)")
+    _verdict_files(compare)
+
+    gate_parser = commands.add_parser(
+        "gate", help="judge a night against its history: a rolling window per scenario, two channels, change points",
+        description="Judge NEW against the nights of its GPU kind under HISTORY (results files or folders).\n\n"
+                    "Per scenario, GPU work and host time are each judged against the window of the last nights of\n"
+                    "the same settings and library versions (their own spread); a shift one night shows is\n"
+                    "`suspected`, `confirmed` when the night before or every --confirm rerun shows it too.\n"
+                    "Change points over each scenario's series come from apache-otava.",
+        epilog="example: diffbench gate baselines/nvidia-h200/history new.json --flagged flagged.txt --append\n"
+               "exit status: 0 passed, 1 a confirmed regression, 2 usage, input or output error, 3 incomplete "
+               "(a gated scenario missing, NEW empty or already in the history)",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    gate_parser.add_argument("history", type=Path, nargs="+", metavar="HISTORY",
+                             help="the history: results files or folders of them (e.g. baselines/<gpu>/history)")
+    gate_parser.add_argument("new", type=Path, metavar="NEW", help="the night to judge (its results JSON)")
+    gate_parser.add_argument("--window", type=_option(_positive_int), default=gate.WINDOW, metavar="N",
+                             help=f"nights in the rolling window (default {gate.WINDOW})")
+    gate_parser.add_argument("--min-shift", type=_option(parse_percent), default=gate.MIN_SHIFT, metavar="PCT",
+                             help=f"the smallest shift reported whatever the window's spread (default "
+                                  f"{gate.MIN_SHIFT:.0%}%)")
+    gate_parser.add_argument("--confirm", type=Path, nargs="+", default=[], metavar="RUN",
+                             help="reruns of NEW's suspected scenarios in fresh processes: a suspected regression "
+                                  "every rerun shows is confirmed")
+    gate_parser.add_argument("--flagged", type=Path, metavar="FILE",
+                             help="write the suspected scenarios as a pytest -k expression (empty when none)")
+    gate_parser.add_argument("--append", action="store_true",
+                             help="when the gate passes, add NEW to the history folder (the first HISTORY path)")
+    gate_parser.add_argument("--accept", action="store_true",
+                             help="add NEW to the history folder whatever the verdict (a person's decision: "
+                                  "the new level becomes the baseline)")
+    _verdict_files(gate_parser)
 
     merge = commands.add_parser(
         "merge", help="merge results files of one GPU and weights source into one",
@@ -128,6 +163,23 @@ def _parser() -> argparse.ArgumentParser:
     gpus.add_argument("--readme", type=Path, metavar="MARKDOWN",
                       help="also put the tables between the %s and %s markers of this file" % readme.markers("gpus"))
 
+    rates = commands.add_parser(
+        "error-rates", help="measure how often compare and gate cry wolf and miss, on the committed runs",
+        description="Measure the verdicts' error rates on the committed runs of the baseline store (run it from the\n"
+                    "repository's root): compare's allowances per channel, the gate's false alarms and catches on\n"
+                    "every GPU kind's nights (real and simulated), the CPU sessions' single- and multi-process rates.\n"
+                    "Writes baselines/error-rates.{json,md} and the allowances compare reads (data/run_noise.toml).",
+        epilog="exit status: 0 written, 2 usage, input or output error",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    rates.add_argument("--trials", type=_option(_positive_int), default=4000, metavar="N",
+                       help="simulated pairs per estimate (default 4000; the gate's draws are capped at "
+                            f"{error_rates.GPU_TRIALS})")
+    rates.add_argument("--out", type=Path, default=Path("baselines/error-rates"), metavar="STEM",
+                       help="where the report goes: STEM.json and STEM.md (default baselines/error-rates)")
+    rates.add_argument("--readme", type=Path, metavar="MARKDOWN",
+                       help="also put the gate's summary table between the %s and %s markers of this file"
+                            % readme.markers("error-rates"))
+
     history = commands.add_parser(
         "history", help="one HTML page of every scenario's figures over time, per GPU kind",
         description="Draw latency, peak memory, first-call time and SSIM of every scenario over time, one figure\n"
@@ -145,26 +197,67 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _verdict_files(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--markdown", type=Path, metavar="FILE",
+                        help="also write the verdict as markdown (e.g. $GITHUB_STEP_SUMMARY)")
+    parser.add_argument("--json", type=Path, metavar="FILE", help="also write the verdict as JSON")
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise ValueError(f"expected a positive whole number, got {text!r}")
+    return value
+
+
+def _write_verdict(args, markdown: str, data: dict) -> None:
+    if args.markdown:
+        with args.markdown.open("a") as out:  # appended: $GITHUB_STEP_SUMMARY collects several steps
+            out.write(markdown)
+    if args.json:
+        args.json.write_text(json.dumps(data, indent=1, default=str) + "\n")
+
+
 def _console() -> Console:
     # Wide when not a terminal (CI logs, pipes), so that scenario ids are never folded.
     return Console() if sys.stdout.isatty() else Console(width=200)
 
 
 def run_compare(args) -> int:
-    tolerances = Tolerances(latency=args.fail_latency, memory=args.fail_memory, ssim=args.fail_ssim,
-                            host_bound_below=args.host_bound_below)
+    tolerances = Tolerances(latency=args.fail_latency, memory=args.fail_memory, ssim=args.fail_ssim)
     if args.confirm and (args.base_also or args.new_also):
         print("diffbench compare: error: --confirm is for a single NEW run; with --base-also/--new-also, give "
               "the reruns as more NEW processes (--new-also)", file=sys.stderr)
         return USAGE
     load = lambda paths: [results.load(path) for path in paths]  # noqa: E731
     comparison = compare(results.load(args.base), results.load(args.new), tolerances, args.allow_mismatch,
-                         load(args.confirm), load(args.base_also), load(args.new_also))
+                         load(args.confirm), load(args.base_also), load(args.new_also), args.partial)
     render(comparison, _console())
     if args.flagged:
         # Empty when nothing is flagged, so a script can test it (`[ -s FILE ]`) before rerunning anything.
         args.flagged.write_text(" or ".join(row.scenario for row in comparison.flagged))
-    return REGRESSION if comparison.regressions else OK
+    _write_verdict(args, comparing.as_markdown(comparison), comparing.as_json(comparison))
+    return REGRESSION if comparison.regressions else INCOMPLETE if comparison.incomplete else OK
+
+
+def run_gate(args) -> int:
+    if (args.append or args.accept) and not args.history[0].is_dir():
+        print(f"diffbench gate: error: --append/--accept add NEW to the history folder, and {args.history[0]} is "
+              "not a folder", file=sys.stderr)
+        return USAGE
+    new = results.load(args.new)
+    verdict = gate.gate(args.history, new, [results.load(path) for path in args.confirm], args.window,
+                        args.min_shift)
+    gate_view.render(verdict, _console())
+    if args.flagged:
+        args.flagged.write_text(gate_view.flagged_expression(verdict))
+    _write_verdict(args, gate_view.as_markdown(verdict), gate_view.as_json(verdict))
+    if args.accept or (args.append and verdict.passed):
+        print(f"added {nights.append(args.history[0], new)} to the history")
+    elif args.append:
+        print(f"not added to the history ({gate_view.verdict_line(verdict).split(':')[0]}): pass --accept to make "
+              "this night part of the baseline on purpose")
+    return REGRESSION if verdict.confirmed else INCOMPLETE if verdict.incomplete else OK
 
 
 def _merged(args) -> merge.Merged:
@@ -241,6 +334,22 @@ def run_gpus(args, argv: list[str]) -> int:
     return OK
 
 
+def run_error_rates(args, argv: list[str]) -> int:
+    if not error_rates.BASELINES.is_dir():
+        print("diffbench error-rates: error: no baselines/ here: run it from the repository's root", file=sys.stderr)
+        return USAGE
+    if args.readme:
+        readme.read(args.readme, "error-rates")  # refuse a file without markers before measuring anything
+    report = error_rates.measure_all(args.trials)
+    for path in error_rates.write(report, args.out):
+        print(f"wrote {path}")
+    if args.readme:
+        readme.splice(args.readme, "\n".join(error_rates.gpu_summary(report)), section="error-rates",
+                      note=readme.generated_by(argv))
+        print(f"updated {args.readme}")
+    return OK
+
+
 def run_schemes() -> int:
     from rich.table import Table
 
@@ -262,12 +371,17 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as exc:  # argparse: usage errors exit 2, --help exits 0
         return exc.code if isinstance(exc.code, int) else USAGE
     try:
-        commands = {"schemes": run_schemes, "compare": lambda: run_compare(args),
+        commands = {"schemes": run_schemes, "compare": lambda: run_compare(args), "gate": lambda: run_gate(args),
+                    "error-rates": lambda: run_error_rates(args, argv),
                     "history": lambda: run_history(args), "merge": lambda: run_merge(args),
                     "report": lambda: run_report(args, argv), "gpus": lambda: run_gpus(args, argv)}
         return commands[args.command]()
     except (ResultsError, MismatchError, ReadmeError, SeedDataError, HistoryError) as exc:
         print(f"diffbench {args.command}: error: {exc}", file=sys.stderr)
+        return USAGE
+    except OSError as exc:  # a file it could not read or write: one line, never a traceback (exit 1 means regression)
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"diffbench {args.command}: error: {where}{exc.strerror or exc}", file=sys.stderr)
         return USAGE
 
 

@@ -78,6 +78,5 @@ class Tolerances:
     latency: float = 0.05  # relative slowdown of the median
     memory: float = 0.02  # relative growth of peak memory
     ssim: float = 0.01  # absolute drop of the mean SSIM
-    host_bound_below: float = 0.8  # GPU busy fraction under which a scenario's latency follows the host CPU
     run_noise: dict[str, float] = field(default_factory=load_run_noise)  # class → run-to-run allowance
     process_noise: dict[str, ProcessNoise] = field(default_factory=load_process_noise)  # class → process sd floor

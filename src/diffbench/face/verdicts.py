@@ -1,45 +1,34 @@
-"""The statistical rules behind `diffbench compare`: one scenario's latency judged BASE against NEW, with the
-model behind them.
+"""The statistical rules behind `diffbench compare`: a value judged BASE against NEW, with the model behind them
+(face/channels.py applies them to each channel of a scenario's time: GPU work, host time, or the wall time).
 
-Latency. A scenario's rounds in one run are x_i = μ · h · ε_i: μ what the code costs, h the run's own factor (the
-process, CPU clocks and other load, and for a host-bound scenario the host CPU itself), ε_i round noise. The
-rounds of one run share one h, so their spread says nothing about h; only reruns of the same code do.
+A channel's rounds in one run are x_i = μ · h · ε_i: μ what the code costs, h the run's own factor (the process,
+clocks, other load), ε_i round noise. The rounds of one run share one h, so their spread says nothing about h; only
+reruns of the same code do.
 
-- Interval: every ratio of a NEW round to a BASE round lies in [min NEW / max BASE, max NEW / min BASE] − 1,
-  once the n // 5 most extreme rounds at each end of each run are set aside (none below 5 rounds). With 3 + 3
-  exchangeable rounds and no shift, all NEW rounds exceed all BASE ones with probability 1/20, and exceeding
-  them by the threshold too makes round noise alone almost never enough.
-- Threshold: the larger of --fail-latency and the run-to-run allowance of the scenario's noise class (`gpu`,
-  `host-bound`, `cpu`), the largest shift between reruns of the same code measured in committed runs
-  (data/run_noise.toml, written by tools/error_rates.py).
+- Interval: every NEW round against every BASE round lies in [min NEW / max BASE, max NEW / min BASE] − 1, once
+  the n // 5 most extreme rounds at each end of each run are set aside (none below 5 rounds). With 3 + 3
+  exchangeable rounds and no shift, all NEW rounds exceed all BASE ones with probability 1/20 (1/252 for 5 + 5
+  untrimmed; trimmed, 5 + 5 rounds clear each other's extremes with probability 26/252), and exceeding them by the
+  threshold too makes round noise alone almost never enough.
+- Threshold: the larger of --fail-latency and the channel's run-to-run allowance (data/run_noise.toml, the
+  smallest threshold no committed pair of same-code runs exceeds, written by `diffbench error-rates`).
 - regression: the whole interval above the threshold; improved: below minus it; ok: inside ± the threshold;
-  inconclusive: anything else (a median shift the rounds cannot confirm, or rounds too spread to judge the
-  threshold), or fewer than MIN_ROUNDS rounds.
-- Host-bound GPU scenarios (in BASE, GPU kernel time under `host_bound_below` of the median wall time) run at
-  the host CPU's speed: they are judged on their GPU kernel time (host-independent), and a wall-time shift with
-  unchanged kernel time is inconclusive, never a regression. A scenario GPU-bound in BASE is judged on its wall
-  time, so host work added to it (a sleep, a sync) is caught.
-- Confirmation: reruns of NEW in fresh processes (`--confirm RUN ...`) must each judge a flagged scenario the
-  same way; a regression they do not all reproduce is not one.
+  inconclusive: anything else (a shift the rounds cannot confirm, or rounds too spread to judge the threshold), or
+  fewer than MIN_ROUNDS rounds.
+- Confirmation: reruns of NEW in fresh processes (`--confirm RUN ...`) must each judge a flagged scenario the same
+  way; a regression they do not all reproduce is not one.
 
 Several processes per side (BASE and NEW each given as k ≥ 2 runs of the same code and selection: the process is
-the unit of replication, as in pyperf). Each process contributes one number per scenario, its median round, and
-log medians are modelled as log μ + log h + noise, h drawn afresh per process. The statistic is the ratio of the
-geometric means of NEW's and BASE's process medians; its interval is Student's t on the log scale, at CONFIDENCE
-(two-sided), with sd the larger of the pooled sample sd of the log medians of both sides (df = k_b + k_n - 2) and
-the noise class's process sd (data/run_noise.toml `process_sd`, with its own `process_df`, both written by
-tools/error_rates.py from the committed clean reruns); the df are those of whichever sd is used. Why a floor: an
-sd from 3 + 3 processes is itself very uncertain (4 df), and on a machine whose process factor clusters (the
-2-core CPU: bf16 processes near 0.177 s or near 0.214 s) three fast against three slow processes show a tiny
-within-side spread and a shift of 16-22%, so the sample sd alone makes the interval far too narrow. The class sd,
-measured once from many reruns on the machine (as pyperf recommends calibrating on it), is the smallest
-between-process noise a comparison there can honestly assume. A class without one (too few reruns, e.g. the GPU
-one) uses the sample sd alone. The threshold is --fail-latency alone: the between-process noise the run-noise
-allowance stands for is inside the interval. regression: the interval's lower end above +threshold; improved: its upper
-end below -threshold; ok: the whole interval within ± the threshold; inconclusive otherwise. Host-bound
-scenarios are judged the same way on their per-process GPU kernel time. A scenario measured by fewer than
-MIN_PROCESSES processes on either side falls back to the single-run rule above on the first file of each side.
-(compare.py judges memory and SSIM on the first file of each side.)
+the unit of replication, as in pyperf). Each process contributes one value per channel, and log values are
+modelled as log μ + log h + noise, h drawn afresh per process. The statistic is the ratio of the geometric means
+of NEW's and BASE's process values; its interval is Student's t on the log scale, at CONFIDENCE (two-sided), with
+sd the larger of the pooled sample sd of both sides (df = k_b + k_n - 2) and the noise class's process sd
+(data/run_noise.toml `process_sd`, with its own `process_df`) where the class has one; the df are those of
+whichever sd is used. Why a floor: an sd from 3 + 3 processes is itself very uncertain (4 df), and on a machine
+whose process factor clusters (the 2-core CPU: bf16 processes near 0.177 s or near 0.214 s) three fast against
+three slow processes show a tiny within-side spread and a shift of 16-22%. The threshold is --fail-latency alone:
+the between-process noise is inside the interval. A scenario measured by fewer than MIN_PROCESSES processes on
+either side falls back to the single-run rule on the first file of each side.
 """
 
 from __future__ import annotations
@@ -49,7 +38,7 @@ import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from diffbench.face.tolerances import ProcessNoise, Tolerances
+from diffbench.face.tolerances import ProcessNoise
 from diffbench.store.results import Measurement
 
 MIN_ROUNDS = 3  # fewer cannot tell a shift from round noise (2 + 2 rounds interleave by chance 1 in 3)
@@ -61,47 +50,22 @@ def relative(base: float | None, new: float | None) -> float | None:
     return None if base is None or new is None or base == 0 else new / base - 1
 
 
-def gpu_busy(m: Measurement) -> float | None:
-    """GPU kernel time (the profiled call) over the median wall time of the timed rounds."""
-    kernel_s = m.number("gpu_kernel_s")
-    return kernel_s / m.median if kernel_s is not None and m.median > 0 else None
-
-
-def noise_class(base: Measurement, new: Measurement, gpu: str | None, t: Tolerances) -> str:
-    """`cpu` without a GPU; `host-bound` when BASE kept its GPU busy less than t.host_bound_below (NEW's busy
-    fraction when BASE has none). BASE decides: a scenario that kept its GPU busy there and idles it in NEW
-    has gained host work (a sleep, a sync, Python overhead), which its wall time must show."""
-    return processes_class([base], [new], gpu, t)
-
-
-def busy_of(ms: Sequence[Measurement]) -> float | None:
-    """The median GPU busy fraction of the processes that recorded one (None when none did)."""
-    fractions = [busy for m in ms if (busy := gpu_busy(m)) is not None]
-    return statistics.median(fractions) if fractions else None
-
-
-def processes_class(bases: Sequence[Measurement], news: Sequence[Measurement], gpu: str | None, t: Tolerances) -> str:
-    """noise_class over several processes per side: BASE's median busy fraction (NEW's when BASE has none)."""
-    if gpu is None:
-        return "cpu"
-    busy = busy_of(bases)
-    busy = busy_of(news) if busy is None else busy
-    return "host-bound" if busy is not None and busy < t.host_bound_below else "gpu"
-
-
 @dataclass(frozen=True)
 class Judgement:
     status: str  # regression, improved, ok, inconclusive
     note: str
 
 
-def spread_of(m: Measurement) -> tuple[float, float]:
-    """The fastest and slowest round, once the n // 5 most extreme rounds at each end are set aside: one stray
-    round in five (a CPU run's page fault, a timer) says nothing about the code. Without the rounds: min, max."""
-    if not m.rounds:
-        return m.low, m.high
-    ordered, trim = sorted(m.rounds), len(m.rounds) // 5
+def trimmed(values: Sequence[float]) -> tuple[float, float]:
+    """The smallest and largest value, once the n // 5 most extreme at each end are set aside: one stray round in
+    five (a CPU run's page fault, a timer) says nothing about the code."""
+    ordered, trim = sorted(values), len(values) // 5
     return ordered[trim], ordered[len(ordered) - 1 - trim]
+
+
+def spread_of(m: Measurement) -> tuple[float, float]:
+    """The fastest and slowest wall-time round, trimmed; without the rounds: min, max."""
+    return trimmed(m.rounds) if m.rounds else (m.low, m.high)
 
 
 def judge_latency(base: Measurement, new: Measurement, threshold: float) -> Judgement:
@@ -122,36 +86,6 @@ def judge_latency(base: Measurement, new: Measurement, threshold: float) -> Judg
     why = ("a shift the rounds do not confirm" if abs(shift) > threshold
            else "the rounds cannot rule out a change beyond the threshold")
     return Judgement("inconclusive", f"latency {shift:+.1%}: {why} ({interval}); rerun to confirm")
-
-
-def _host_bound(busy: float, wall: Judgement, kernel: Judgement | None) -> Judgement:
-    """A host-bound scenario's verdict from its wall-time and its GPU-kernel-time judgements (the kernel note
-    always set): the kernel time decides; a wall-time shift with kernel time within the threshold follows the
-    host CPU and is inconclusive, never a regression. Without kernel time, the wall-time judgement."""
-    where = f"host-bound (GPU busy {busy:.0%})"
-    if kernel is None:
-        return Judgement(wall.status, f"{where}: {wall.note}" if wall.note else "")
-    if kernel.status != "ok":
-        return Judgement(kernel.status, f"{where}: {kernel.note}; {wall.note or 'wall time within'}")
-    if wall.status in ("regression", "improved", "inconclusive"):
-        return Judgement("inconclusive", f"{where}: {kernel.note}, so the wall-time shift follows the host CPU; "
-                                         f"{wall.note}")
-    return wall
-
-
-def judge_scenario_latency(base: Measurement, new: Measurement, gpu: str | None,
-                           t: Tolerances) -> tuple[str, Judgement]:
-    """The scenario's noise class and its latency judgement (host-bound ones on their GPU kernel time)."""
-    kind = noise_class(base, new, gpu, t)
-    threshold = max(t.latency, t.run_noise.get(kind, 0.0))
-    wall = judge_latency(base, new, threshold)
-    if kind != "host-bound":
-        return kind, wall
-    shift = relative(base.number("gpu_kernel_s"), new.number("gpu_kernel_s"))
-    kernel = None if shift is None else Judgement(
-        ("regression" if shift > 0 else "improved") if abs(shift) > threshold else "ok",
-        f"GPU kernel time {shift:+.1%}")
-    return kind, _host_bound(busy_of([base]) if busy_of([base]) is not None else busy_of([new]), wall, kernel)
 
 
 @dataclass(frozen=True)
@@ -215,39 +149,15 @@ def judge_processes(base: Sequence[float], new: Sequence[float], threshold: floa
     return Judgement("inconclusive", f"{note}: {why}; run more processes")
 
 
-def judge_scenario_processes(bases: Sequence[Measurement], news: Sequence[Measurement], gpu: str | None,
-                             t: Tolerances) -> tuple[str, Judgement]:
-    """judge_scenario_latency for several processes per side (one measurement of the scenario from each): the
-    between-process rule on the process medians at the --fail-latency threshold (no run-noise allowance: the
-    processes measure that noise), its sd at least the class's process sd; host-bound scenarios on their
-    processes' GPU kernel time (sample sd only: the class sd is one of wall times)."""
-    kind = processes_class(bases, news, gpu, t)
-    wall = judge_processes([m.median for m in bases], [m.median for m in news], t.latency,
-                           floor=t.process_noise.get(kind))
-    if kind != "host-bound":
-        return kind, wall
-    kernels_b, kernels_n = ([m.number("gpu_kernel_s") for m in ms] for ms in (bases, news))
-    kernel = None
-    if None not in kernels_b and None not in kernels_n:
-        kernel = judge_processes(kernels_b, kernels_n, t.latency, "GPU kernel time")
-        if kernel.status == "ok":  # the host-bound note needs the kernel figures even when they are fine
-            interval = process_interval(kernels_b, kernels_n)
-            kernel = Judgement("ok", interval.describe("GPU kernel time", t.latency))
-    busy = busy_of(bases) if busy_of(bases) is not None else busy_of(news)
-    return kind, _host_bound(busy, wall, kernel)
-
-
 def geometric_mean(values: Sequence[float]) -> float:
     return math.exp(statistics.fmean(math.log(v) for v in values))
 
 
-def confirm(latency: Judgement, base: Measurement, reruns: list[tuple[Measurement, str | None]],
-            t: Tolerances) -> Judgement:
-    """Judge a flagged latency again on each rerun of NEW (measurement, its GPU): a regression stands only if
-    every rerun finds it, a shift no rerun finds is gone, and anything between stays inconclusive."""
-    if not reruns:
+def confirm(latency: Judgement, statuses: Sequence[str]) -> Judgement:
+    """A flagged verdict judged again on each rerun of NEW (`statuses`, one per rerun): a regression stands only
+    if every rerun finds it, a shift no rerun finds is gone, and anything between stays inconclusive."""
+    if not statuses:
         return Judgement(latency.status, f"{latency.note}; not rerun")
-    statuses = [judge_scenario_latency(base, new, gpu, t)[1].status for new, gpu in reruns]
     if all(status == latency.status for status in statuses):
         status = latency.status
     elif all(status in ("ok", "improved") for status in statuses):

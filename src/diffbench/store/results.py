@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import math
+import statistics
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -50,6 +51,28 @@ class Measurement:
     def quality(self, metric: str, stat: str = "mean") -> float | None:
         value = (self.info.get("quality") or {}).get(metric) or {}
         return _number(value.get(stat)) if isinstance(value, dict) else None
+
+    # The two channels of a GPU scenario's time (face/channels.py judges each on its own): the GPU's kernel time
+    # and the host's share of the wall time. None where the file recorded no kernel time (CPU runs, old files).
+    @property
+    def gpu_rounds(self) -> tuple[float, ...]:
+        """Each profiled call's GPU kernel time; the one `gpu_kernel_s` of a file that profiled one call."""
+        rounds = self.info.get("gpu_kernel_rounds_s")
+        values = tuple(x for x in map(_number, rounds) if x) if isinstance(rounds, list) else ()
+        single = self.number("gpu_kernel_s")
+        return values or ((single,) if single else ())
+
+    @property
+    def gpu_s(self) -> float | None:
+        """GPU time of a call: the median profiled call's kernel time."""
+        rounds = self.gpu_rounds
+        return float(statistics.median(rounds)) if rounds else None
+
+    @property
+    def host_s(self) -> float | None:
+        """Host time of a call: the median wall time less the GPU time (host work and the GPU's idle gaps)."""
+        gpu = self.gpu_s
+        return None if gpu is None else self.median - gpu
 
 
 @dataclass(frozen=True)

@@ -111,7 +111,10 @@ class _ScenarioMeasurements(Record):
     first_call_tuning_benchmarks: int | None = None  # autotuning benchmarks the first call ran
     step_s: float | None = None  # median seconds of one denoising step (profiled call)
     step_cv: float | None = None  # coefficient of variation of the step times
-    gpu_kernel_s: float | None = None  # GPU kernel time of one call, seconds (None off CUDA)
+    gpu_kernel_s: float | None = None  # GPU kernel time of a call, seconds: the median profiled call (None off CUDA)
+    # each profiled call's GPU kernel time, seconds (CUDA; absent from files written before it was recorded): the
+    # GPU-time channel's spread within the run
+    gpu_kernel_rounds_s: list[float] | None = _omitted()
     gpu_busy: float | None = None  # GPU kernel time over a call's wall time (well under 1: host-bound)
     bare_step_s: float | None = _omitted()  # the denoiser alone in a tight loop, per step (CUDA only)
     denoiser_calls_per_step: int | None = _omitted()  # denoiser calls in one step (CUDA only)
@@ -140,6 +143,9 @@ class _ScenarioMeasurements(Record):
     serialization: dict[str, Any] | None = _omitted()  # this scenario's save/load round trip (serialization/)
     quality: dict[str, dict[str, float]] | None = _omitted()  # metric → {"mean", "min", ...} (quality/)
     source_file: str | None = _omitted()  # the run a merged file took this benchmark from
+    # a slowdown injected on purpose (tools/slowdown_plugin.py: {"where": "gpu" | "host", "fraction": 0.1}): an
+    # experiment measuring the gate, never a night of its history
+    injected_slowdown: dict[str, Any] | None = _omitted()
 
 
 def _dimension_field(dimension) -> tuple[str, Any, Any]:

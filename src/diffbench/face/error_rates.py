@@ -1,6 +1,6 @@
 """How often `diffbench compare` cries wolf and how often it misses, measured on committed runs.
 
-    python tools/error_rates.py            # writes baselines/error-rates.{json,md} and the run-noise allowances
+    diffbench error-rates           # writes baselines/error-rates.{json,md} and the run-noise allowances
 
 Two estimates per session of a noise class (`gpu`, `cpu`), both from runs the suite wrote and that are
 committed (RERUNS); a session is one stretch of runs on one machine, its slowed runs interleaved with its clean
@@ -43,25 +43,22 @@ as the allowance's real false alarms are.
 
 from __future__ import annotations
 
-import argparse
 import itertools
 import json
 import math
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from diffbench.face import channels, gpu_error_rates
+from diffbench.face.tolerances import RUN_NOISE_FILE, ProcessNoise, Tolerances
+from diffbench.face.verdicts import CONFIDENCE, geometric_mean, judge_latency, judge_processes, spread_of
 from diffbench.store import results
-from diffbench.face.tolerances import ProcessNoise, Tolerances
-from diffbench.face.verdicts import (CONFIDENCE, geometric_mean, judge_latency, judge_processes, judge_scenario_latency,
-                                     judge_scenario_processes, noise_class, spread_of)
 from diffbench.store.results import Measurement
 
-ROOT = Path(__file__).resolve().parents[1]
-BASELINES = ROOT / "baselines"
-RUN_NOISE = ROOT / "src" / "diffbench" / "data" / "run_noise.toml"
+BASELINES = Path("baselines")  # the repository's baseline store (the command runs from its root: --baselines)
+RUN_NOISE = RUN_NOISE_FILE
 PROCESSES = (3, 5, 8, 10, 16)  # processes per side of the between-process estimates
 # Real estimates enumerate every combination of runs while there are at most this many, else draw this many at
 # random (seeded): 20 clean reruns make 3.4e7 ordered pairs of disjoint 5-subsets.
@@ -89,17 +86,6 @@ class RerunSet:
 
 
 RERUNS = (
-    RerunSet("gpu", clean=("nvidia-h200/gate/flux-run-a.json", "nvidia-h200/gate/flux-run-b.json",
-                           "nvidia-h200/gate/flux-fp8dqrow-regional-sleep-0.json"),
-             slowed=(("nvidia-h200/gate/flux-fp8dqrow-regional-sleep-0.10.json",
-                      "flux-dev-fp8dqrow-regional-fuse-bs1", 0.10),
-                     ("nvidia-h200/gate/flux-run-c-fp8dqrow-regional-10pct-slower.json",
-                      "flux-dev-fp8dqrow-regional-fuse-bs1", 0.10)),
-             target=0.10, session="gate"),
-    # the nightly selection twice in a row on one H200 (-n 0; the first with a new compile cache, the second with
-    # the cache the first left): 13 scenarios of six models, no slowdown injected
-    RerunSet("gpu", clean=("nvidia-h200/nightly/nightly-n0-cold.json", "nvidia-h200/nightly/nightly-n0-warm.json"),
-             target=0.10, session="nightly"),
     # CPU sessions (tiny FLUX, 32 steps, 10 rounds, on the 2-core CI kind, nothing else running), each slowed run
     # made right after a clean one. Compare judges runs of one session: across sessions the whole machine moved
     # (session 2 ran about 35% faster than session 1 throughout), which the report measures as the session centres.
@@ -120,7 +106,8 @@ def load(path: str) -> results.Results:
 
 
 def classify(m: Measurement, gpu: str | None, t: Tolerances) -> str:
-    return noise_class(m, m, gpu, t)
+    """The wall channel's class of a rerun (these sessions are CPU runs: `cpu`)."""
+    return channels.wall_class(gpu)
 
 
 def noise_of(runs: list[results.Results], kind: str, t: Tolerances) -> list[np.ndarray]:
@@ -188,7 +175,8 @@ def real_false_alarms(runs: list[results.Results], t: Tolerances) -> dict:
     pairs = list(itertools.permutations(runs, 2))
     alarms = [f"{b.path.name} → {n.path.name}: {s}" for b, n in pairs for s, m in b.measurements.items()
               if s in n.measurements
-              and judge_scenario_latency(m, n.measurements[s], n.gpu, t)[1].status == "regression"]
+              and judge_latency(m, n.measurements[s], max(t.latency, t.run_noise.get(classify(m, n.gpu, t), 0)))
+              .status == "regression"]
     return dict(pairs=len(pairs), pairs_with_a_regression=len({a.split(":")[0] for a in alarms}), alarms=alarms)
 
 
@@ -200,7 +188,7 @@ def real_detections(runs: list[results.Results], rerun_set: RerunSet, t: Toleran
             for scenario in (base.measurements if wanted == "*" else [wanted]):
                 if scenario in slowed.measurements and scenario in base.measurements:
                     b, n = base.measurements[scenario], slowed.measurements[scenario]
-                    verdict = judge_scenario_latency(b, n, slowed.gpu, t)[1]
+                    verdict = judge_latency(b, n, max(t.latency, t.run_noise.get(classify(b, slowed.gpu, t), 0)))
                     cases.append(dict(base=base.path.name, new=slowed.path.name, scenario=scenario,
                                       asked=asked, measured=n.median / b.median - 1, verdict=verdict.status))
     caught = sum(c["verdict"] == "regression" for c in cases)
@@ -264,8 +252,9 @@ def process_false_alarms(runs: list[results.Results], k: int, t: Tolerances, see
     for chosen, other in pairs:
         base, new = [runs[i] for i in chosen], [runs[i] for i in other]
         for scenario in _common(base + new):
-            kind, verdict = judge_scenario_processes([r.measurements[scenario] for r in base],
-                                                     [r.measurements[scenario] for r in new], new[0].gpu, t)
+            kind, verdict = channels.judge_scenario_processes([r.measurements[scenario] for r in base],
+                                                              [r.measurements[scenario] for r in new], new[0].gpu,
+                                                              t.latency, t.process_noise)
             if verdict.status == "regression":
                 alarms.append(f"{_names(base)} → {_names(new)}: {scenario}: {verdict.note}")
     total = math.comb(len(runs), k) * math.comb(len(runs) - k, k)
@@ -295,7 +284,7 @@ def process_detections(runs: list[results.Results], rerun_set: RerunSet, k: int,
         base, slowed = [runs[i] for i in chosen], [slowed_runs[i] for i in slowed_chosen]
         for scenario in _common(base + slowed, None if "*" in wanted else wanted):
             bs, ns = [r.measurements[scenario] for r in base], [r.measurements[scenario] for r in slowed]
-            verdict = judge_scenario_processes(bs, ns, slowed[0].gpu, t)[1]
+            verdict = channels.judge_scenario_processes(bs, ns, slowed[0].gpu, t.latency, t.process_noise)[1]
             cases.append(dict(base=_names(base), new=_names(slowed), scenario=scenario,
                               asked=asked.get(scenario, asked.get("*")),
                               measured=geometric_mean([m.median for m in ns]) / geometric_mean([m.median for m in bs])
@@ -380,13 +369,34 @@ def measure_all(trials: int = 4000, seed: int = 0) -> dict:
         tolerances = Tolerances(run_noise={kind: run_noise}, process_noise={kind: floor} if floor else {})
         for rerun_set, runs in zip(sets, sessions):
             report["sets"][rerun_set.label] = measure_set(rerun_set, runs, tolerances, trials, seed)
+    report["gpu"] = {kind: gpu_error_rates.measure_kind(BASELINES, kind, min(trials, GPU_TRIALS), seed, plain)
+                     for kind in gpu_kinds()}
+    for name in GPU_CLASSES:
+        found = [r["allowances"][name] for r in report["gpu"].values() if r["allowances"][name]["worst"]]
+        worst = max(found, key=lambda entry: entry["allowance"], default=None)
+        if worst is not None:
+            report["classes"][name] = dict(allowance=worst["allowance"], worst=worst["worst"], process_sd=None,
+                                           runs=[], process_sd_missing="judged per channel across processes "
+                                           "with the sample sd")
     return report
 
 
+GPU_TRIALS = 2000  # simulated gate nights per scenario: each is several window judgements
+GPU_CLASSES = ("gpu-time", "host-time", "gpu")  # compare's channel classes on a GPU (channels.py)
+
+
+def gpu_kinds() -> list[str]:
+    """The GPU kinds of the baseline store (its folders other than `cpu`)."""
+    return sorted(p.name for p in BASELINES.iterdir() if p.is_dir() and p.name != "cpu")
+
+
 def markdown(report: dict) -> str:
-    lines = ["# How often `diffbench compare` cries wolf and misses", "",
-             "Written by `python tools/error_rates.py` from the committed runs it names; do not edit by hand.", ""]
+    lines = ["# How often `diffbench compare` and `diffbench gate` cry wolf and miss", "",
+             "Written by `diffbench error-rates` from the committed runs; do not edit by hand.", ""]
+    lines += gpu_markdown(report)
     for kind, c in report["classes"].items():
+        if kind in GPU_CLASSES:
+            continue
         sd = (f"process sd {c['process_sd']:.3f} ({c['process_df']} df, pooled over its sessions)"
               if c["process_sd"] is not None else f"no process sd ({c['process_sd_missing']})")
         lines += [f"## {kind}", "", f"- run-to-run allowance {c['allowance']:.0%} (the largest of its sessions'), {sd}"]
@@ -468,6 +478,77 @@ def _processes_markdown(processes: dict, trials: int, c: dict) -> list[str]:
     return lines
 
 
+def gpu_summary(report: dict) -> list[str]:
+    """The gate's error rates per GPU kind, as a markdown table (README/docs generated section)."""
+    lines = ["| GPU kind | nights (days) | same-code nights: suspected / confirmed | +10% GPU work caught | "
+             "+10% host time caught (GPU-bound) | +5% GPU work confirmed within 2 nights |",
+             "|---|---|---|---|---|---|"]
+    for kind, r in report["gpu"].items():
+        if not r["simulated"]:
+            continue
+        sim, night = r["simulated"], r["simulated_per_night"]
+        bound = [s for s in sim if r["busy"].get(s, 0) >= BUSY_GPU_BOUND]
+        real = r["real_nights"]
+        lines.append(
+            f"| {kind} | {max(g['nights'] for g in r['gated'])} ({', '.join(r['days'])}) | simulated "
+            f"{night['clean_suspected']:.1%} / {night['clean_confirmed']:.1%} a night; real {real['suspected']} / "
+            f"{real['confirmed']} of {real['nights']} | {_worst(sim, 'gpu_10pct_caught', sim)} | "
+            f"{_worst(sim, 'host_10pct_caught', bound)} | {_worst(sim, 'gpu_5pct_confirmed_within_2_nights', sim)} |")
+    return lines
+
+
+BUSY_GPU_BOUND = 0.9  # a scenario whose GPU is this busy (kernel over wall time, median night) is GPU-bound
+
+
+def _worst(sim: dict, key: str, scenarios) -> str:
+    rates = {s: sim[s][key] for s in scenarios}
+    if not rates:
+        return "—"
+    worst = min(rates, key=rates.get)
+    return f"{min(rates.values()):.1%} (worst: {worst})"
+
+
+def _shifts(shifts: dict) -> str:
+    return ", ".join(f"{channel} {shift:+.1%}" for channel, shift in shifts.items())
+
+
+def gpu_markdown(report: dict) -> list[str]:
+    lines = ["## The GPU verdicts, on the population they see", "",
+             "Every committed clean GPU run of a kind is a night (face/gpu_error_rates.py). The gate judges one night "
+             f"against a window of {gpu_error_rates.SIMULATED_WINDOW} nights in the simulation; per-night rates "
+             "combine a night's gated scenarios as independent.", ""] + gpu_summary(report) + [""]
+    for kind, r in report["gpu"].items():
+        lines += [f"### {kind}", ""]
+        lines += [f"- compare's allowance for {name}: {a['allowance']:.0%}"
+                  + (f" (set by {a['worst']})" if a["worst"] else " (no pair)") for name, a in r["allowances"].items()]
+        pairs = r["same_code_file_pairs"]
+        lines.append(f"- `diffbench compare` on {pairs['pairs']} ordered pairs of same-code committed files: "
+                     f"{len(pairs['regressions'])} regressions")
+        lines += [f"  - {line}" for line in pairs["regressions"][:LISTED]]
+        if not r["gated"]:
+            lines += ["- no scenario has enough clean nights with kernel time to estimate the gate", ""]
+            continue
+        lines += ["- gated: " + "; ".join(f"{g['scenario']} ({g['nights']} nights, {', '.join(g['days'])})"
+                                            for g in r["gated"]),
+                  f"- real, each night against the nights before it (at least {gpu_error_rates.REAL_MIN_WINDOW}): "
+                  f"{r['real_nights']['suspected']} suspected, {r['real_nights']['confirmed']} confirmed of "
+                  f"{r['real_nights']['nights']} nights ({r['real_nights']['scenario_nights']} scenario-nights)", "",
+                  f"simulated ({r['trials']} draws per scenario):", "",
+                  "| scenario | GPU busy | clean: suspected | clean: confirmed | +10% GPU | +10% host | +5% GPU | "
+                  "+5% GPU confirmed in 2 nights |", "|---|---|---|---|---|---|---|---|"]
+        for scenario, rates in r["simulated"].items():
+            lines.append(f"| {scenario} | {r['busy'][scenario]:.2f} | {rates['clean_suspected']:.1%} | "
+                         f"{rates['clean_confirmed']:.1%} | {rates['gpu_10pct_caught']:.1%} | "
+                         f"{rates['host_10pct_caught']:.1%} | {rates['gpu_5pct_caught']:.1%} | "
+                         f"{rates['gpu_5pct_confirmed_within_2_nights']:.1%} |")
+        lines += ["", "real injected slowdowns (against the clean nights before each):", ""]
+        lines += [f"- {i['run']} {i['scenario']}: {i['where']} +{i['asked']:.0%}, window {i['window']}, "
+                  f"{'caught' if i['caught'] else 'missed'} ({_shifts(i['shifts'])})"
+                  for i in r["injected"]] or ["- none"]
+        lines.append("")
+    return lines
+
+
 def write_run_noise(report: dict, path: Path = RUN_NOISE) -> None:
     lines = ["# Run-to-run allowance per noise class: the smallest latency threshold that no ordered pair of",
              "# committed reruns of the same code in one session exceeds (rounded up to a whole percent).",
@@ -478,29 +559,24 @@ def write_run_noise(report: dict, path: Path = RUN_NOISE) -> None:
              f"# Only for a class with at least {MIN_RERUNS_FOR_PROCESS_SD} clean reruns (else absent: the "
              "sample sd",
              "# alone is used).",
-             "# Written by tools/error_rates.py from the runs listed; do not edit by hand.", ""]
+             "# gpu-time, host-time (diffbench compare's channels on a GPU) and gpu (the wall time of GPU files",
+             "# without kernel time): the smallest threshold no ordered pair of committed same-code runs of a GPU",
+             "# kind exceeds.",
+             "# Written by `diffbench error-rates` from the committed runs; do not edit by hand.", ""]
     for kind, c in report["classes"].items():
         lines += [f"[{kind}]", f"allowance = {c['allowance']}"]
         if c["process_sd"] is not None:
             lines += [f"process_sd = {c['process_sd']}", f"process_df = {c['process_df']}"]
         else:
             lines += [f"# no process_sd: {c['process_sd_missing']}"]
-        lines += [f"runs = {json.dumps(c['runs'])}", ""]
+        lines += [f"runs = {json.dumps(c['runs'])}" if c["runs"] else f"# set by {c['worst']}", ""]
     path.write_text("\n".join(lines))
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--trials", type=int, default=4000)
-    parser.add_argument("--out", type=Path, default=BASELINES / "error-rates")
-    args = parser.parse_args(argv)
-    report = measure_all(args.trials)
-    args.out.with_suffix(".json").write_text(json.dumps(report, indent=1) + "\n")
-    args.out.with_suffix(".md").write_text(markdown(report))
+def write(report: dict, out: Path) -> list[Path]:
+    """The report as JSON and markdown beside each other, and the allowances compare reads."""
+    written = [out.with_suffix(".json"), out.with_suffix(".md"), RUN_NOISE]
+    written[0].write_text(json.dumps(report, indent=1, default=str) + "\n")
+    written[1].write_text(markdown(report))
     write_run_noise(report)
-    print(markdown(report))
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+    return written
