@@ -154,7 +154,7 @@ def _parser() -> argparse.ArgumentParser:
                     "write one markdown table per model: a row per configuration (scenario id, steps, resolution,\n"
                     "frames), each kind's median time and peak memory, and its time over the first kind's.",
         epilog="example: diffbench gpus baselines/nvidia-h100-80gb-hbm3/flux-dev.json "
-               "baselines/nvidia-h200/nightly.json --seeds --readme README.md\n"
+               "baselines/nvidia-h200/nightly.json --seeds --readme docs/results.md\n"
                "exit status: 0 written, 2 usage or input error",
         formatter_class=argparse.RawDescriptionHelpFormatter)
     gpus.add_argument("runs", type=Path, nargs="+", metavar="RUN", help="results JSON, of any GPU kinds")

@@ -1,4 +1,4 @@
-"""Keeping a generated section of a markdown file (the README's measured results) up to date.
+"""Keeping a generated section of a markdown file (the guide's measured results, docs/results.md) up to date.
 
 A section lies between two markers named after it (`results`: `diffbench report --readme FILE`; `gpus`:
 `diffbench gpus --readme FILE`); the command replaces what is between them and nothing else. A file without
