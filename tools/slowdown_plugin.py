@@ -1,10 +1,17 @@
-"""A pytest plugin that makes chosen scenarios slower on purpose, to measure whether `diffbench compare` catches
-a known regression: `PYTHONPATH=tools pytest benchmarks -p slowdown_plugin ...` with
+"""A pytest plugin that makes chosen scenarios slower on purpose, to measure whether `diffbench compare` and
+`diffbench gate` catch a known regression: `PYTHONPATH=tools pytest benchmarks -p slowdown_plugin ...` with
 
-    DIFFBENCH_SLOWDOWN="<scenario id>=<fraction>[,<scenario id>=<fraction>...]"
+    DIFFBENCH_SLOWDOWN="<scenario id>=<fraction>[:gpu|:host][,<scenario id>=<fraction>...]"
 
-Each pipeline call of a listed scenario sleeps `fraction` × the call's own duration after it returns (0.10: 10%
-slower, whatever the call's speed), so the slowdown is relative and host-independent. `*` as the id means all.
+- `host` (the default): each pipeline call of a listed scenario sleeps `fraction` × the call's own duration after
+  it returns (0.10: 10% slower, whatever the call's speed): host time, as host work the code added would cost.
+- `gpu`: before each call of the denoiser, the GPU spins (`torch.cuda._sleep`, a private torch function: an
+  experiment's tool, checked when the plugin starts) for `fraction` × the previous denoiser call's GPU time, so
+  the added time is kernel time, as a worse kernel would add. Denoisers compiled as a whole would trace the hooks:
+  use it with eager or regional compilation.
+
+`*` as the id means all. Every benchmark slowed records `injected_slowdown` ({where, fraction}) in its results, so
+the gate never takes it for a night of its history.
 """
 
 from __future__ import annotations
@@ -12,36 +19,102 @@ from __future__ import annotations
 import os
 import time
 
+import pytest
+
 from diffbench.measure import runner
 
+INJECTED = pytest.StashKey[dict]()  # scenario id -> the slowdown injected into it
 
-def slowdowns(text: str) -> dict[str, float]:
-    """'a=0.1,b=0.3' → {'a': 0.1, 'b': 0.3}; a bad entry is a ValueError naming it."""
+
+def slowdowns(text: str) -> dict[str, tuple[float, str]]:
+    """'a=0.1,b=0.3:gpu' → {'a': (0.1, 'host'), 'b': (0.3, 'gpu')}; a bad entry is a ValueError naming it."""
     result = {}
     for entry in filter(None, (e.strip() for e in text.split(","))):
-        scenario, sep, fraction = entry.rpartition("=")
-        if not sep or not scenario or float(fraction) < 0:
-            raise ValueError(f"DIFFBENCH_SLOWDOWN: expected <scenario id>=<fraction>, got {entry!r}")
-        result[scenario] = float(fraction)
+        scenario, sep, value = entry.rpartition("=")
+        fraction, _, where = value.partition(":")
+        where = where or "host"
+        if not sep or not scenario or where not in ("host", "gpu") or float(fraction) < 0:
+            raise ValueError(f"DIFFBENCH_SLOWDOWN: expected <scenario id>=<fraction>[:gpu|:host], got {entry!r}")
+        result[scenario] = (float(fraction), where)
     return result
+
+
+def host_slower(call, fraction: float):
+    def slower():
+        start = time.perf_counter()
+        result = call()
+        time.sleep(fraction * (time.perf_counter() - start))
+        return result
+
+    return slower
+
+
+class GpuSpin:
+    """Before each denoiser call, spin the GPU for `fraction` × the previous denoiser call's GPU time (measured with
+    CUDA events, read without a sync once they completed)."""
+
+    def __init__(self, denoiser, fraction: float):
+        import torch
+
+        self.torch, self.fraction, self.last_ms, self.events = torch, fraction, None, None
+        self.cycles_per_ms = _cycles_per_ms(torch)
+        denoiser.register_forward_pre_hook(self.before)
+        denoiser.register_forward_hook(self.after)
+
+    def before(self, module, args):
+        torch = self.torch
+        if self.events is not None and self.events[1].query():
+            self.last_ms = self.events[0].elapsed_time(self.events[1])
+        if self.last_ms:
+            torch.cuda._sleep(int(self.fraction * self.last_ms * self.cycles_per_ms))
+        self.events = (torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True))
+        self.events[0].record()  # after the spin: the next spin is a fraction of the call alone
+
+    def after(self, module, args, output):
+        self.events[1].record()
+
+
+def _cycles_per_ms(torch) -> float:
+    """The GPU's spin rate, measured once: cycles of torch.cuda._sleep per millisecond."""
+    cycles = 50_000_000
+    start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+    torch.cuda._sleep(1_000_000)  # warm
+    start.record()
+    torch.cuda._sleep(cycles)
+    end.record()
+    end.synchronize()
+    return cycles / start.elapsed_time(end)
 
 
 def pytest_configure(config) -> None:
     wanted = slowdowns(os.environ.get("DIFFBENCH_SLOWDOWN", ""))
+    config.stash[INJECTED] = injected = {}
+    if any(where == "gpu" for _, where in wanted.values()):
+        import torch
+
+        if not hasattr(torch.cuda, "_sleep"):  # private: present in torch 2.11-2.14, checked rather than assumed
+            raise RuntimeError("DIFFBENCH_SLOWDOWN ...:gpu needs torch.cuda._sleep, which this torch lacks")
     original = runner.pipeline_call
 
     def pipeline_call(built, options):
         call, kwargs = original(built, options)
-        fraction = wanted.get(built.scenario.id, wanted.get("*"))
+        fraction, where = wanted.get(built.scenario.id, wanted.get("*", (0.0, "host")))
         if not fraction:
             return call, kwargs
-
-        def slower():
-            start = time.perf_counter()
-            result = call()
-            time.sleep(fraction * (time.perf_counter() - start))
-            return result
-
-        return slower, kwargs
+        injected[built.scenario.id] = dict(where=where, fraction=fraction)
+        if where == "host":
+            return host_slower(call, fraction), kwargs
+        if not getattr(built, "_gpu_spin", None):  # once per built pipeline (it serves every batch size)
+            built._gpu_spin = GpuSpin(getattr(built.pipe, built.scenario.spec.denoiser), fraction)
+        return call, kwargs
 
     runner.pipeline_call = pipeline_call
+
+
+def pytest_benchmark_update_json(config, benchmarks, output_json) -> None:
+    injected = config.stash.get(INJECTED, {})
+    for bench in output_json["benchmarks"]:
+        if (slowed := injected.get(bench["extra_info"].get("scenario"))) is not None:
+            bench["extra_info"]["injected_slowdown"] = slowed
+
+

@@ -573,10 +573,22 @@ def write_run_noise(report: dict, path: Path = RUN_NOISE) -> None:
     path.write_text("\n".join(lines))
 
 
+JSON_LISTED = 50  # cases kept by name per list in the JSON (the counts cover them all): it is committed
+
+
+def _listed_at_most(value):
+    """The report with each list of cases cut to JSON_LISTED, the number left out said in its last entry."""
+    if isinstance(value, dict):
+        return {key: _listed_at_most(v) for key, v in value.items()}
+    if isinstance(value, list) and len(value) > JSON_LISTED and not all(isinstance(v, (int, float)) for v in value):
+        return [_listed_at_most(v) for v in value[:JSON_LISTED]] + [f"... and {len(value) - JSON_LISTED} more"]
+    return value
+
+
 def write(report: dict, out: Path) -> list[Path]:
     """The report as JSON and markdown beside each other, and the allowances compare reads."""
     written = [out.with_suffix(".json"), out.with_suffix(".md"), RUN_NOISE]
-    written[0].write_text(json.dumps(report, indent=1, default=str) + "\n")
+    written[0].write_text(json.dumps(_listed_at_most(report), indent=1, default=str) + "\n")
     written[1].write_text(markdown(report))
     write_run_noise(report)
     return written
