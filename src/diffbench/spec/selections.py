@@ -70,6 +70,17 @@ SELECTIONS: dict[str, NamedSelection] = {
             steps={"cogvideox-5b": 4, "wan2.1-t2v-1.3b": 4},
         ),
         NamedSelection(
+            "gate", "the nightly gate's FLUX.1-dev set (the nightly's first part): bf16 and fp8dqrow, eager and "
+            "regional, fused QKV; its nights are the gate's error-rate population (baselines/<gpu>/history/)",
+            parts=(dict(model="flux-dev", scheme="bf16,fp8dqrow", compile="eager,regional", fuse_qkv="on"),),
+        ),
+        NamedSelection(
+            "upgrade", "the upgrade gate (tox -e ao017,ao018): FLUX.1-dev bf16, int8wo and fp8dqrow, eager and "
+            "regional, at 10 steps (compiled int8wo is a known failure, not run)",
+            parts=(dict(model="flux-dev", scheme="bf16,int8wo,fp8dqrow", compile="eager,regional"),),
+            steps={"flux-dev": 10},
+        ),
+        NamedSelection(
             "box", "a box's matrix: FLUX.1-dev and SDXL, bf16, fp8dqrow and int8dq, eager and compiled (issue 20's "
             "measure of -n 2 against -n 0)",
             parts=(
