@@ -12,7 +12,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from diffbench.face import across_gpus, history_page, readme, report, seeds
+from diffbench.face import across_gpus, calibration, history_page, readme, report, seeds
 from diffbench.face.compare import compare, render
 from diffbench.face.tolerances import Tolerances, parse_absolute, parse_fraction, parse_percent
 from diffbench.face.verdicts import CONFIDENCE
@@ -142,6 +142,13 @@ def _parser() -> argparse.ArgumentParser:
                               "runs; files that are not pytest-benchmark results are ignored, corrupt ones "
                               "skipped and named)")
     history.add_argument("-o", "--out", type=Path, required=True, help="the HTML file to write")
+
+    calibration.add_arguments(commands.add_parser(
+        "calibrate", help="derive the proxy's quality gates from measured quality logs (run in the repository)",
+        description=calibration.__doc__.split("\n\n", 1)[1],
+        epilog="example: diffbench calibrate --check\n"
+               "exit status: 0 written or up to date, 1 stale (--check) or the control passes, 2 usage or input "
+               "error", formatter_class=argparse.RawDescriptionHelpFormatter))
     return parser
 
 
@@ -264,7 +271,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         commands = {"schemes": run_schemes, "compare": lambda: run_compare(args),
                     "history": lambda: run_history(args), "merge": lambda: run_merge(args),
-                    "report": lambda: run_report(args, argv), "gpus": lambda: run_gpus(args, argv)}
+                    "report": lambda: run_report(args, argv), "gpus": lambda: run_gpus(args, argv),
+                    "calibrate": lambda: calibration.run(args)}
         return commands[args.command]()
     except (ResultsError, MismatchError, ReadmeError, SeedDataError, HistoryError) as exc:
         print(f"diffbench {args.command}: error: {exc}", file=sys.stderr)
