@@ -1,7 +1,9 @@
 """What this machine and these libraries can run: device, SM capability, free memory, package versions.
 
-`skip_reason(scenario, target)` is the one place where a scenario meets the hardware; the plugin turns a
-reason into a `pytest.param(..., marks=pytest.mark.skip(reason))`.
+`skip_reason(scenario, target)` is the one place where a scenario meets the hardware: it checks what each
+dimension's record says its value needs (`Dimension.needs`) and names no dimension itself; the plugin turns a
+reason into a `pytest.param(..., marks=pytest.mark.skip(reason))`. The known-failure probes run one quantized
+Linear that `build.probes` makes.
 """
 
 from __future__ import annotations
