@@ -40,7 +40,7 @@ def test_a_missing_attention_package_is_reported_with_diffusers_reason():
     try:
         import flash_attn  # noqa: F401
     except ImportError:
-        reason = attention.unavailable(ATTENTION_KERNELS["flash-attn"])
+        reason = ATTENTION_KERNELS["flash-attn"].unavailable()
         assert reason and reason.startswith("attention flash-attn:") and "flash" in reason.lower()
     else:
         pytest.skip("flash-attn is installed here")

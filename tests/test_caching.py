@@ -165,13 +165,11 @@ def test_every_committed_cached_run_passes_the_gates_it_would_be_held_to():
     """The cache bounds come from bf16 runs alone: a bf16 cached run is held to them, a cached run of another
     scheme to the looser of its scheme's and its cache's. Every measured cached run (CPU and H200, bf16, int8wo
     and fp8dqrow) passes."""
-    import importlib.util
     from pathlib import Path
 
+    from diffbench.face import calibration as calibrate
+
     root = Path(__file__).resolve().parents[1]
-    spec = importlib.util.spec_from_file_location("calibrate_quality", root / "tools" / "calibrate_quality.py")
-    calibrate = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(calibrate)
     table = gates.Thresholds.load(gates.DEFAULT_THRESHOLDS)
     inputs = json.loads((root / "baselines/cpu/quality-calibration/calibration.json").read_text())["inputs"]
     cached = [r for path in inputs for r in calibrate.rows(root / path) if r["kind"] == "cache"]

@@ -65,19 +65,17 @@ def test_a_module_without_int8_weights_is_reported():
 
 
 def test_the_proxy_thresholds_are_the_committed_calibration():
-    """src/diffbench/data/thresholds.toml's proxy bounds are what tools/calibrate_quality.py derives from the
+    """src/diffbench/data/thresholds.toml's proxy bounds are what `diffbench calibrate` derives from the
     committed runs."""
-    result = subprocess.run([sys.executable, str(ROOT / "tools" / "calibrate_quality.py"), "--check"],
+    result = subprocess.run([sys.executable, "-m", "diffbench.face.cli", "calibrate", "--check"],
                             capture_output=True, text=True, cwd=ROOT)
     assert result.returncode == 0, result.stderr[-2000:]
 
 
 def test_a_cache_mutation_is_judged_by_the_bounds_bf16_with_that_cache_faces():
-    """tools/calibrate_quality.py: a cache set to skip more is held, as spec/gates.py holds bf16 with that cache, to
+    """`diffbench calibrate`: a cache set to skip more is held, as spec/gates.py holds bf16 with that cache, to
     the cache's own bounds (derived with bf16), and bf16's where the cache has none, not to the looser of the two."""
-    sys.path.insert(0, str(ROOT / "tools"))
-    import calibrate_quality as tool
-
+    from diffbench.face import calibration as tool
     from diffbench.spec import gates
 
     calibration = dict(families={"near-lossless": dict(bounds=dict(ssim_min=0.98, psnr_min=36.5))},

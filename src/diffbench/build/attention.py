@@ -21,20 +21,6 @@ def pin(kernel: AttentionKernel, denoiser: torch.nn.Module) -> None:
             module.forward = _pinned(module.forward, backend)
 
 
-def unavailable(kernel: AttentionKernel) -> str | None:
-    """Why the installed packages cannot run this kernel (diffusers checks its backends' requirements)."""
-    if kernel.dispatcher_backend is None:
-        return None
-    try:
-        from diffusers.models.attention_dispatch import attention_backend
-
-        with attention_backend(kernel.dispatcher_backend):
-            pass
-    except (ImportError, RuntimeError, ValueError) as exc:
-        return f"attention {kernel.name}: {exc}"
-    return None
-
-
 def attention_modules(denoiser: torch.nn.Module) -> list[torch.nn.Module]:
     """The denoiser's attention layers (the classes diffusers' own set_attention_backend looks for)."""
     from diffusers.models.attention import AttentionModuleMixin

@@ -14,14 +14,17 @@ import contextlib
 import multiprocessing
 import socket
 import traceback
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 from typing import Any
 
 import torch
 import torch.distributed as dist
 
+from diffbench.build import compilation, torch_fixes
 from diffbench.spec.parallel import PARALLEL_MODES, ParallelMode
+
+Build = Callable[[Any, Any], Any]  # (scenario, build options) → a built pipeline
 
 # A rank that never hears from the others again (one killed or failed) gives up instead of waiting for ever.
 _TIMEOUT = timedelta(minutes=10)
@@ -110,17 +113,15 @@ class MirroredPipeline:
         setattr(self._pipe, name, value)
 
 
-def _follow(rank: int, world: int, port: int, scenario, options, reports) -> None:
+def _follow(rank: int, world: int, port: int, scenario, options, build: Build, reports) -> None:
     """A rank other than 0: build the scenario as rank 0 does (the same torch fixes and inductor flags; the compile
     caches come through the environment), then make every call rank 0 announces, until told to stop."""
-    from diffbench.build import compilation, pipelines, torch_fixes
-
     try:
         torch_fixes.apply()
         _join_group(rank, world, port, options.device)
         commands = Commands()
         with compilation.inductor_profile(scenario.inductor_profile), compilation.eager_fallback_forbidden():
-            built = pipelines.build(scenario, options)
+            built = build(scenario, options)
             reports.put((rank, None))
             while (command := commands.receive())[0] == "call":
                 _, args, kwargs = command
@@ -148,16 +149,17 @@ class Ranks:
 
 
 @contextlib.contextmanager
-def ranks(scenario, options) -> Iterator[Ranks | None]:
-    """Start the other ranks of a parallel scenario and join rank 0 to their process group (None for one GPU);
-    on exit, stop them and leave the group."""
+def ranks(scenario, options, build: Build) -> Iterator[Ranks | None]:
+    """Start the other ranks of a parallel scenario, each building it with `build` (`pipelines.build`, passed in:
+    it applies this module's step, so this module cannot import it), and join rank 0 to their process group
+    (None for one GPU); on exit, stop them and leave the group."""
     world = PARALLEL_MODES[scenario.parallel].gpus
     if world == 1:
         yield None
         return
     context = multiprocessing.get_context("spawn")  # CUDA cannot be forked
     port, reports = _free_port(), context.Queue()
-    others = [context.Process(target=_follow, args=(rank, world, port, scenario, options, reports))
+    others = [context.Process(target=_follow, args=(rank, world, port, scenario, options, build, reports))
               for rank in range(1, world)]
     for process in others:
         process.start()

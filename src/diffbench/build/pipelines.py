@@ -1,5 +1,6 @@
-"""Scenario + weights source → a ready pipeline (weights → quantize → fuse → cache → context parallelism → compile),
-and its teardown."""
+"""Scenario + weights source → a ready pipeline: load the weights, quantize and fuse, then each pipeline-changing
+dimension's apply step (`steps`, in the records' order: offload → vae → attention → cache → context parallelism →
+compile); and its teardown."""
 
 from __future__ import annotations
 
@@ -7,14 +8,9 @@ import contextlib
 import time
 from collections.abc import Callable
 
-
-from diffbench.build import attention, caching, compilation, memory, parallel
+from diffbench.build import compilation, parallel, steps
 from diffbench.build.built import Built, BuildOptions, teardown
 from diffbench.build.weights import quantize
-from diffbench.spec.attention import ATTENTION_KERNELS
-from diffbench.spec.caching import CACHE_MODES
-from diffbench.spec.compile_modes import COMPILE_MODES
-from diffbench.spec.parallel import PARALLEL_MODES
 from diffbench.spec.matrix import Scenario
 from diffbench.spec.schemes import SCHEMES
 
@@ -45,14 +41,7 @@ def build(scenario: Scenario, options: BuildOptions) -> Built:
     if scenario.fuse_qkv:
         getattr(pipe, spec.denoiser).fuse_qkv_projections()
     quantize_s = quantize(pipe, configs, load_device) if fuse_first else loaded.quantize_s
-    memory.apply_offload(pipe, scenario.offload, options.device)
-    memory.apply_vae_mode(pipe, scenario.vae)
-    attention.pin(ATTENTION_KERNELS[scenario.attention], getattr(pipe, spec.denoiser))  # before compile: traced with it
-    caching.apply_cache(pipe, spec.denoiser, CACHE_MODES[scenario.cache])  # before compile: its hooks are traced
-    # after quantization (each rank holds the whole quantized denoiser), before compile (its hooks are traced)
-    parallel.apply(getattr(pipe, spec.denoiser), PARALLEL_MODES[scenario.parallel])
-    compilation.compile_pipeline(pipe, COMPILE_MODES[scenario.compile], spec.denoiser,
-                                 spec.repeated_blocks, scenario.compile_vae)
+    steps.apply_all(pipe, scenario, options)
     info = dict(
         load_s=loaded.load_s,
         quantize_s=quantize_s,
@@ -91,7 +80,8 @@ class PipelineCache:
             self._stack.enter_context(compilation.inductor_profile(scenario.inductor_profile))
             self._stack.enter_context(compilation.eager_fallback_forbidden())
             try:
-                ranks = self._stack.enter_context(parallel.ranks(scenario, self.options))  # none for one GPU
+                # none for one GPU; the other ranks build with this module's `build`
+                ranks = self._stack.enter_context(parallel.ranks(scenario, self.options, build))
                 self._built = build(scenario, self.options)
                 if ranks is not None:
                     self._built.pipe = ranks.mirrored(self._built.pipe)

@@ -14,7 +14,8 @@ from pathlib import Path
 
 from rich.console import Console
 
-from diffbench.face import across_gpus, error_rates, gate, gate_view, history_page, readme, report, seeds
+from diffbench.face import (across_gpus, calibration, error_rates, gate, gate_view, history_page, readme, report,
+                            seeds)
 from diffbench.face import compare as comparing
 from diffbench.face.compare import compare, render
 from diffbench.face.tolerances import Tolerances, parse_absolute, parse_percent
@@ -194,6 +195,13 @@ def _parser() -> argparse.ArgumentParser:
                               "runs; files that are not pytest-benchmark results are ignored, corrupt ones "
                               "skipped and named)")
     history.add_argument("-o", "--out", type=Path, required=True, help="the HTML file to write")
+
+    calibration.add_arguments(commands.add_parser(
+        "calibrate", help="derive the proxy's quality gates from measured quality logs (run in the repository)",
+        description=calibration.__doc__.split("\n\n", 1)[1],
+        epilog="example: diffbench calibrate --check\n"
+               "exit status: 0 written or up to date, 1 stale (--check) or the control passes, 2 usage or input "
+               "error", formatter_class=argparse.RawDescriptionHelpFormatter))
     return parser
 
 
@@ -374,7 +382,8 @@ def main(argv: list[str] | None = None) -> int:
         commands = {"schemes": run_schemes, "compare": lambda: run_compare(args), "gate": lambda: run_gate(args),
                     "error-rates": lambda: run_error_rates(args, argv),
                     "history": lambda: run_history(args), "merge": lambda: run_merge(args),
-                    "report": lambda: run_report(args, argv), "gpus": lambda: run_gpus(args, argv)}
+                    "report": lambda: run_report(args, argv), "gpus": lambda: run_gpus(args, argv),
+                    "calibrate": lambda: calibration.run(args)}
         return commands[args.command]()
     except (ResultsError, MismatchError, ReadmeError, SeedDataError, HistoryError) as exc:
         print(f"diffbench {args.command}: error: {exc}", file=sys.stderr)

@@ -1,7 +1,9 @@
 """What this machine and these libraries can run: device, SM capability, free memory, package versions.
 
-`skip_reason(scenario, target)` is the one place where a scenario meets the hardware; the plugin turns a
-reason into a `pytest.param(..., marks=pytest.mark.skip(reason))`.
+`skip_reason(scenario, target)` is the one place where a scenario meets the hardware: it checks what each
+dimension's record says its value needs (`Dimension.needs`) and names no dimension itself; the plugin turns a
+reason into a `pytest.param(..., marks=pytest.mark.skip(reason))`. The known-failure probes run one quantized
+Linear that `build.probes` makes.
 """
 
 from __future__ import annotations
@@ -12,12 +14,13 @@ from functools import cache
 
 import torch
 
-from diffbench.build import attention, internals
-from diffbench.spec.attention import ATTENTION_KERNELS
-from diffbench.spec.parallel import PARALLEL_MODES
+from diffbench.build import internals, probes
+from diffbench.build.compilation import inductor_profile
+from diffbench.measure.instruments import median_s
+from diffbench.spec.dimensions import BY_NAME, DIMENSIONS, Needs
 from diffbench.spec.rules import KNOWN_FAILURES
 from diffbench.spec.matrix import Scenario
-from diffbench.spec.schemes import SCHEMES, Unavailable
+from diffbench.spec.schemes import SCHEMES
 
 
 @dataclass(frozen=True)
@@ -38,55 +41,47 @@ class Target:
         return cls("cpu", accelerators=torch.accelerator.device_count())
 
 
+def skip_reason(scenario: Scenario, target: Target) -> str | None:
+    """The first need of the scenario's values (`Dimension.needs`) this machine does not meet, or None. The
+    dimensions are asked from the last back: what the whole setup needs (GPUs, offloading) before the scheme."""
+    for dimension in reversed(DIMENSIONS):
+        if (reason := unmet(dimension.needs_of(getattr(scenario, dimension.name)), target)) is not None:
+            return reason
+    return None
+
+
+def unmet(needs: Needs, target: Target) -> str | None:
+    """Why `target` cannot give what `needs` asks for, or None."""
+    if (reason := _unavailable(needs)) is not None:
+        return reason
+    if needs.cuda and target.device != "cuda":
+        return f"{needs.label} needs a CUDA device{needs.cuda_for}"
+    if needs.min_sm and target.sm is not None and target.sm < needs.min_sm:
+        need = ".".join(map(str, needs.min_sm))
+        return f"{needs.label} needs SM {need}+, {target.name} is SM {'.'.join(map(str, target.sm))}"
+    if needs.gpus > 1 and target.device == "cuda" and target.accelerators < needs.gpus:
+        return (f"{needs.label} runs one rank per GPU and needs {needs.gpus}; this process sees "
+                f"{target.accelerators} (CUDA_VISIBLE_DEVICES; an xdist worker sees its own GPU only)")
+    if needs.gpus > 1 and target.device != "cuda" and target.accelerators == 0:
+        return (f"{needs.label} on a CPU: diffusers' context parallelism places rank r on "
+                "accelerator r % torch.accelerator.device_count(), and there is none")
+    return None
+
+
 @cache
+def _unavailable(needs: Needs) -> str | None:
+    return needs.unavailable()  # asks the installed packages: once per value
+
+
 def scheme_unavailable(name: str) -> str | None:
     """Why the installed torchao cannot build this scheme's config, or None."""
-    try:
-        SCHEMES[name].torchao_config()
-    except Unavailable as exc:
-        return str(exc)
-    return None
-
-
-@cache
-def attention_unavailable(name: str) -> str | None:
-    return attention.unavailable(ATTENTION_KERNELS[name])
-
-
-def skip_reason(scenario: Scenario, target: Target) -> str | None:
-    if (reason := parallel_unavailable(scenario, target)) is not None:
-        return reason
-    if scenario.offload != "none" and target.device != "cuda":
-        return f"offload '{scenario.offload}' needs a CUDA device to offload from"
-    kernel = ATTENTION_KERNELS[scenario.attention]
-    if kernel.cuda_only and target.device != "cuda":
-        return f"attention {kernel.name} needs a CUDA device"
-    if (reason := attention_unavailable(kernel.name)) is not None:
-        return reason
-    scheme = SCHEMES[scenario.scheme]
-    if (reason := scheme_unavailable(scenario.scheme)) is not None:
-        return reason
-    if scheme.cuda_only and target.device != "cuda":
-        return f"{scheme.name} needs a CUDA device"
-    if scheme.min_sm and target.sm is not None and target.sm < scheme.min_sm:
-        need = ".".join(map(str, scheme.min_sm))
-        return f"{scheme.name} needs SM {need}+, {target.name} is SM {'.'.join(map(str, target.sm))}"
-    return None
+    return _unavailable(BY_NAME["scheme"].needs_of(name))
 
 
 def parallel_unavailable(scenario: Scenario, target: Target) -> str | None:
     """Why this process cannot run the scenario's context-parallel layout: too few GPUs (one rank per GPU), or
     on a CPU no accelerator at all (diffusers places ranks on accelerators; the CPU tests provide one)."""
-    gpus = PARALLEL_MODES[scenario.parallel].gpus
-    if gpus == 1:
-        return None
-    if target.device == "cuda" and target.accelerators < gpus:
-        return (f"--parallel {scenario.parallel} runs one rank per GPU and needs {gpus}; this process sees "
-                f"{target.accelerators} (CUDA_VISIBLE_DEVICES; an xdist worker sees its own GPU only)")
-    if target.device != "cuda" and target.accelerators == 0:
-        return (f"--parallel {scenario.parallel} on a CPU: diffusers' context parallelism places rank r on "
-                "accelerator r % torch.accelerator.device_count(), and there is none")
-    return None
+    return unmet(BY_NAME["parallel"].needs_of(scenario.parallel), target)
 
 
 def expected_failure(scenario: Scenario, target: Target, weights: str = "", suite: str = "") -> tuple[str, bool] | None:
@@ -118,15 +113,6 @@ SLOWDOWN = 3.0  # a compiled linear this many times slower than eager is a known
 PROBE_SHAPE = (4096, 3072, 3072)  # rows (FLUX's image tokens at 1024²), in, out features
 
 
-def _quantized_linear(scheme: str, device: str, features_in: int = 64, features_out: int = 64) -> torch.nn.Module:
-    """The probes' subject: one bf16 Linear quantized with `scheme`, as the scenarios quantize their layers."""
-    from torchao.quantization import quantize_
-
-    linear = torch.nn.Linear(features_in, features_out, device=device, dtype=torch.bfloat16)
-    quantize_(linear, SCHEMES[scheme].torchao_config())
-    return linear
-
-
 def compiled_linear_slowdown(scenario: Scenario, target: Target) -> str | None:
     """Time one linear of the scenario's scheme, eager and compiled, on this device: the finding when compiled
     is more than SLOWDOWN times slower, else None."""
@@ -137,11 +123,8 @@ def compiled_linear_slowdown(scenario: Scenario, target: Target) -> str | None:
 
 @cache
 def _compiled_linear_slowdown(scheme: str, device: str) -> str | None:
-    from diffbench.build.compilation import inductor_profile
-    from diffbench.measure.instruments import median_s
-
     rows, features_in, features_out = PROBE_SHAPE
-    linear = _quantized_linear(scheme, device, features_in, features_out)
+    linear = probes.quantized_linear(scheme, device, features_in, features_out)
     x = torch.randn(rows, features_in, device=device, dtype=torch.bfloat16)
     with torch.no_grad(), inductor_profile("default"):
         eager_s = median_s(lambda: linear(x), device)
@@ -176,7 +159,7 @@ def bare_quantized_linear_compile_error(scenario: Scenario, target: Target) -> s
 
 @cache
 def _bare_quantized_linear_compile_error(scheme: str, device: str) -> str | None:
-    linear = _quantized_linear(scheme, device)
+    linear = probes.quantized_linear(scheme, device)
     linear.compile(fullgraph=True)  # in place, as regional-all does (torch.compile(linear) traces another way)
     try:
         with torch.no_grad():
@@ -204,7 +187,7 @@ def _zero_row_gives_nan(scheme: str, device: str) -> str | None:
     x = torch.randn(2, 64, device=device, dtype=torch.bfloat16)
     x[1] = 0
     try:
-        linear = _quantized_linear(scheme, device)
+        linear = probes.quantized_linear(scheme, device)
         with torch.no_grad():
             out = linear(x)
     except Exception:  # a scheme that cannot run here fails in its own scenario, with its own reason

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -11,6 +10,7 @@ import numpy as np
 import torch
 
 from diffbench.store import atomic
+from diffbench.store.quality_logs import jsonable
 from diffbench.spec.gates import Gate
 from diffbench.measure import metrics
 from diffbench.build.built import Built
@@ -74,17 +74,6 @@ class Verdict:
                 verdict.failures.append(f"{gate.metric} {'min' if gate.lower else 'max'} over prompts = "
                                         f"{value:.4f}, gate {gate.key}: must be {relation} {gate.bound}")
         return verdict
-
-
-def jsonable(value: Any) -> Any:
-    """Metrics as strict JSON: +inf PSNR (identical outputs) becomes the string 'inf'."""
-    if isinstance(value, float) and math.isinf(value):
-        return "inf" if value > 0 else "-inf"
-    if isinstance(value, dict):
-        return {k: jsonable(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [jsonable(v) for v in value]
-    return value
 
 
 def write_log(path: Path, records: list[dict[str, Any]], context: dict[str, Any]) -> None:

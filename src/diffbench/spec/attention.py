@@ -28,6 +28,20 @@ class AttentionKernel:
     # backend, which the sdpa-* pins run through, raises "Native attention does not support return_lse=True"
     ring_attention: bool = False
 
+    def unavailable(self) -> str | None:
+        """Why the installed packages cannot run this kernel (diffusers checks its backends' requirements; asked
+        here, not at import: spec imports no torch)."""
+        if self.dispatcher_backend is None:
+            return None
+        try:
+            from diffusers.models.attention_dispatch import attention_backend
+
+            with attention_backend(self.dispatcher_backend):
+                pass
+        except (ImportError, RuntimeError, ValueError) as exc:
+            return f"attention {self.name}: {exc}"
+        return None
+
 
 ATTENTION_KERNELS: dict[str, AttentionKernel] = {
     k.name: k

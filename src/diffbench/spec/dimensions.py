@@ -107,6 +107,23 @@ class PositiveInts:
         return "PositiveInts()"
 
 
+@dataclass(frozen=True)
+class Needs:
+    """What a dimension's value needs of the machine and the installed packages; `measure.capabilities` checks it
+    against the machine it runs on (a skip reason names the first need not met, in this field order)."""
+
+    label: str  # how a skip reason names the value
+    # why the installed packages cannot provide it (asked lazily: spec imports no torch), or None
+    unavailable: Callable[[], str | None] = lambda: None
+    cuda: bool = False
+    cuda_for: str = ""  # what the CUDA device is for, in the reason
+    min_sm: tuple[int, int] | None = None  # the least CUDA compute capability
+    gpus: int = 1  # processes, one per GPU (diffusers puts rank r on accelerator r % count)
+
+
+NEEDS_NOTHING = Needs("")
+
+
 class _Required:
     def __repr__(self) -> str:
         return "REQUIRED"
@@ -140,6 +157,10 @@ class Dimension:
     # not use the dimension as they were before it existed.
     recorded_at_default: bool = True
     column: str | None = None  # the report's column (read from the result key `name`) where a run leaves the default
+    needs: Callable[[Any], Needs] | None = None  # what a value needs of the machine (None: nothing)
+    # Its place among build's apply steps (`build.steps.STEPS[name]`, lowest first, after loading and quantizing);
+    # None: it changes no pipeline by a step of its own.
+    apply_order: int | None = None
 
     @property
     def required(self) -> bool:
@@ -162,6 +183,9 @@ class Dimension:
             return None
         return self.fragment(value)
 
+    def needs_of(self, value: Any) -> Needs:
+        return self.needs(value) if self.needs else NEEDS_NOTHING
+
     def option_kwargs(self) -> dict[str, Any]:
         """The keyword arguments of its `parser.addoption` (argparse's)."""
         kwargs: dict[str, Any] = dict(dest=self.dest, default=self.option_default, help=self.help)
@@ -179,10 +203,12 @@ DIMENSIONS: tuple[Dimension, ...] = (
               "comma-separated model names, or 'all' (default: all)", "all", metavar="NAMES", always_in_id=True),
     Dimension("scheme", "schemes", "--quant", SCHEMES, Names("quantization scheme"), str,
               "comma-separated quantization schemes, or 'all' (default: all)", "all", metavar="SCHEMES",
-              always_in_id=True),
+              always_in_id=True,
+              needs=lambda name: Needs(name, SCHEMES[name].unavailable, SCHEMES[name].cuda_only,
+                                       min_sm=SCHEMES[name].min_sm)),
     Dimension("compile", "compile_modes", "--compile", COMPILE_MODES, Names("compile mode"), str,
               f"comma-separated compile modes: {names(COMPILE_MODES)}, or 'all' (default: eager)", "eager",
-              default="eager", metavar="MODES", always_in_id=True),
+              default="eager", metavar="MODES", always_in_id=True, apply_order=60),  # compiles what the others made
     Dimension("fuse_qkv", "fuse_qkv", "--fuse", ON_OFF_CHOICES, OnOff("--fuse value"),
               lambda fuse: "fuse" if fuse else "nofuse",
               "fuse the denoiser's QKV projections (default: off)", "off", default=False, field_type=bool,
@@ -192,13 +218,17 @@ DIMENSIONS: tuple[Dimension, ...] = (
               always_in_id=True, in_build_key=False),  # a call argument: one built pipeline serves every size
     Dimension("offload", "offloads", "--offload", OFFLOAD_MODES, Names("offload mode"), "offload-{}".format,
               f"comma-separated CPU offload modes: {names(OFFLOAD_MODES)}, or 'all' (default: none)", "none",
-              default="none", metavar="MODES", column="offload"),
+              default="none", metavar="MODES", column="offload", apply_order=10,
+              needs=lambda mode: Needs(f"offload '{mode}'", cuda=mode != "none", cuda_for=" to offload from")),
     Dimension("vae", "vaes", "--vae", VAE_MODES, Names("vae mode"), "vae-{}".format,
               f"comma-separated VAE memory modes: {names(VAE_MODES)}, or 'all' (default: default)", "default",
-              default="default", metavar="MODES", column="vae"),
+              default="default", metavar="MODES", column="vae", apply_order=20),
     Dimension("attention", "attentions", "--attention", ATTENTION_KERNELS, Names("attention kernel"), "attn-{}".format,
               f"comma-separated attention kernels: {names(ATTENTION_KERNELS)}, or 'all' "
-              "(default: sdpa, torch's own choice)", "sdpa", default="sdpa", metavar="KERNELS", column="attention"),
+              "(default: sdpa, torch's own choice)", "sdpa", default="sdpa", metavar="KERNELS", column="attention",
+              apply_order=30,  # before compile: traced with it
+              needs=lambda name: Needs(f"attention {name}", ATTENTION_KERNELS[name].unavailable,
+                                       ATTENTION_KERNELS[name].cuda_only)),
     # Compile the VAE decoder too, with the scenario's compile mode (a seeds' column).
     Dimension("compile_vae", "compile_vae", "--compile-vae", ON_OFF_CHOICES, OnOff("--compile-vae value"),
               lambda on: "compile-vae",
@@ -215,11 +245,18 @@ DIMENSIONS: tuple[Dimension, ...] = (
               "comma-separated context-parallel layouts (diffusers' ContextParallelConfig, one process per GPU): "
               + ", ".join(f"{p.name} ({p.gpus} GPU{'s' * (p.gpus > 1)})" for p in PARALLEL_MODES.values())
               + ", or 'all' (default: none)", "none",
-              default="none", metavar="LAYOUTS", recorded_at_default=False, column="parallel"),
+              default="none", metavar="LAYOUTS", recorded_at_default=False, column="parallel",
+              # after quantization (each rank holds the whole quantized denoiser), before compile (its hooks are traced)
+              apply_order=50, needs=lambda name: Needs(f"--parallel {name}", gpus=PARALLEL_MODES[name].gpus)),
     # Step caching through diffusers' cache hooks (spec/caching.py, build/caching.py).
     Dimension("cache", "caches", "--cache", CACHE_MODES, Names("cache mode"), "cache-{}".format,
               f"comma-separated step-caching modes (diffusers' enable_cache): {names(CACHE_MODES)}, or 'all' "
-              "(default: none)", "none", default="none", metavar="MODES", recorded_at_default=False, column="cache"),
+              "(default: none)", "none", default="none", metavar="MODES", recorded_at_default=False, column="cache",
+              apply_order=40),  # before compile: its hooks are traced
 )
 
 BY_NAME: dict[str, Dimension] = {d.name: d for d in DIMENSIONS}
+
+# The dimensions that change a built pipeline, in the order build applies them.
+APPLIED: tuple[Dimension, ...] = tuple(sorted((d for d in DIMENSIONS if d.apply_order is not None),
+                                              key=lambda d: d.apply_order))

@@ -48,7 +48,7 @@ def _dig(table: dict, *path: str) -> dict:
     return table
 
 
-# The scheme a lossy cache's bounds are derived with (tools/calibrate_quality.py derive_caches): they measure the
+# The scheme a lossy cache's bounds are derived with (face/calibration.py derive_caches): they measure the
 # cache's own loss, already with that scheme's rounding, so with it they replace the scheme's bounds. With the
 # looser of bf16's (the near-lossless family's, int8 included) and its own, FasterCache set to skip twice as
 # much passed (4.7 dB below its worst calibrated run, baselines/cpu/quality-calibration/cache-mutations-*).

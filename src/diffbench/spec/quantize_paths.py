@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from diffbench.spec.matrix import Scenario
+
 
 @dataclass(frozen=True)
 class QuantizePath:
     name: str
-    steps: tuple[str, ...]  # names in STEPS, run in order
+    steps: tuple[str, ...]  # names in build.quantization_paths.STEPS, run in order
     description: str
     needs_cuda: bool = False  # on the CPU it would only repeat the `cpu` path
 
@@ -25,3 +27,15 @@ QUANTIZE_PATHS: dict[str, QuantizePath] = {
                      "from_pretrained with TorchAoConfig (quantized while loading), then move"),
     ]
 }
+
+
+@dataclass(frozen=True)
+class QuantizationCase:
+    """One test: a model's denoiser, a scheme, a path (the scenario's other dimensions play no part)."""
+
+    scenario: Scenario
+    path: QuantizePath
+
+    @property
+    def id(self) -> str:
+        return f"{self.scenario.model}-{self.scenario.scheme}-quantize-{self.path.name}"

@@ -66,6 +66,14 @@ class Scheme:
         """The torchao config object, or None for bf16. Raises Unavailable."""
         return None if self.make is None else self.make(ao or TorchAO())
 
+    def unavailable(self) -> str | None:
+        """Why the installed torchao cannot build this scheme's config, or None."""
+        try:
+            self.torchao_config()
+        except Unavailable as exc:
+            return str(exc)
+        return None
+
 
 def _autoquant(ao: TorchAO) -> Any:
     ao.get("autoquant")  # "not in torchao X.Y" where torchao removed it

@@ -5,6 +5,7 @@ stay at their defaults).
 `nightly` is the nightly gate's window (README "The nightly gate"): every seed model at least once, bf16 against
 its best scheme, eager and compiled where the seeds compile, sized for 20 minutes on one H200 with a warm compile
 cache (measured: -n 0 on one H200 648 s warm, 679 s cold; -n 2 cold 405 s; baselines/nvidia-h200/nightly/).
+The others are the matrices of the device sessions' phases (`spec/sessions.py`, `tools/gpu_session.sh`).
 """
 
 from __future__ import annotations
@@ -93,6 +94,39 @@ SELECTIONS: dict[str, NamedSelection] = {
                 dict(model="sdxl", scheme="bf16,fp8dqrow", compile="regional"),
                 dict(model="sdxl", scheme="int8dq", compile="regional", inductor_profile="max-autotune-gemm"),
             ),
+        ),
+        # The device sessions' matrices (spec/sessions.py): the measurements committed under baselines/<gpu>/.
+        NamedSelection(
+            "caches-flux", "issue 22: FLUX.1-dev with the fixed-schedule caches, bf16 and fp8dqrow, compiled",
+            parts=(dict(model="flux-dev", scheme="bf16,fp8dqrow", compile="regional,regional-breaks",
+                        cache="none,taylorseer-5,pab,fastercache", fuse_qkv="on"),),
+        ),
+        NamedSelection(
+            "caches-proxy", "issue 22: every cache mode on the trained proxy, bf16 and fp8dqrow (the front, the gates)",
+            parts=(dict(model="flux-dev", scheme="bf16,fp8dqrow", compile="eager,regional-breaks",
+                        cache="none,fbcache-0.05,fbcache-0.12,taylorseer-5,fastercache,pab,magcache,textkv"),),
+        ),
+        NamedSelection(
+            "taylorseer-flux", "issue 22: the TaylorSeer runs the denoiser floor broke, FLUX.1-dev",
+            parts=(dict(model="flux-dev", scheme="bf16,fp8dqrow", compile="regional-breaks",
+                        cache="none,taylorseer-5", fuse_qkv="on"),),
+        ),
+        NamedSelection(
+            "taylorseer-proxy", "issue 22: the proxy's adaptive caches and TaylorSeer timings",
+            parts=(dict(model="flux-dev", scheme="bf16,fp8dqrow", compile="eager,regional-breaks",
+                        cache="none,fbcache-0.05,fbcache-0.12,taylorseer-5"),),
+        ),
+        NamedSelection(
+            "parallel-flux", "issue 20: FLUX.1-dev on one GPU against Ulysses-2 and ring-2, fused, compiled",
+            parts=(dict(model="flux-dev", scheme="bf16,fp8dqrow", compile="regional", fuse_qkv="on",
+                        parallel="none,ulysses2,ring2", attention="native-cudnn"),),
+        ),
+        NamedSelection(
+            # regional fails here: a known failure of diffusers 0.42.1's hook on blocks.0 (spec/rules.py)
+            "parallel-wan", "issue 20: Wan2.1 on one GPU against Ulysses-2, compiled with graph breaks allowed",
+            parts=(dict(model="wan2.1-t2v-1.3b", scheme="bf16,fp8dqrow", compile="regional-breaks",
+                        parallel="none,ulysses2"),),
+            steps={"wan2.1-t2v-1.3b": 4},
         ),
     ]
 }

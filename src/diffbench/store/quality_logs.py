@@ -8,11 +8,28 @@ none, and a run's own quality always wins. The GPU and the weights source must a
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from diffbench.store.results import MismatchError, ResultsError, read_json, scenario_of
+
+
+def jsonable(value: Any) -> Any:
+    """Metrics as strict JSON: +inf PSNR (identical outputs) becomes the string 'inf' (`number` reads it back)."""
+    if isinstance(value, float) and math.isinf(value):
+        return "inf" if value > 0 else "-inf"
+    if isinstance(value, dict):
+        return {k: jsonable(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [jsonable(v) for v in value]
+    return value
+
+
+def number(value: Any) -> float:
+    """A metric as a log holds it ('inf', '-inf' or a number) → a float."""
+    return math.inf if value == "inf" else -math.inf if value == "-inf" else float(value)
 
 
 def summary(metrics: dict[str, Any]) -> dict[str, Any]:

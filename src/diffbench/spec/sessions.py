@@ -1,0 +1,140 @@
+"""The device sessions' phases (data; `tools/gpu_session.sh PHASE` runs them): each phase is one or more pytest
+runs of a named selection (`spec/selections.py`, narrowed by `-k` where a phase is a part of one), with the run
+options it was measured with, on given GPUs, writing its JSON and log under $OUT for baselines/<gpu>/.
+
+`python -m diffbench.spec.sessions PHASE` prints a phase as the shell lines the script evaluates (`suite` is the
+script's function: a deadline, or a dry run that only collects); without PHASE, every phase and what it measures.
+"""
+
+from __future__ import annotations
+
+import shlex
+import sys
+from dataclasses import dataclass
+
+COMMON = ("-p", "no:cacheprovider", "-rfEs")
+H100_DURATIONS = ("--durations-from", "baselines/nvidia-h100-80gb-hbm3")  # balances workers by measured durations
+NIGHTLY_CACHE = "/tmp/diffbench-nightly-compile"
+
+
+@dataclass(frozen=True)
+class Run:
+    """One pytest run of a phase."""
+
+    out: str  # $OUT/OUT.json and OUT.log, and OUT-quality.json when the quality suite runs
+    selection: str  # a named selection
+    options: tuple[str, ...] = ()  # what is not matrix: rounds, timeouts, compile cache, weights, workers
+    keyword: str = ""  # -k: the part of the selection this run takes
+    gpus: str | None = "0"  # CUDA_VISIBLE_DEVICES; None: every GPU of the machine
+    suites: tuple[str, ...] = ("benchmarks",)
+
+    def argv(self) -> list[str]:
+        quality = ["--quality-json", f"$OUT/{self.out}-quality.json"] if "quality" in self.suites else []
+        keyword = ["-k", self.keyword] if self.keyword else []
+        return [*self.suites, *COMMON, "--selection", self.selection, *keyword, *self.options, *quality,
+                "--benchmark-json", f"$OUT/{self.out}.json"]
+
+
+@dataclass(frozen=True)
+class Phase:
+    name: str
+    description: str
+    runs: tuple[Run, ...]
+    together: bool = False  # the runs at once (each on its own GPU), else one after another
+    fresh_cache: str | None = None  # a compile cache emptied first: a cold run
+
+    def shell(self) -> str:
+        lines = [f"rm -rf {self.fresh_cache}"] if self.fresh_cache else []
+        for run in self.runs:
+            gpus = f"CUDA_VISIBLE_DEVICES={run.gpus} " if run.gpus is not None else ""
+            args = " ".join(_quoted(arg) for arg in run.argv())
+            lines.append(f'{gpus}suite {args} > "$OUT/{run.out}.log" 2>&1' + (" &" if self.together else ""))
+            if not self.together:
+                lines.append(f'tail -n 12 "$OUT/{run.out}.log"')
+        if self.together:
+            lines += ["wait", *(f'tail -n 12 "$OUT/{run.out}.log"' for run in self.runs)]
+        return "\n".join(lines)
+
+
+def _quoted(arg: str) -> str:
+    """Shell-quoted, but $OUT and ${GPU:-0} left for the script to expand."""
+    return f'"{arg}"' if "$OUT" in arg else shlex.quote(arg)
+
+
+def _store(name: str, keyword: str, rounds: int) -> Phase:
+    # eager int8dq (40 s a call, host-bound) with 1 round, the rest with 3, as the H100 store was made
+    return Phase(name, f"issue 21, the store's part {keyword!r}, on GPU $GPU (default 0)", (
+        Run(name, "store", ("--rounds", str(rounds), "--scenario-timeout", "600", "--compile-cache",
+                            "/tmp/diffbench-store"), keyword=keyword, gpus="${GPU:-0}"),))
+
+
+def _box(workers: int) -> Phase:
+    cache = f"/tmp/diffbench-box-compile-{workers}"
+    return Phase(f"box-n{workers}", f"issue 20: the box selection with -n {workers} and a new compile cache", (
+        Run(f"box-n{workers}-cold", "box", ("-n", str(workers), "--rounds", "3", "--compile-cache", cache,
+                                            *H100_DURATIONS, "--scenario-timeout", "400"),
+            gpus="0" if workers == 0 else "0,1"),), fresh_cache=cache)
+
+
+def _nightly(out: str, workers: int) -> Run:
+    return Run(out, "nightly", (*(("-n", str(workers)) if workers else ()), "--compile-cache", NIGHTLY_CACHE,
+                                "--scenario-timeout", "300"), gpus=None if workers else "0")
+
+
+PHASES: dict[str, Phase] = {
+    p.name: p
+    for p in [
+        Phase("caches", "issue 22, two GPUs side by side: FLUX.1-dev (synthetic) with the fixed-schedule caches on "
+              "GPU 0; every cache mode on the trained proxy, benchmarks and quality, on GPU 1", (
+                  Run("flux-dev-caches", "caches-flux", ("--rounds", "3", "--scenario-timeout", "240",
+                                                         "--compile-cache", "/tmp/diffbench-compile-0")),
+                  Run("proxy-caches", "caches-proxy", (
+                      "--weights", "proxy", "--quality-prompts", "8", "--baselines-dir", "/tmp/proxy-refs",
+                      "--update-baselines", "--scenario-timeout", "240", "--compile-cache",
+                      "/tmp/diffbench-compile-1"), gpus="1", suites=("benchmarks", "quality"))), together=True),
+        Phase("taylorseer", "issue 22: the TaylorSeer runs the denoiser floor broke (FLUX.1-dev on GPU 0; the "
+              "proxy's FBC and TaylorSeer timings on GPU 1)", (
+                  Run("flux-dev-caches-taylorseer", "taylorseer-flux", (
+                      "--rounds", "3", "--scenario-timeout", "240", "--compile-cache", "/tmp/diffbench-compile-0")),
+                  Run("proxy-caches-adaptive", "taylorseer-proxy", (
+                      "--weights", "proxy", "--scenario-timeout", "240", "--compile-cache",
+                      "/tmp/diffbench-compile-1"), gpus="1")), together=True),
+        Phase("parallel", "issue 20 (2 GPUs): benchmarks and quality (the parallel output against the one-GPU "
+              "one); cold, it ran past 10 minutes", (
+                  Run("flux-dev-parallel", "parallel-flux", (
+                      "--rounds", "3", "--quality-prompts", "2", "--update-baselines", "--baselines-dir", "/tmp/refs",
+                      "--scenario-timeout", "300"), gpus=None, suites=("benchmarks", "quality")),)),
+        Phase("parallel-wan", "issue 20: the same for Wan2.1 (4 steps), compiled with graph breaks allowed", (
+            Run("wan-parallel-breaks", "parallel-wan", ("--rounds", "3", "--scenario-timeout", "300"), gpus=None),)),
+        _store("store-flux-eager", "flux-dev and eager and not int8dq", 3),
+        _store("store-flux-regional", "flux-dev and regional", 3),
+        _store("store-models", "not flux-dev", 3),
+        _store("store-int8dq-eager", "flux-dev-int8dq and eager", 1),
+        # the H200's catch-up phases, each within one of the four parts above (a new GPU kind needs none of them)
+        _store("store-flux-rest", "flux-dev-int8wo-eager-fuse", 3),
+        _store("store-int8dq-fuse", "flux-dev-int8dq-eager-fuse", 1),
+        _store("store-zero-rows", "sdxl-fp8dq- or wan2.1-t2v-1.3b-fp8dq-", 3),
+        Phase("store-n2", "the store but eager int8dq with -n 2 on a 2-GPU machine, balanced by the H100's "
+              "durations", (
+                  Run("store-n2", "store", ("-n", "2", *H100_DURATIONS, "--rounds", "3", "--scenario-timeout", "600",
+                                            "--compile-cache", "/tmp/diffbench-store"),
+                      keyword="not (flux-dev-int8dq and eager)", gpus="0,1"),)),
+        _box(2),
+        _box(0),
+        Phase("nightly-n2", "the nightly selection with two workers, cold then warm (the same compile cache)",
+              tuple(_nightly(f"nightly-n2-{run}", 2) for run in ("cold", "warm"))),
+        Phase("nightly-n0-cold", "the nightly selection in one process on GPU 0, a new compile cache",
+              (_nightly("nightly-n0-cold", 0),), fresh_cache=NIGHTLY_CACHE),
+        Phase("nightly-n0-warm", "the nightly selection in one process on GPU 0, the cache an earlier phase left",
+              (_nightly("nightly-n0-warm", 0),)),
+    ]
+}
+
+
+if __name__ == "__main__":  # PHASE: its shell lines; no argument: every phase with what it measures
+    if len(sys.argv) < 2:
+        print("\n".join(f"{p.name}: {p.description}" for p in PHASES.values()))
+    elif sys.argv[1] not in PHASES:
+        sys.exit(f"unknown phase {sys.argv[1]!r}; phases: {', '.join(PHASES)}")
+    else:
+        print(PHASES[sys.argv[1]].shell())
