@@ -6,12 +6,18 @@ import functools
 
 import torch
 
+from diffbench.build import internals
 from diffbench.spec.attention import AttentionKernel
 
 
 def pin(kernel: AttentionKernel, denoiser: torch.nn.Module) -> None:
     """Make the denoiser's attention run on this kernel (for the pipeline's lifetime)."""
-    if kernel.dispatcher_backend:
+    if kernel.registered:
+        backend = registered_backend(kernel.dispatcher_backend)
+        # what set_attention_backend does, which accepts diffusers' own names only
+        for module in attention_modules(denoiser):
+            module.processor._attention_backend = backend
+    elif kernel.dispatcher_backend:
         denoiser.set_attention_backend(kernel.dispatcher_backend)
     if kernel.sdpa_backend:
         from torch.nn.attention import SDPBackend
@@ -25,6 +31,10 @@ def unavailable(kernel: AttentionKernel) -> str | None:
     """Why the installed packages cannot run this kernel (diffusers checks its backends' requirements)."""
     if kernel.dispatcher_backend is None:
         return None
+    if kernel.registered:
+        from diffbench.build import cudnn_attention
+
+        return cudnn_attention.unavailable() or registry_unsupported()
     try:
         from diffusers.models.attention_dispatch import attention_backend
 
@@ -33,6 +43,54 @@ def unavailable(kernel: AttentionKernel) -> str | None:
     except (ImportError, RuntimeError, ValueError) as exc:
         return f"attention {kernel.name}: {exc}"
     return None
+
+
+# Backends diffbench adds to diffusers' dispatcher: the value its processors name → the function it calls.
+def _registered_functions() -> dict:
+    from diffbench.build import cudnn_attention
+
+    return {"diffbench_cudnn_fp8": cudnn_attention.attention_bshd}
+
+
+def registry_unsupported() -> str | None:
+    """Why the installed diffusers' dispatcher cannot take a backend of diffbench's: registering one relies on its
+    internals (AttentionBackendName's value map, _AttentionBackendRegistry.register/_backends, a processor's
+    _attention_backend; build/internals.py), read defensively here."""
+    try:
+        from diffusers.models import attention_dispatch as dispatch
+    except ImportError as exc:
+        return f"diffusers' attention dispatcher does not import: {exc}"
+    names = getattr(dispatch, "AttentionBackendName", None)
+    registry = getattr(dispatch, "_AttentionBackendRegistry", None)
+    missing = [what for what, ok in [
+        ("AttentionBackendName._value2member_map_", isinstance(getattr(names, "_value2member_map_", None), dict)),
+        ("_AttentionBackendRegistry.register", callable(getattr(registry, "register", None))),
+        ("_AttentionBackendRegistry._backends", isinstance(getattr(registry, "_backends", None), dict)),
+    ] if not ok]
+    if missing:
+        return (f"diffusers {internals.installed('diffusers')} has no {', '.join(missing)}: a backend of "
+                "diffbench's cannot be registered with its attention dispatcher")
+    return None
+
+
+def registered_backend(value: str):
+    """The AttentionBackendName for one of diffbench's backends, registered with diffusers' dispatcher on first use.
+
+    The enum cannot be extended, so the member is made the way Enum makes its own (a str with _name_/_value_) and
+    entered in its value map only, so AttentionBackendName(value) finds it while diffusers' own lists of backends
+    (its __members__) stay as they were. dispatch_attention_fn then looks the function up by it like any other."""
+    if (reason := registry_unsupported()) is not None:
+        raise RuntimeError(reason)
+    from diffusers.models.attention_dispatch import AttentionBackendName, _AttentionBackendRegistry
+
+    member = AttentionBackendName._value2member_map_.get(value)
+    if member is None:
+        member = str.__new__(AttentionBackendName, value)
+        member._name_, member._value_ = value.upper(), value
+        AttentionBackendName._value2member_map_[value] = member
+    if member not in _AttentionBackendRegistry._backends:
+        _AttentionBackendRegistry.register(member, constraints=[])(_registered_functions()[value])
+    return member
 
 
 def attention_modules(denoiser: torch.nn.Module) -> list[torch.nn.Module]:

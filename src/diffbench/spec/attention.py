@@ -10,6 +10,9 @@ kernel" for cuDNN, flash and memory-efficient alike on the H100).
   flash kernels through diffusers' own wrappers, flash-attn, FlashAttention-3, SageAttention), which only
   reaches models whose attention processors call `dispatch_attention_fn` (`ModelSpec.attention_dispatch`). A
   backend whose package is missing is skipped with diffusers' own reason.
+- `cudnn-fp8` is a dispatcher backend diffbench registers itself (`registered`, build/attention.py): cuDNN's FP8
+  (e4m3) attention through nvidia-cudnn-frontend (build/cudnn_attention.py), an optional extra
+  (`pip install 'diffbench[fp8-attention]'`). Lossy: its quality cost is measured like a quantization scheme's.
 """
 
 from __future__ import annotations
@@ -27,6 +30,8 @@ class AttentionKernel:
     # returns the log-sum-exp that ring attention (--parallel ring*) merges partial results by; diffusers' native
     # backend, which the sdpa-* pins run through, raises "Native attention does not support return_lse=True"
     ring_attention: bool = False
+    registered: bool = False  # a backend diffbench registers with diffusers' dispatcher (build/attention.py)
+    min_sm: tuple[int, int] | None = None  # the least GPU capability the kernel runs on
 
 
 ATTENTION_KERNELS: dict[str, AttentionKernel] = {
@@ -48,5 +53,8 @@ ATTENTION_KERNELS: dict[str, AttentionKernel] = {
                         cuda_only=True),
         AttentionKernel("sage", "diffusers dispatcher: SageAttention (8-bit QK)", dispatcher_backend="sage",
                         cuda_only=True, ring_attention=True),
+        AttentionKernel("cudnn-fp8", "diffusers dispatcher: cuDNN's FP8 (e4m3) attention via nvidia-cudnn-frontend, "
+                        "Q/K/V scaled per tensor on the fly (lossy)", dispatcher_backend="diffbench_cudnn_fp8",
+                        cuda_only=True, registered=True, min_sm=(9, 0)),
     ]
 }
