@@ -61,6 +61,9 @@ def skip_reason(scenario: Scenario, target: Target) -> str | None:
     kernel = ATTENTION_KERNELS[scenario.attention]
     if kernel.cuda_only and target.device != "cuda":
         return f"attention {kernel.name} needs a CUDA device"
+    if kernel.min_sm and target.sm is not None and target.sm < kernel.min_sm:
+        need = ".".join(map(str, kernel.min_sm))
+        return f"attention {kernel.name} needs SM {need}+, {target.name} is SM {'.'.join(map(str, target.sm))}"
     if (reason := attention_unavailable(kernel.name)) is not None:
         return reason
     scheme = SCHEMES[scenario.scheme]
