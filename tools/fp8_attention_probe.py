@@ -178,9 +178,6 @@ def main(argv: list[str]) -> int:
     for shape in fp8_attention.model_shapes():
         _step(results, f"error: {shape.name}", out, lambda s=shape: fp8_attention.error(s, "cuda"))
         _step(results, f"latency: {shape.name}", out, lambda s=shape: fp8_attention.latency(s, "cuda"))
-    from diffbench.build import cudnn_attention
-
-    _step(results, "output types", out, cudnn_attention.cudnn_output_types)
     _step(results, "compile: tiny attention, fullgraph, inductor", out, compiled_tiny_module)
     for model in ("flux-dev", "wan2.1-t2v-1.3b"):
         _step(results, f"compile: tiny {model} denoiser, regional fullgraph", out,

@@ -6,16 +6,16 @@ The path, per call of `scaled_dot_product_attention` that qualifies (`fp8_sdpa_e
    descale = amax / 448 (`quantize_e4m3`). These are ordinary torch ops, so under torch.compile inductor fuses
    them with whatever produced Q/K/V (norms, RoPE).
 2. `diffbench::fp8_sdpa` (a `torch.library.custom_op`, with a fake implementation for dynamo and inductor) runs
-   cuDNN's `sdpa_fp8` forward on the quantized tensors and returns bf16 (the queries' dtype). On CUDA it
-   builds one cuDNN graph per (device, shapes, strides, output type, softmax scale) and caches it. cuDNN
-   quantizes the softmax probabilities to e4m3 itself for P·V (scale_s = 448: they lie in [0, 1]).
-   Output: bf16 straight from cuDNN where the installed cuDNN supports it for this GPU (cuDNN 9.19 on an H100:
-   "sdpa fp8 forward with HALF/BFLOAT16 output is only supported on Blackwell architecture with cuDNN version
-   9.13.0 and newer"); otherwise, as on Hopper, FP8 O with
-   scale_o = 448 / amax(V) (|O| <= amax(V): each output row is a convex combination of V's rows, so it cannot
-   overflow), dequantized to bf16 here. `cudnn_output_types()` says which one each cached graph uses.
+   cuDNN's `sdpa_fp8` forward on the quantized tensors. On CUDA it builds one cuDNN graph per (device, shapes,
+   strides, softmax scale) and caches it. cuDNN quantizes the softmax probabilities to e4m3 itself for P·V
+   (scale_s = 448: they lie in [0, 1]).
+   Output: FP8 O with scale_o = 448 / amax(V) (|O| <= amax(V): each output row is a convex combination of V's
+   rows, so it cannot overflow), dequantized to the queries' dtype by `fp8_sdpa` in torch ops, which inductor
+   fuses with what follows. cuDNN's bf16 O for FP8 inputs is Blackwell-only (cuDNN 9.19 on an H100: "sdpa fp8
+   forward with HALF/BFLOAT16 output is only supported on Blackwell architecture with cuDNN version 9.13.0 and
+   newer"), so FP8 O everywhere keeps one path and a static output type for the fake implementation.
    Elsewhere (CPU: the tests' seam) the op runs `reference_fp8_sdpa`, the same math in float32 with the same
-   quantized probabilities, so its graph, shapes, strides and quantization are testable without a GPU.
+   quantized probabilities and output, so its graph, shapes, strides and quantization are testable without a GPU.
 3. `attention_bshd` is the backend function build/attention.py registers with diffusers' attention dispatcher
    (diffusers hands backends (batch, seq, heads, head_dim) tensors): qualifying calls (`fp8_sdpa_eligible`: no
    mask, dropout or causal mask, half precision, head_dim a multiple of 16 up to 256) take 1.+2., the others
@@ -65,36 +65,39 @@ def _output_like(q: torch.Tensor, v: torch.Tensor, dtype: torch.dtype) -> torch.
     return q.new_empty((batch, seq_q, heads, v.shape[-1]), dtype=dtype).transpose(1, 2)
 
 
-def reference_fp8_sdpa(q8, k8, v8, descale_q, descale_k, descale_v, scale: float, out_dtype: torch.dtype):
+def reference_fp8_sdpa(q8, k8, v8, descale_q, descale_k, descale_v, scale_o, scale: float) -> torch.Tensor:
     """cuDNN's FP8 attention in float32: dequantized Q, K, V; the unnormalized probabilities exp(S - rowmax)
-    quantized to e4m3 with scale_s = 448 as cuDNN does for P·V; normalized by the row sums afterwards."""
+    quantized to e4m3 with scale_s = 448 as cuDNN does for P·V; normalized by the row sums; O times scale_o
+    rounded to e4m3."""
     q, k, v = (t.float() * d for t, d in ((q8, descale_q), (k8, descale_k), (v8, descale_v)))
     scores = (q @ k.transpose(-2, -1)) * scale
     p = torch.exp(scores - scores.amax(dim=-1, keepdim=True))
     p8 = (p * SCALE_S).to(E4M3).float() / SCALE_S
     out = (p8 @ v) / p.sum(dim=-1, keepdim=True)
-    return _output_like(q8, v8, out_dtype).copy_(out)
+    return _output_like(q8, v8, E4M3).copy_((out * scale_o).clamp(-E4M3_MAX, E4M3_MAX))
 
 
 @torch.library.custom_op("diffbench::fp8_sdpa", mutates_args=())
 def fp8_sdpa_op(q8: torch.Tensor, k8: torch.Tensor, v8: torch.Tensor, descale_q: torch.Tensor,
-                descale_k: torch.Tensor, descale_v: torch.Tensor, scale: float, out_dtype: torch.dtype) -> torch.Tensor:
-    """Attention of e4m3 Q/K/V (batch, heads, seq, head_dim) with per-tensor descales; returns `out_dtype`."""
+                descale_k: torch.Tensor, descale_v: torch.Tensor, scale_o: torch.Tensor, scale: float) -> torch.Tensor:
+    """Attention of e4m3 Q/K/V (batch, heads, seq, head_dim) with per-tensor descales (float32, (1, 1, 1, 1));
+    returns O * scale_o in e4m3, laid out in (batch, seq, heads, head_dim) memory."""
     if q8.device.type == "cuda":
-        return _cudnn_fp8_sdpa(q8, k8, v8, descale_q, descale_k, descale_v, scale, out_dtype)
-    return reference_fp8_sdpa(q8, k8, v8, descale_q, descale_k, descale_v, scale, out_dtype)
+        return _cudnn_fp8_sdpa(q8, k8, v8, descale_q, descale_k, descale_v, scale_o, scale)
+    return reference_fp8_sdpa(q8, k8, v8, descale_q, descale_k, descale_v, scale_o, scale)
 
 
 @fp8_sdpa_op.register_fake
-def _fp8_sdpa_fake(q8, k8, v8, descale_q, descale_k, descale_v, scale, out_dtype):
-    return _output_like(q8, v8, out_dtype)
+def _fp8_sdpa_fake(q8, k8, v8, descale_q, descale_k, descale_v, scale_o, scale):
+    return _output_like(q8, v8, E4M3)
 
 
 def fp8_sdpa(query: torch.Tensor, key: torch.Tensor, value: torch.Tensor, scale: float | None = None) -> torch.Tensor:
     """SDPA with Q/K/V quantized to e4m3 per tensor: same shapes and dtype as F.scaled_dot_product_attention."""
     softmax_scale = 1.0 / math.sqrt(query.shape[-1]) if scale is None else float(scale)
     (q8, dq), (k8, dk), (v8, dv) = (quantize_e4m3(t) for t in (query, key, value))
-    return fp8_sdpa_op(q8, k8, v8, dq, dk, dv, softmax_scale, query.dtype)
+    o8 = fp8_sdpa_op(q8, k8, v8, dq, dk, dv, 1.0 / dv, softmax_scale)  # scale_o = 448 / amax(V): see above
+    return (o8.float() * dv).to(query.dtype)
 
 
 def fp8_sdpa_eligible(query, key, value, attn_mask=None, dropout_p=0.0, is_causal=False, scale=None,
@@ -151,19 +154,12 @@ class _Plan:
     graph: object
     tensors: tuple  # q, k, v, descale_q, descale_k, descale_v, descale_s, scale_s, scale_o, o
     workspace_size: int
-    fp8_output: bool
 
 
 _plans: dict[tuple, _Plan] = {}
 _handles: dict[int, object] = {}
 _constants: dict[tuple, torch.Tensor] = {}
 _lock = threading.Lock()
-
-
-def cudnn_output_types() -> dict[str, str]:
-    """Per cached graph (its key, as text), the output type cuDNN writes: 'bf16'/'fp16' or 'fp8 (dequantized)'."""
-    return {str(key): "fp8 (dequantized)" if plan.fp8_output else str(key[-1]).removeprefix("torch.")
-            for key, plan in _plans.items()}
 
 
 def _constant(value: float, device: torch.device) -> torch.Tensor:
@@ -183,12 +179,10 @@ def _handle(device: torch.device):
     return _handles[index]
 
 
-def _build_plan(handle, q8, k8, v8, out: torch.Tensor, scale: float, fp8_output: bool) -> _Plan:
+def _build_plan(handle, q8, k8, v8, out: torch.Tensor, scale: float) -> _Plan:
     import cudnn
 
     e4m3, fp32 = cudnn.data_type.FP8_E4M3, cudnn.data_type.FLOAT
-    out_type = e4m3 if fp8_output else {torch.bfloat16: cudnn.data_type.BFLOAT16,
-                                        torch.float16: cudnn.data_type.HALF}[out.dtype]
     graph = cudnn.pygraph(io_data_type=e4m3, intermediate_data_type=fp32, compute_data_type=fp32, handle=handle)
     q, k, v = (graph.tensor(name=n, dim=list(t.shape), stride=list(t.stride()), data_type=e4m3)
                for n, t in (("q", q8), ("k", k8), ("v", v8)))
@@ -197,11 +191,11 @@ def _build_plan(handle, q8, k8, v8, out: torch.Tensor, scale: float, fp8_output:
     common = dict(q=q, k=k, v=v, descale_q=scalars[0], descale_k=scalars[1], descale_v=scalars[2],
                   descale_s=scalars[3], scale_s=scalars[4], scale_o=scalars[5], attn_scale=scale,
                   use_causal_mask=False, name="fp8_sdpa")
-    try:  # frontend >= 1.11 names it generate_stats; older releases is_inference (its opposite)
+    try:  # newer frontends name it generate_stats; older ones is_inference (its opposite)
         o, _stats, amax_s, amax_o = graph.sdpa_fp8(generate_stats=False, **common)
     except TypeError:
         o, _stats, amax_s, amax_o = graph.sdpa_fp8(is_inference=True, **common)
-    o.set_output(True).set_dim(list(out.shape)).set_stride(list(out.stride())).set_data_type(out_type)
+    o.set_output(True).set_dim(list(out.shape)).set_stride(list(out.stride())).set_data_type(e4m3)
     # Amax_S and Amax_O stay virtual: nothing reads them, and the frontend warns that a declared Amax_S keeps the
     # graph off its faster engines.
     for amax in (amax_s, amax_o):
@@ -211,29 +205,24 @@ def _build_plan(handle, q8, k8, v8, out: torch.Tensor, scale: float, fp8_output:
     graph.create_execution_plans([cudnn.heur_mode.A, cudnn.heur_mode.FALLBACK])
     graph.check_support()
     graph.build_plans()
-    return _Plan(graph, (q, k, v, *scalars, o), graph.get_workspace_size(), fp8_output)
+    return _Plan(graph, (q, k, v, *scalars, o), graph.get_workspace_size())
 
 
 def _plan(handle, q8, k8, v8, out, scale) -> _Plan:
     key = (out.device.index, tuple(q8.shape), q8.stride(), tuple(k8.shape), k8.stride(), tuple(v8.shape),
-           v8.stride(), out.stride(), scale, out.dtype)
+           v8.stride(), out.stride(), scale)
     with _lock:
-        plan = _plans.get(key)
-        if plan is None:
+        if key not in _plans:
             try:
-                plan = _build_plan(handle, q8, k8, v8, out, scale, fp8_output=False)
-            except Exception as bf16_error:  # cuDNN versions/GPUs without a half-precision O for FP8 inputs
-                try:
-                    plan = _build_plan(handle, q8, k8, v8, out, scale, fp8_output=True)
-                except Exception as fp8_error:
-                    raise RuntimeError(f"cuDNN FP8 SDPA: no plan for q{tuple(q8.shape)} k{tuple(k8.shape)} "
-                                       f"v{tuple(v8.shape)}: with a {out.dtype} output: {bf16_error}; with an "
-                                       f"FP8 output: {fp8_error}") from fp8_error
-            _plans[key] = plan
-    return plan
+                _plans[key] = _build_plan(handle, q8, k8, v8, out, scale)
+            except Exception as exc:
+                raise RuntimeError(f"cuDNN FP8 SDPA: no plan for q{tuple(q8.shape)} k{tuple(k8.shape)} "
+                                   f"v{tuple(v8.shape)} (strides {q8.stride()}, {k8.stride()}, {v8.stride()}): "
+                                   f"{type(exc).__name__}: {exc}") from exc
+        return _plans[key]
 
 
-def _cudnn_fp8_sdpa(q8, k8, v8, descale_q, descale_k, descale_v, scale, out_dtype):
+def _cudnn_fp8_sdpa(q8, k8, v8, descale_q, descale_k, descale_v, scale_o, scale):
     import cudnn
 
     # cuDNN needs each head's vector contiguous; anything else is copied once
@@ -241,16 +230,12 @@ def _cudnn_fp8_sdpa(q8, k8, v8, descale_q, descale_k, descale_v, scale, out_dtyp
     device = q8.device
     handle = _handle(device)
     cudnn.set_stream(handle=handle, stream=torch.cuda.current_stream(device).cuda_stream)
-    out = _output_like(q8, v8, out_dtype)
+    out = _output_like(q8, v8, E4M3)
     plan = _plan(handle, q8, k8, v8, out, scale)
-    target = _output_like(q8, v8, E4M3) if plan.fp8_output else out
-    scale_o = (1.0 / descale_v).reshape(1, 1, 1, 1) if plan.fp8_output else _constant(1.0, device)
     q, k, v, dq, dk, dv, ds, ss, so, o = plan.tensors
-    pack = {q: q8, k: k8, v: v8, dq: descale_q.float().contiguous(), dk: descale_k.float().contiguous(),
-            dv: descale_v.float().contiguous(), ds: _constant(1.0 / SCALE_S, device), ss: _constant(SCALE_S, device),
-            so: scale_o.float().contiguous(), o: target}
+    scalar = {t: s.float().contiguous() for t, s in ((dq, descale_q), (dk, descale_k), (dv, descale_v), (so, scale_o))}
+    pack = {q: q8, k: k8, v: v8, ds: _constant(1.0 / SCALE_S, device), ss: _constant(SCALE_S, device), o: out,
+            **scalar}
     workspace = torch.empty(max(plan.workspace_size, 1), dtype=torch.uint8, device=device)
     plan.graph.execute(pack, workspace, handle=handle)
-    if plan.fp8_output:
-        out.copy_(target.float() * descale_v)
     return out

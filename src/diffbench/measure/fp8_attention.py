@@ -113,7 +113,8 @@ def latency(shape: AttentionShape, device: str = "cuda", rounds: int = 20) -> di
     with torch.no_grad():
         (q8, dq), (k8, dk), (v8, dv) = (cudnn_attention.quantize_e4m3(t) for t in (q, k, v))
         scale = 1.0 / math.sqrt(shape.head_dim)
-        kernel_ms = median_ms(lambda: op(q8, k8, v8, dq, dk, dv, scale, q.dtype), rounds=rounds)
+        scale_o = 1.0 / dv
+        kernel_ms = median_ms(lambda: op(q8, k8, v8, dq, dk, dv, scale_o, scale), rounds=rounds)
         eager_ms = median_ms(lambda: cudnn_attention.fp8_sdpa(q, k, v), rounds=rounds)
         compiled = torch.compile(cudnn_attention.fp8_sdpa, fullgraph=True)
         compiled_ms = median_ms(lambda: compiled(q, k, v), rounds=rounds)
