@@ -68,7 +68,17 @@ def compile_pipeline(pipe, mode: CompileMode, denoiser: str, repeated_blocks: tu
     else:
         module.compile(**mode.compile_kwargs)
     if compile_vae:
+        to_channels_last(pipe.vae)
         pipe.vae.decode = torch.compile(pipe.vae.decode, **mode.compile_kwargs)
+
+
+def to_channels_last(vae: torch.nn.Module) -> bool:
+    """flux-fast's VAE setting: the decoder's convolutions in channels_last (NHWC, what cuDNN's convolutions run
+    natively). Image VAEs only: a video VAE's 5-D Conv3d weights have no channels_last; returns whether it applied."""
+    if any(p.dim() == 5 for p in vae.parameters()):
+        return False
+    vae.to(memory_format=torch.channels_last)
+    return True
 
 
 def _compile_regions(module: torch.nn.Module, repeated_blocks: tuple[str, ...], kwargs: dict[str, Any]) -> set[str]:

@@ -39,7 +39,9 @@ RELIANCES = (
              "triton_heuristics (build/torch_fixes.py)"),
     Reliance("diffusers", (0, 39), (0, 43),
              "ModelMixin._repeated_blocks (regional compilation: build/compilation.py) and _cp_plan (which denoisers "
-             "split across GPUs, and which hook a block: spec/rules.py)"),
+             "split across GPUs, and which hook a block: spec/rules.py), and AttentionBackendName's value map, "
+             "_AttentionBackendRegistry and a processor's _attention_backend (the cudnn-fp8 backend diffbench "
+             "registers: build/attention.py)"),
 )
 
 

@@ -10,6 +10,9 @@ kernel" for cuDNN, flash and memory-efficient alike on the H100).
   flash kernels through diffusers' own wrappers, flash-attn, FlashAttention-3, SageAttention), which only
   reaches models whose attention processors call `dispatch_attention_fn` (`ModelSpec.attention_dispatch`). A
   backend whose package is missing is skipped with diffusers' own reason.
+- `cudnn-fp8` is a dispatcher backend diffbench registers itself (`registered`, build/attention.py): cuDNN's FP8
+  (e4m3) attention through nvidia-cudnn-frontend (build/cudnn_attention.py), an optional extra
+  (`pip install 'diffbench[fp8-attention]'`). Lossy: its quality cost is measured like a quantization scheme's.
 """
 
 from __future__ import annotations
@@ -27,12 +30,16 @@ class AttentionKernel:
     # returns the log-sum-exp that ring attention (--parallel ring*) merges partial results by; diffusers' native
     # backend, which the sdpa-* pins run through, raises "Native attention does not support return_lse=True"
     ring_attention: bool = False
+    registered: bool = False  # a backend diffbench registers with diffusers' dispatcher (build/attention.py)
+    min_sm: tuple[int, int] | None = None  # the least GPU capability the kernel runs on
 
     def unavailable(self) -> str | None:
         """Why the installed packages cannot run this kernel (diffusers checks its backends' requirements; asked
         here, not at import: spec imports no torch)."""
         if self.dispatcher_backend is None:
             return None
+        if self.registered:  # diffbench's own backend: its package and diffusers' registry
+            return frontend_missing() or registry_unsupported()
         try:
             from diffusers.models.attention_dispatch import attention_backend
 
@@ -62,5 +69,50 @@ ATTENTION_KERNELS: dict[str, AttentionKernel] = {
                         cuda_only=True),
         AttentionKernel("sage", "diffusers dispatcher: SageAttention (8-bit QK)", dispatcher_backend="sage",
                         cuda_only=True, ring_attention=True),
+        AttentionKernel("cudnn-fp8", "diffusers dispatcher: cuDNN's FP8 (e4m3) attention via nvidia-cudnn-frontend, "
+                        "Q/K/V scaled per tensor on the fly (lossy)", dispatcher_backend="diffbench_cudnn_fp8",
+                        cuda_only=True, registered=True, min_sm=(9, 0)),
     ]
 }
+
+
+FRONTEND = "nvidia-cudnn-frontend"  # the package of cuDNN's graph API (`import cudnn`): the fp8-attention extra
+
+
+def frontend_missing() -> str | None:
+    """Why cuDNN's frontend cannot be imported here, or None (the GPU and cuDNN itself: build/cudnn_attention.py)."""
+    import importlib.util
+
+    if importlib.util.find_spec("cudnn") is None:
+        return f"attention cudnn-fp8 needs the {FRONTEND} package (pip install 'diffbench[fp8-attention]')"
+    return None
+
+
+def _installed(distribution: str) -> str | None:
+    from importlib import metadata
+
+    try:
+        return metadata.version(distribution)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def registry_unsupported() -> str | None:
+    """Why the installed diffusers' dispatcher cannot take a backend of diffbench's: registering one relies on its
+    internals (AttentionBackendName's value map, _AttentionBackendRegistry.register/_backends, a processor's
+    _attention_backend; build/internals.py), read defensively here."""
+    try:
+        from diffusers.models import attention_dispatch as dispatch
+    except ImportError as exc:
+        return f"diffusers' attention dispatcher does not import: {exc}"
+    names = getattr(dispatch, "AttentionBackendName", None)
+    registry = getattr(dispatch, "_AttentionBackendRegistry", None)
+    missing = [what for what, ok in [
+        ("AttentionBackendName._value2member_map_", isinstance(getattr(names, "_value2member_map_", None), dict)),
+        ("_AttentionBackendRegistry.register", callable(getattr(registry, "register", None))),
+        ("_AttentionBackendRegistry._backends", isinstance(getattr(registry, "_backends", None), dict)),
+    ] if not ok]
+    if missing:
+        return (f"diffusers {_installed('diffusers')} has no {', '.join(missing)}: a backend of "
+                "diffbench's cannot be registered with its attention dispatcher")
+    return None

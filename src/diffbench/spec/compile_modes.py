@@ -15,13 +15,17 @@ INDUCTOR_PROFILES: dict[str, dict[str, Any]] = {
     # Benchmark Triton templates against cuBLAS for every matmul (what mode="max-autotune" does for GEMMs),
     # in any compile mode, regional included.
     "max-autotune-gemm": dict(max_autotune_gemm=True),
+    # flux-fast's flags (huggingface/flux-fast, issue 35): 1x1 convolutions as matmuls (the VAE), no pointwise
+    # epilogues fused into matmuls, coordinate-descent tuning in all directions.
+    "flux-fast": dict(conv_1x1_as_mm=True, epilogue_fusion=False, coordinate_descent_tuning=True,
+                      coordinate_descent_check_all_directions=True),
 }
 
 
 # The flags recorded in each result, so two runs can be told apart.
 RECORDED_FLAGS = ("coordinate_descent_tuning", "coordinate_descent_check_all_directions", "max_autotune",
                   "max_autotune_gemm", "epilogue_fusion", "force_fuse_int_mm_with_mul", "fx_graph_cache",
-                  "freezing", "triton.cudagraphs")
+                  "freezing", "triton.cudagraphs", "conv_1x1_as_mm")
 
 
 @dataclass(frozen=True)
@@ -56,5 +60,11 @@ COMPILE_MODES: dict[str, CompileMode] = {
         # or a branch on tensor data), so a fullgraph region fails on them (spec/caching.py).
         CompileMode("regional-breaks", {}, regional=True,
                     description="regional without fullgraph: graph breaks where the code asks for them"),
+        # CUDA graphs (mode="reduce-overhead"): one whole-denoiser graph replayed per step, no kernel launches from
+        # the host. Regional with CUDA graphs is a known failure (spec/rules.py).
+        CompileMode("compile-cudagraphs", dict(mode="reduce-overhead"),
+                    description="whole denoiser, mode=reduce-overhead (CUDA graphs)"),
+        CompileMode("regional-cudagraphs", dict(mode="reduce-overhead", fullgraph=True), regional=True,
+                    description="each repeated block, mode=reduce-overhead (CUDA graphs per block)"),
     ]
 }

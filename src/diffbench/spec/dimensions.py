@@ -228,7 +228,7 @@ DIMENSIONS: tuple[Dimension, ...] = (
               "(default: sdpa, torch's own choice)", "sdpa", default="sdpa", metavar="KERNELS", column="attention",
               apply_order=30,  # before compile: traced with it
               needs=lambda name: Needs(f"attention {name}", ATTENTION_KERNELS[name].unavailable,
-                                       ATTENTION_KERNELS[name].cuda_only)),
+                                       ATTENTION_KERNELS[name].cuda_only, min_sm=ATTENTION_KERNELS[name].min_sm)),
     # Compile the VAE decoder too, with the scenario's compile mode (a seeds' column).
     Dimension("compile_vae", "compile_vae", "--compile-vae", ON_OFF_CHOICES, OnOff("--compile-vae value"),
               lambda on: "compile-vae",
