@@ -203,11 +203,19 @@ def test_the_tiny_flux_denoiser_runs_fp8_attention_eager_and_regionally_compiled
 
 # ---- capabilities and rules ----
 
-def test_cudnn_fp8_is_skipped_with_what_is_missing():
+def test_cudnn_fp8_is_skipped_with_what_is_missing(monkeypatch):
+    from diffbench.spec import attention as spec_attention
+
     scenario = Scenario("flux-dev", "bf16", "regional", attention="cudnn-fp8")
+    monkeypatch.setattr(spec_attention, "frontend_missing", lambda: "attention cudnn-fp8 needs the frontend")
+    capabilities._unavailable.cache_clear()
+    assert capabilities.skip_reason(scenario, capabilities.Target("cpu")) == "attention cudnn-fp8 needs the frontend"
+    monkeypatch.setattr(spec_attention, "frontend_missing", lambda: None)  # the package there: the machine decides
+    capabilities._unavailable.cache_clear()
     assert capabilities.skip_reason(scenario, capabilities.Target("cpu")) == "attention cudnn-fp8 needs a CUDA device"
     ampere = capabilities.Target("cuda", (8, 0), "NVIDIA A100")
     assert capabilities.skip_reason(scenario, ampere) == "attention cudnn-fp8 needs SM 9.0+, NVIDIA A100 is SM 8.0"
+    capabilities._unavailable.cache_clear()
 
 
 def test_the_availability_check_names_cuda_sm_cudnn_and_the_frontend(monkeypatch):

@@ -221,9 +221,11 @@ def _combined(runs: Sequence[Results]) -> Results:
 
 def same_run(base: Results, new: Results) -> bool:
     """NEW is BASE: the same file, or a copy of the same run (its date and measurements)."""
+    def measured(run: Results) -> dict:
+        return {s: (m.median, m.low, m.high, m.rounds, m.info) for s, m in run.measurements.items()}
+
     return base.path.resolve() == new.path.resolve() or (
-        base.datetime == new.datetime and base.env == new.env
-        and {s: m.rounds for s, m in base.measurements.items()} == {s: m.rounds for s, m in new.measurements.items()})
+        base.datetime == new.datetime and base.env == new.env and measured(base) == measured(new))
 
 
 def compare(base: Results, new: Results, thresholds: Tolerances | None = None, allow_mismatch: bool = False,
@@ -321,7 +323,7 @@ def render(comparison: Comparison, console: Console) -> None:
     for line in comparison.env_changes:
         console.print(Text(f"environment {line}", style="dim"), soft_wrap=True)
     for row in comparison.rows:
-        if row.status not in ("ok", "regression") and row.notes:
+        if row.status != "regression" and row.notes:
             console.print(Text(f"{row.status.upper()} {row.scenario}: {'; '.join(row.notes)}",
                                style=STYLES[row.status]), soft_wrap=True)
     for row in comparison.regressions:
