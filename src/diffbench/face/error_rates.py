@@ -525,8 +525,13 @@ def gpu_markdown(report: dict) -> list[str]:
         lines.append(f"- `diffbench compare` on {pairs['pairs']} ordered pairs of same-code committed files: "
                      f"{len(pairs['regressions'])} regressions")
         lines += [f"  - {line}" for line in pairs["regressions"][:LISTED]]
+        injected = [f"- {i['run']} {i['scenario']}: {i['where']} +{i['asked']:.0%}, window {i['window']}, "
+                    f"{'caught' if i['caught'] else 'missed'} ({_shifts(i['shifts'])})" for i in r["injected"]]
+        lines += ["- real injected slowdowns, each against the clean nights before it:"] + \
+            [f"  {line}" for line in injected or ["- none"]]
         if not r["gated"]:
-            lines += ["- no scenario has enough clean nights with kernel time to estimate the gate", ""]
+            lines += [f"- no scenario has {gpu_error_rates.GATED_NIGHTS} clean nights with kernel time yet: no "
+                      "estimate of the gate's rates on this kind", ""]
             continue
         lines += ["- gated: " + "; ".join(f"{g['scenario']} ({g['nights']} nights, {', '.join(g['days'])})"
                                             for g in r["gated"]),
@@ -541,10 +546,6 @@ def gpu_markdown(report: dict) -> list[str]:
                          f"{rates['clean_confirmed']:.1%} | {rates['gpu_10pct_caught']:.1%} | "
                          f"{rates['host_10pct_caught']:.1%} | {rates['gpu_5pct_caught']:.1%} | "
                          f"{rates['gpu_5pct_confirmed_within_2_nights']:.1%} |")
-        lines += ["", "real injected slowdowns (against the clean nights before each):", ""]
-        lines += [f"- {i['run']} {i['scenario']}: {i['where']} +{i['asked']:.0%}, window {i['window']}, "
-                  f"{'caught' if i['caught'] else 'missed'} ({_shifts(i['shifts'])})"
-                  for i in r["injected"]] or ["- none"]
         lines.append("")
     return lines
 

@@ -9,8 +9,11 @@ store split into its runs). For each scenario NEW measured:
   moved, moved with it.
 - each channel (channels.py: GPU work, host time; the wall time where kernel time is missing) is judged against
   the window's own spread, as Perfherder and Bencher judge a series: NEW's value against the window's mean, with a
-  one-sided prediction bound t(1 − ALPHA, n − 1) · sd · sqrt(1 + 1/n) (GPU work and wall time on the log scale;
-  host time as a fraction of the window's median wall time), never below `min_shift`. A window of fewer than
+  one-sided prediction bound t(1 − ALPHA, n − 1) · sd · sqrt(1 + 1/n) around the window's median (GPU work and wall
+  time on the log scale; host time as a fraction of the window's median wall time), never below `min_shift`. GPU
+  work is near-normal from night to night, so its sd leaves the window's farthest night out: one bad night inside
+  the window does not hide the next; host time is heavy-tailed (a host-bound scenario's slow nights are real host
+  behaviour), so its sd keeps every night. A window of fewer than
   MIN_WINDOW nights has no spread of its own: the channel's measured run-to-run allowance (data/run_noise.toml)
   stands in for it.
 - a regression one night shows is `suspected` (the workflow reruns it in fresh processes); it is `confirmed` when
@@ -147,6 +150,16 @@ def t_quantile(p: float, df: int) -> float:
     return float(stats.t.ppf(p, df))
 
 
+def robust_sd(values: Sequence[float], centre: float) -> float:
+    """The window's spread, robust to one bad night inside it (a suspected night joins the window when it is not
+    confirmed, and must not hide the next one): the sample sd of the window without its night farthest from the
+    median (with four nights or more)."""
+    if len(values) < 4:
+        return statistics.stdev(values)
+    farthest = max(range(len(values)), key=lambda i: abs(values[i] - centre))
+    return statistics.stdev(v for i, v in enumerate(values) if i != farthest)
+
+
 def judge_channel(channel: Channel, window: Sequence[Measurement], new: Measurement, min_shift: float,
                   allowance: float) -> ChannelVerdict | None:
     """NEW's value against the window's; None where either lacks the channel."""
@@ -155,10 +168,10 @@ def judge_channel(channel: Channel, window: Sequence[Measurement], new: Measurem
     value = _value(channel, new, wall)
     if value is None or not values:
         return None
-    centre = statistics.fmean(values)
-    n = len(values)
+    centre, n = statistics.median(values), len(values)
     if n >= MIN_WINDOW:
-        half = t_quantile(1 - ALPHA, n - 1) * statistics.stdev(values) * math.sqrt(1 + 1 / n)
+        sd = robust_sd(values, centre) if channel is channels.GPU else statistics.stdev(values)
+        half = t_quantile(1 - ALPHA, n - 1) * sd * math.sqrt(1 + 1 / n)
         bound, spread = max(min_shift, _as_shift(channel, half)), f"window of {n} nights"
     else:
         bound, spread = max(min_shift, allowance), f"{n}-night window: the measured run-to-run allowance"
