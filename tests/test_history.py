@@ -125,7 +125,8 @@ def test_a_torch_upgrade_is_annotated_where_it_happens(tmp_path):
     assert page.upgrades == (h.Upgrade("nvidia-h100-80gb-hbm3", h.parse_when(day(3)),
                                        ("torch 2.11.0 → 2.12.1",)),)
     series, upgrades, _ = page.of_kind("nvidia-h100-80gb-hbm3")
-    fig = history_page.figure("nvidia-h100-80gb-hbm3", series, upgrades)
+    series = [s for s in series if s.scenario == BF16]  # one scenario's figure
+    fig = history_page.figure(series, upgrades)
     assert [a.text for a in fig.layout.annotations if "torch" in a.text] == ["torch 2.11.0 → 2.12.1"]
     assert [s.line.dash for s in fig.layout.shapes] == ["dash"]
     assert len(fig.data) == len(series)  # the marks are shapes and annotations, never extra traces
@@ -167,7 +168,8 @@ def test_other_files_are_ignored_and_a_corrupt_run_is_skipped_by_name(tmp_path, 
 
 
 def test_the_page_is_one_offline_html_file(tmp_path):
-    """plotly.js is embedded once (the page opens without a network) and every GPU kind has its graph div."""
+    """plotly.js is embedded once (the page opens without a network) and every GPU kind has its graph div and its
+    scenario picker."""
     run(tmp_path, "a", day(1))
     run(tmp_path, "b", day(2), gpu=H200, seed=10)
     out = tmp_path / "history.html"
@@ -175,7 +177,22 @@ def test_the_page_is_one_offline_html_file(tmp_path):
     text = out.read_text()
     assert text.startswith("<!DOCTYPE html>") and text.count("plotly.js v") == 1
     assert not re.search(r"<script[^>]+src=", text)
-    assert [f"id=\"history-{kind}\"" in text for kind in page.kinds] == [True, True]
+    assert [f"id='history-{kind}'" in text and f"id='pick-{kind}'" in text for kind in page.kinds] == [True, True]
+
+
+def test_the_page_says_what_the_latest_night_changed(tmp_path):
+    """The gate's verdict on each kind's latest run against the runs before it, flagged scenarios first."""
+    for i in range(1, 6):
+        run(tmp_path, f"n{i}", day(i), seed=10 * i)
+    slow = write_results(tmp_path / "slow.json", {BF16: noisy(5.3, 0.005, seed=90), FP8: noisy(3.2 * 1.3, 0.005,
+                                                                                             seed=91)}, datetime=day(6))
+    page = h.history([tmp_path])
+    verdict = history_page.latest_night(page, "nvidia-h100-80gb-hbm3")
+    assert verdict.new.path == slow and {s.scenario: s.status for s in verdict.scenarios}[FP8] == "suspected"
+    series = page.of_kind("nvidia-h100-80gb-hbm3")[0]
+    assert history_page._order(series, verdict)[0] == FP8
+    html_text = history_page.render(page, [tmp_path])
+    assert f"SUSPECTED {FP8}: latency +3" in html_text and "Latest night: 2026-" in html_text
 
 
 @pytest.mark.parametrize("contents", ["nothing", "no results"])

@@ -180,6 +180,8 @@ def _parser() -> argparse.ArgumentParser:
     rates.add_argument("--readme", type=Path, metavar="MARKDOWN",
                        help="also put the gate's summary table between the %s and %s markers of this file"
                             % readme.markers("error-rates"))
+    rates.add_argument("--from", dest="from_report", type=Path, metavar="JSON",
+                       help="measure nothing: put the summary of this committed report (STEM.json) into --readme")
 
     history = commands.add_parser(
         "history", help="one HTML page of every scenario's figures over time, per GPU kind",
@@ -343,6 +345,16 @@ def run_gpus(args, argv: list[str]) -> int:
 
 
 def run_error_rates(args, argv: list[str]) -> int:
+    if args.from_report:
+        if not args.readme:
+            print("diffbench error-rates: error: --from puts a report's summary into a page: give --readme",
+                  file=sys.stderr)
+            return USAGE
+        report = results.read_json(args.from_report)
+        readme.splice(args.readme, "\n".join(error_rates.gpu_summary(report)), section="error-rates",
+                      note=readme.generated_by(argv))
+        print(f"updated {args.readme}")
+        return OK
     if not error_rates.BASELINES.is_dir():
         print("diffbench error-rates: error: no baselines/ here: run it from the repository's root", file=sys.stderr)
         return USAGE

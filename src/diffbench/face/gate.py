@@ -300,21 +300,27 @@ def walk(series: Sequence[Night], new: history.Point, size: int, min_shift: floa
 def gate(history_paths: Sequence[Path], new: Results, reruns: Sequence[Results] = (), size: int = WINDOW,
          min_shift: float = MIN_SHIFT, allowances: dict[str, float] | None = None) -> Verdict:
     """NEW against the history of its GPU kind (HISTORY: results files or folders of them)."""
+    collected = history.collect(history_paths)
+    return judge(collected.points, new, reruns, size, min_shift, allowances)
+
+
+def judge(points: Sequence[history.Point], new: Results, reruns: Sequence[Results] = (), size: int = WINDOW,
+          min_shift: float = MIN_SHIFT, allowances: dict[str, float] | None = None) -> Verdict:
+    """NEW against the history's points of its GPU kind from before it."""
     from diffbench.face.tolerances import load_run_noise
 
     allowances = load_run_noise() if allowances is None else allowances
-    collected = history.collect(history_paths)
     when = history.parse_when(new.datetime)
     if when is None:
         raise history.HistoryError(f"{new.path}: no valid 'datetime' ({new.datetime!r}), so no place in time")
     new_points = {p.scenario: p for p in history.points_of(new, when)}
     kind = history.gpu_kind(new.gpu)
     own = {(p.run.when, p.scenario) for p in new_points.values()}
-    earlier = [p for p in history.deduplicated(collected.points)
+    earlier = [p for p in history.deduplicated(points)
                if p.run.kind == kind and p.run.when < when and (p.run.when, p.scenario) not in own]
     timelines = nights_by_timeline(earlier)
     incomplete = []
-    if any((p.run.when, p.scenario) in own for p in collected.points if p.run.kind == kind):
+    if any((p.run.when, p.scenario) in own for p in points if p.run.kind == kind):
         incomplete.append(f"{new.path.name} is already in the history: a night is judged before it joins it")
     if not new.measurements:
         incomplete.append("NEW measured no scenario")

@@ -247,6 +247,9 @@ class Metric:
 
 METRICS = (
     Metric("latency", "latency, median round (s)", "s", 3, lambda m: m.median, log=True),
+    # the gate's two channels (face/channels.py): GPU work, and host time (wall time less GPU time)
+    Metric("gpu_work", "GPU work, kernel time of a call (s)", "s", 3, lambda m: m.gpu_s, log=True),
+    Metric("host_time", "host time, wall less GPU time (s)", "s", 3, lambda m: m.host_s),
     Metric("peak_memory", "peak memory (GiB)", "GiB", 3, lambda m: m.number("peak_memory_gib")),
     Metric("first_call", "first call (s)", "s", 2, lambda m: m.number("first_call_s"), log=True),
     Metric("ssim", "SSIM mean vs bf16", "", 4, lambda m: m.quality("ssim")),
