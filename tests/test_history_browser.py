@@ -68,7 +68,7 @@ def check_page(browser, out: Path, screenshot: Path) -> None:
     def series_of(kind: str, scenario: str) -> int:
         return sum(s.scenario == scenario for s in page_data.of_kind(kind)[0])
 
-    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page = browser.new_page(viewport={"width": 1400, "height": 1600})
     console_errors, page_errors, requests = [], [], []
     page.on("console", lambda message: message.type == "error" and console_errors.append(message.text))
     page.on("pageerror", lambda error: page_errors.append(str(error)))

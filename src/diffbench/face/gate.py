@@ -305,8 +305,10 @@ def gate(history_paths: Sequence[Path], new: Results, reruns: Sequence[Results] 
 
 
 def judge(points: Sequence[history.Point], new: Results, reruns: Sequence[Results] = (), size: int = WINDOW,
-          min_shift: float = MIN_SHIFT, allowances: dict[str, float] | None = None) -> Verdict:
-    """NEW against the history's points of its GPU kind from before it."""
+          min_shift: float = MIN_SHIFT, allowances: dict[str, float] | None = None,
+          expect_last_night: bool = True) -> Verdict:
+    """NEW against the history's points of its GPU kind from before it; `expect_last_night`: NEW must measure every
+    scenario the last night measured (a nightly history; not for a store of runs of different selections)."""
     from diffbench.face.tolerances import load_run_noise
 
     allowances = load_run_noise() if allowances is None else allowances
@@ -333,7 +335,7 @@ def judge(points: Sequence[history.Point], new: Results, reruns: Sequence[Result
         verdict.change_points = change_points([*series, Night(point)], min_shift)
         verdict.status = verdict.status if verdict.status == "new" else _status(verdict)
         scenarios.append(verdict)
-    gated = _gated(earlier)
+    gated = _gated(earlier) if expect_last_night else set()
     measured = set(new.measurements)
     for scenario in sorted(gated - measured):
         failed = scenario in new.failures

@@ -39,7 +39,12 @@ def detail_lines(verdict: Verdict) -> list[tuple[str, str]]:
     """(style, line) for everything a person must read: what regressed and why, what to rerun, change points,
     upgrades, what is missing."""
     lines = []
+    new = [s.scenario for s in verdict.scenarios if s.status == "new"]
+    if new:
+        lines.append(("new", f"NEW: {len(new)} scenario(s) with no earlier night on this GPU kind: {', '.join(new)}"))
     for s in verdict.scenarios:
+        if s.status == "new":
+            continue
         flagged = [c.describe(LABELS.get(c.channel, c.channel)) for c in s.channels if c.status != "ok"]
         if s.status in ("confirmed", "suspected", "improved") and flagged:
             hint = " — rerun it in a fresh process (--flagged), then gate with --confirm" \

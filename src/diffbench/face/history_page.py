@@ -130,7 +130,8 @@ def latest_night(page: History, kind: str) -> gate.Verdict | None:
     points = [p for p in page.points if p.run == last]
     new = Results(last.path, dict(last.env), last.when.isoformat(), {p.scenario: p.measurement for p in points},
                   {p.scenario: list(p.failures) for p in points if p.failures})
-    return gate.judge(list(page.points), new)
+    # the committed stores hold runs of different selections: the latest is judged on what it measured
+    return gate.judge([p for p in page.points if p.run != last], new, expect_last_night=False)
 
 
 def _summary(kind: str, verdict: gate.Verdict | None) -> str:
@@ -217,7 +218,7 @@ def render(page: History, sources: Sequence[Path]) -> str:
              "file, library versions and verdict. A point's marker is <code>diffbench compare</code>'s verdict for "
              "the scenario against its previous run on the same GPU kind.</p>" + KEY)
     sections, figures = [], {}
-    for kind in page.kinds:
+    for kind in sorted(page.kinds, key=lambda kind: (kind == "cpu", kind)):  # the GPU kinds first
         markup, figures[kind] = _section(kind, page)
         sections.append(markup)
     skipped = "".join(f"<li>{html.escape(line)}</li>" for line in page.skipped)
