@@ -180,6 +180,18 @@ def test_compare_fails_loud_when_nothing_or_not_everything_was_judged(tmp_path, 
     assert "No such file or directory" in capsys.readouterr().err
 
 
+def test_the_compare_table_stays_readable_at_100_columns(tmp_path):
+    long = "wan2.1-t2v-1.3b-fp8dqrow-regional-nofuse-bs1"  # the longest id of the committed stores
+    base = write_results(tmp_path / "b.json", {long: noisy(6.3)}, info={long: dict(gpu_kernel_s=6.0)})
+    new = write_results(tmp_path / "n.json", {long: noisy(6.9, seed=3)}, info={long: dict(gpu_kernel_s=6.6)})
+    console = Console(width=100, record=True)
+    from diffbench.face.compare import compare, render
+
+    render(compare(results.load(base), results.load(new)), console)
+    rows = [line for line in console.export_text().splitlines() if long in line]
+    assert rows and re.search(r"\d\.\d{3} \+\d+\.\d%\s+\+\d+\.\d%", rows[0]), console.export_text()
+
+
 def test_compare_names_the_channel_and_writes_markdown(tmp_path):
     base, slow = night(tmp_path, 1), night(tmp_path, 2, gpu=1.10)
     summary = tmp_path / "summary.md"

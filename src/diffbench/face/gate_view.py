@@ -69,7 +69,7 @@ def render(verdict: Verdict, console: Console) -> None:
                        f"{verdict.kind}"), soft_wrap=True)
     table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
     table.add_column("scenario", overflow="fold")
-    for header in ("wall s", "GPU work", "host time", "nights"):
+    for header in ("wall s", "GPU", "host", "nights"):  # short: 100 columns hold the longest scenario ids
         table.add_column(header, justify="right", no_wrap=True)
     table.add_column("verdict", no_wrap=True)
     for s in verdict.scenarios:
