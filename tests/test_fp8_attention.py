@@ -2,7 +2,7 @@
 the diffusers dispatcher registration and its guard, the capability reasons, and the error measure.
 
 The op's CPU kernel is `reference_fp8_sdpa` (the documented seam, build/cudnn_attention.py): the same
-quantized math in float32, so everything but the cuDNN call runs here; tools/fp8_attention_probe.py runs the rest
+quantized math in float32, so everything but the cuDNN call runs here; diffbench-jobs fp8-attention-probe runs the rest
 on a GPU.
 """
 

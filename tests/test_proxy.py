@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from quality_mutation import scaled_int8_weights
+from diffbench.build.scale_mutation import scaled_int8_weights
 
 from diffbench.measure import metrics
 from diffbench.spec import gates
@@ -76,7 +76,7 @@ def test_quality_gates_on_the_proxy(suite):
 
     Real schemes: bf16 (exact against itself) and int8wo. int8dq is left out on purpose: its CPU output depends on
     the torch version (a known regression), which this test of the gates must not. Broken: the int2wo control and
-    int8wo with every int8 weight scale of the denoiser x1.03 and x0.97 (tests/quality_mutation.py).
+    int8wo with every int8 weight scale of the denoiser x1.03 and x0.97 (src/diffbench/build/scale_mutation.py).
     """
     args = ("quality", "--weights", "proxy", "--models", "flux-dev", "--quality-prompts", str(PROMPTS),
             "--baselines-dir", "store", "--quality-json", "q.json", "-p", "no:randomly")

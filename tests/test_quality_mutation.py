@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from quality_mutation import ProtocolChanged, scaled_int8_weights
+from diffbench.build.scale_mutation import ProtocolChanged, scaled_int8_weights
 
 from diffbench.spec.schemes import SCHEMES
 

@@ -136,7 +136,7 @@ class Proxy(_SavedPipeline):
         if spec.name not in PROXIES:
             return f"no proxy weights for {spec.name} (proxies: {', '.join(PROXIES)})"
         if not (PROXIES[spec.name] / "model_index.json").exists():
-            return f"proxy weights for {spec.name} are not trained here (python tools/proxy/train.py all)"
+            return f"proxy weights for {spec.name} are not trained here (diffbench-jobs train-proxy all)"
         return None
 
     def pipeline_path(self, spec: ModelSpec) -> Path:

@@ -1,7 +1,7 @@
 """`diffbench calibrate`: derive the trained proxy's quality gates from measured quality logs.
 
 Each input is a quality log (`pytest quality --weights proxy ... --quality-json FILE`) or a proxy evaluation
-(`python tools/proxy/evaluate.py`, its `scores_vs_bf16`), from any device and torch. Without inputs, those listed
+(`diffbench-jobs evaluate-proxy`, its `scores_vs_bf16`), from any device and torch. Without inputs, those listed
 in the committed calibration (`baselines/cpu/quality-calibration/calibration.json`, paths relative to the
 repository root, where the command runs) are read again. For every real scheme (the control and injected
 mutations excluded) it takes the worst prompt over every file, eager and compiled, and derives one set of bounds
@@ -15,7 +15,7 @@ per scheme family:
 F (`--factor`, default 4): a real scheme may be F times further from the reference than the worst one measured.
 
 It prints the table and the bounds, and checks them against the int2wo control and any mutation records
-(`"mutation": {...}`, measured by `tools/proxy/mutations.py`): the control must be rejected, and the report says
+(`"mutation": {...}`, measured by `diffbench-jobs quality-mutations`): the control must be rejected, and the report says
 by how much each mutation misses its gate. `--write` writes calibration.json/.md into --out and the generated
 block of the thresholds file (src/diffbench/data/thresholds.toml); `--check` exits 1 when either differs from
 what the inputs give. It reads stored logs and writes data: no model is run.
@@ -104,7 +104,7 @@ def rows(path: Path, weights: str = "proxy") -> list[dict[str, Any]]:
                 controls.setdefault(control["scenario"], (scheme, control["metrics"]))
         for scheme, metrics in controls.values():
             found.append(row(scheme, "eager", metrics, kind="control"))
-    elif "scores_vs_bf16" in data:  # tools/proxy/evaluate.py: eager, the grid's prompts in one batch
+    elif "scores_vs_bf16" in data:  # diffbench-jobs evaluate-proxy: eager, the grid's prompts in one batch
         for scheme, metrics in data["scores_vs_bf16"].items():
             found.append(row(scheme, "eager", metrics, kind="control" if scheme in CONTROLS else "scheme",
                              note="proxy-eval"))
@@ -366,7 +366,7 @@ def cache_block(calibration: dict[str, Any], checked: list[dict[str, Any]]) -> l
     mutated = [c for c in checked if c["kind"] == "mutation" and c["cache"] != "none"]
     if mutated:
         out += ["# Each cache set to skip more than its mode says (bf16, CACHE_MUTATIONS in "
-                "tools/proxy/mutations.py),", "# against the bounds bf16 with that cache faces; worst prompt:"]
+                "diffbench-jobs quality-mutations),", "# against the bounds bf16 with that cache faces; worst prompt:"]
     for c in sorted(mutated, key=lambda c: (c["cache"], c["mutation"]["value"])):
         failed = ", ".join(g.rsplit("_", 1)[0] for g, v in c["gates"].items() if v["fails"])
         setting = f"{c['cache']} {c['mutation']['setting']} {c['mutation']['mode_value']} -> {c['mutation']['value']}"

@@ -1,7 +1,7 @@
 """The FP8 attention's own error and speed (`--attention cudnn-fp8`, build/cudnn_attention.py): SQNR in dB
 against bf16 SDPA on random inputs, and latency, per attention shape of the models that run it.
 
-tools/fp8_attention_probe.py runs these on a GPU and writes their records to JSON; the CPU tests run the same
+diffbench-jobs fp8-attention-probe runs these on a GPU and writes their records to JSON; the CPU tests run the same
 functions on the reference kernel at small shapes.
 """
 

@@ -1,4 +1,4 @@
-"""Train the proxy models: `python tools/proxy/train.py {vae,flux,clip,all}`.
+"""Train the proxy models: `diffbench-jobs train-proxy {vae,flux,clip,all}`.
 
 Stages, each bounded in wall time and reproducible from its seed:
 1. vae: the AutoencoderKL learns to reconstruct the scenes; its latent scale/shift are then measured.
@@ -172,7 +172,7 @@ def train_clip(out: Path, captions: list[str], images: torch.Tensor, device: str
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="tools/proxy/train.py", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="diffbench-jobs train-proxy", description=__doc__.splitlines()[0])
     parser.add_argument("stage", choices=["vae", "flux", "clip", "all"])
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--minutes", type=float, default=None,

@@ -1,10 +1,9 @@
-#!/usr/bin/env python
 """Measure the quality gates' mutations on the proxy (CPU, any torch), for `diffbench calibrate` to check the
 derived bounds against: the records go to a quality log (`--mutations-json`), which calibrate then reads with the
 committed runs (`diffbench calibrate --add LOG`).
 
-    python tools/proxy/mutations.py --int8-scales 1.03,0.97 --mutations-json LOG
-    python tools/proxy/mutations.py --caches --mutations-json LOG
+    diffbench-jobs quality-mutations --int8-scales 1.03,0.97 --mutations-json LOG
+    diffbench-jobs quality-mutations --caches --mutations-json LOG
 
 `--int8-scales` runs the proxy's int8wo pipeline with every int8 weight scale of the denoiser multiplied by each
 factor; `--caches` runs bf16 with each lossy step cache set to skip more than its mode says (CACHE_MUTATIONS).
@@ -15,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -61,8 +59,7 @@ def proxy_quality_session(prompts: int, path: Path) -> Iterator[tuple[Any, Any, 
 
 def measure_mutations(factors: list[float], prompts: int, path: Path) -> None:
     """int8wo on the proxy with every int8 weight scale of the denoiser x factor, scored like `pytest quality`."""
-    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tests"))
-    from quality_mutation import scaled_int8_weights
+    from diffbench.build.scale_mutation import scaled_int8_weights
 
     from diffbench.spec.matrix import Scenario
 
@@ -114,7 +111,7 @@ def measure_cache_mutations(prompts: int, path: Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[1])
+    parser = argparse.ArgumentParser(prog="diffbench-jobs quality-mutations", description=__doc__.splitlines()[0])
     what = parser.add_mutually_exclusive_group(required=True)
     what.add_argument("--int8-scales", metavar="FACTORS", help="e.g. 1.03,0.97")
     what.add_argument("--caches", action="store_true", help="the lossy caches set to skip more (CACHE_MUTATIONS)")

@@ -1,4 +1,4 @@
-"""Does the proxy behave like a real model? `python tools/proxy/evaluate.py`.
+"""Does the proxy behave like a real model? `diffbench-jobs evaluate-proxy`.
 
 - caption retrieval: the bf16 proxy FLUX draws each of N distinct captions; the proxy CLIP must rank the
   image's own caption first among all N (chance: 1/N);
@@ -72,7 +72,7 @@ def grid(rows: dict[str, np.ndarray]) -> bytes:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="tools/proxy/evaluate.py", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="diffbench-jobs evaluate-proxy", description=__doc__.splitlines()[0])
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--prompts", type=int, default=64, help="distinct captions for retrieval (default 64)")
     parser.add_argument("--schemes", default="bf16,int8wo,int8dq,int2wo", help="rows of the sample grid")

@@ -1,7 +1,7 @@
 """GPU probe of `--attention cudnn-fp8` (docs/fp8-attention.md): run on an H100/H200 with nvidia-cudnn-frontend
 installed, from the project root:
 
-    PYTHONPATH=src python3 tools/fp8_attention_probe.py OUT.json
+    diffbench-jobs fp8-attention-probe OUT.json
 
 Prints and writes to OUT.json: the environment; (a) per shape of FLUX.1-dev and Wan2.1 (measure/fp8_attention.py),
 the FP8 attention's SQNR against bf16 SDPA and its latency against bf16 SDPA on torch's cuDNN kernel (CUDA

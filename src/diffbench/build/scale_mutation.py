@@ -1,7 +1,8 @@
 """A small numeric break for the quality gates to catch: every int8 weight scale of a module multiplied by a factor.
 
 A kernel or checkpoint that gets its dequantization scales a few percent wrong still produces plausible images;
-the proxy's quality gates must notice (tests/test_proxy.py). The scales are found through the tensor-subclass
+the proxy's quality gates must notice (tests/test_proxy.py, `diffbench-jobs quality-mutations`). A change made to a
+model on purpose, so it lives where models are made and changed. The scales are found through the tensor-subclass
 protocol that torch.compile relies on: `weight.__tensor_flatten__()` names the inner tensors, each an attribute of
 that name, and `type(weight).__tensor_unflatten__` builds a new weight from them. No private attribute is read.
 """
@@ -34,8 +35,9 @@ def scaled(weight: torch.Tensor, factor: float) -> torch.Tensor:
         from torchao import __version__ as version
 
         raise ProtocolChanged(f"{type(weight).__module__}.{type(weight).__qualname__} (torchao {version}) flattens "
-                              f"to inner tensors {names}, none named {SCALE!r}: update tests/quality_mutation.py "
-                              "for this torchao (which inner tensor holds the dequantization scale?)")
+                              f"to inner tensors {names}, none named {SCALE!r}: update "
+                              "src/diffbench/build/scale_mutation.py for this torchao (which inner tensor holds the "
+                              "dequantization scale?)")
     inner = {name: getattr(weight, name) for name in names}
     inner[SCALE] = inner[SCALE] * factor
     return type(weight).__tensor_unflatten__(inner, context, weight.size(), weight.stride())
