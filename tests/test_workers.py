@@ -87,13 +87,17 @@ def test_n_auto_counts_the_visible_gpus(monkeypatch, cuda, count, device, env, w
     assert workers.auto_num_workers(_options(diffbench_device=device)) == workers_
 
 
-def test_n_auto_asks_diffbench_before_xdist(pytester, monkeypatch):
+@pytest.mark.parametrize(("ini", "gpus_counted"), [
+    ("[pytest]\ndiffbench_suite = true\n", True),  # a diffbench project (as this repository's pyproject says)
+    ("[pytest]\n", False)])  # another project, no diffbench option: xdist's own count, diffbench inert
+def test_n_auto_asks_diffbench_before_xdist(pytester, monkeypatch, ini, gpus_counted):
     monkeypatch.delenv("PYTEST_XDIST_AUTO_NUM_WORKERS", raising=False)
+    pytester.makefile(".ini", pytest=ini)
     config = pytester.parseconfigure()
     cpus = config.hook.pytest_xdist_auto_num_workers(config=config)  # no CUDA here: xdist's own count
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     monkeypatch.setattr(torch.cuda, "device_count", lambda: 3)
-    assert config.hook.pytest_xdist_auto_num_workers(config=config) == 3 and cpus >= 1
+    assert config.hook.pytest_xdist_auto_num_workers(config=config) == (3 if gpus_counted else cpus) and cpus >= 1
 
 
 @pytest.mark.parametrize(("option", "worker", "dist"), [
@@ -220,7 +224,8 @@ def test_outside_xdist_pytest_benchmark_is_never_touched(monkeypatch, recwarn):
 @pytest.mark.parametrize("version", ["3.5.0", "4.0.0"])
 def test_an_untested_pytest_xdist_hands_tests_out_its_own_way(monkeypatch, version):
     _installed_as(monkeypatch, "pytest-xdist", version)
-    config = SimpleNamespace(option=SimpleNamespace(dist="load"))
+    config = SimpleNamespace(option=SimpleNamespace(dist="load"), stash=pytest.Stash())
+    start_session(config, SimpleNamespace())  # diffbench in play: the guard speaks
     with pytest.warns(compat.UntestedVersionWarning, match=f"pytest-xdist {version} is outside"):
         assert workers.make_scheduler(config, log=None) is None  # None: xdist's own scheduler
 

@@ -1,7 +1,7 @@
 """pytest glue: the matrix as parameters, test ordering, outcome records and the results JSON.
 
-conftest.py declares the options and calls these functions (options are validated in `settings`); nothing here
-builds a model at import time.
+`hooks` declares the options and calls these functions once the session is in play (options are validated in
+`settings`); nothing here builds a model at import time.
 """
 
 from __future__ import annotations
@@ -22,25 +22,24 @@ import pytest
 from diffbench.measure import capabilities, instruments, machine, quality
 from diffbench.build import compilation, internals, torch_fixes
 from diffbench.spec import rules
-from diffbench.pytest_plugin import compat, durations, workers
+from diffbench.pytest_plugin import compat, durations, paths, progress, workers
 from diffbench.build.pipelines import PipelineCache
 from diffbench.spec.matrix import Scenario, UsageError
 from diffbench.measure.quality_session import QualitySession
 from diffbench.measure.quantization_cost import QuantizationCase
 from diffbench.spec.schemes import SCHEMES
-from diffbench.store import quality_logs
+from diffbench.store import quality_logs, references
 from diffbench.store.schema import FailureRecord, InterruptedRecord, SCHEMA_VERSION, ScenarioRecord, SessionRecord, \
     SkipRecord
-from diffbench.pytest_plugin.session import get_session, start_session
+from diffbench.pytest_plugin.session import get_session, in_play, start_session
 from diffbench.pytest_plugin.settings import Settings, settings_from_options
 
 
-def configure(config: pytest.Config) -> None:
-    """Validate the options (a bad value is a usage error before anything is built) and start the session
-    (`session.DiffbenchSession`: its clock and records). Nothing process-wide changes here: that waits for the
-    first diffbench test (`prepare_runtime`), so other test sessions in an environment where diffbench is
-    installed run as if it were not."""
-    if config.option.help:
+def activate(config: pytest.Config) -> None:
+    """The session is in play: validate the options (a bad value is a usage error before anything is built) and
+    fill the session (`session.DiffbenchSession`: its settings and records). Once; nothing process-wide changes
+    here: that waits for the first diffbench test (`prepare_runtime`)."""
+    if in_play(config):
         return
     try:
         settings = settings_from_options(config.option, config.rootpath)
@@ -49,8 +48,31 @@ def configure(config: pytest.Config) -> None:
         raise pytest.UsageError(str(exc)) from None
     if workers.worker_id() is not None and settings.device == "cuda":  # a worker runs on its own GPU alone
         settings = replace(settings, target=replace(settings.target, accelerators=1))
-    start_session(config, settings).recorded_durations = recorded
+    session = start_session(config, settings)
+    session.recorded_durations = recorded
     workers.use_worker_device(config, settings.device)  # under xdist: this worker's own GPU
+    if session.session_started:  # in play from collection on: pytest_sessionstart has passed
+        workers.time_on_workers(config)
+    progress.check_load(config)
+
+
+def activate_while_collecting(config: pytest.Config) -> bool:
+    """A test that takes a scenario was collected: the session is in play. A bad option is kept and raised as a
+    usage error once collection ends (`pytest_collection_modifyitems`): raised here, pytest would report a
+    collection error instead. Whether the session is in play."""
+    session = get_session(config)
+    if session.usage_error is None:
+        try:
+            activate(config)
+        except pytest.UsageError as exc:
+            session.usage_error = str(exc)
+    return in_play(config)
+
+
+def describe_machine(config: pytest.Config, machine_info: dict) -> None:
+    """pytest_benchmark_update_machine_info: the environment fingerprint, the weights and where it ran."""
+    weights = get_session(config).settings.build.source.name
+    machine_info["diffbench"] = machine.environment(config.rootpath) | dict(weights=weights) | workers.placement(config)
 
 
 def stop_on_terminate(config: pytest.Config) -> None:
@@ -174,14 +196,33 @@ def parametrize(metafunc: pytest.Metafunc) -> None:
         metafunc.parametrize("quantization_case", quantization_params(get_session(metafunc.config).settings))
 
 
-def order_by_build(items: list[pytest.Item]) -> None:
-    """Group tests that share a pipeline so each is built once (stable: keeps the file order otherwise)."""
+def order_by_build(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Group tests that share a pipeline so each is built once (stable: keeps the file order otherwise); check
+    before anything is built that the quality tests can write the references they will write."""
+    check_references(config, items)
+    progress.counted(config, items, _subject)
 
     def key(item):
         scenario = _scenario(item)
         return (0, scenario.build_key, scenario.batch) if scenario else (1,)
 
     items.sort(key=key)
+
+
+def check_references(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The references folder must take files where the quality tests will write references: with
+    --update-baselines, or where a selected model has none yet (the first `pytest quality`)."""
+    models = {s.model for item in items if "quality_session" in item.fixturenames and (s := _scenario(item))}
+    if not models:
+        return
+    options = get_session(config).settings.quality
+    store = references.ReferenceStore(options.references)
+    weights = get_session(config).settings.build.source.name
+    if options.update or any(not store.base(model, weights).with_suffix(".npz").exists() for model in models):
+        try:
+            paths.check_folder(options.references, "--baselines-dir (its references folder)")
+        except UsageError as exc:
+            raise pytest.UsageError(str(exc)) from None
 
 
 def pipeline_cache(config: pytest.Config) -> PipelineCache:
@@ -217,6 +258,7 @@ def scenario_started(item: pytest.Item) -> None:
     if (scenario := _subject(item)) is not None:
         get_session(item.config).running = dict(scenario=scenario.id, nodeid=item.nodeid, phase="setup",
                                                 started=time.perf_counter())
+        progress.started(item, scenario)
 
 
 def scenario_phase(item: pytest.Item, phase: str) -> None:
@@ -226,6 +268,8 @@ def scenario_phase(item: pytest.Item, phase: str) -> None:
 
 def scenario_finished(item: pytest.Item) -> None:
     get_session(item.config).running = None  # (never reached when Ctrl-C or `timeout -s INT` stops the session)
+    if (scenario := _subject(item)) is not None:
+        progress.finished(item, scenario)
 
 
 def record_outcome(item: pytest.Item, call: pytest.CallInfo, report: pytest.TestReport) -> None:
@@ -234,6 +278,7 @@ def record_outcome(item: pytest.Item, call: pytest.CallInfo, report: pytest.Test
     scenario = _subject(item)
     exc = call.excinfo.value if call.excinfo else None
     if scenario is not None:
+        progress.note(item, report)
         session.phase_s.setdefault(item.nodeid, {})[report.when] = report.duration
         outcomes = session.outcomes
         entry = dict(scenario=scenario.id, nodeid=item.nodeid, phase=report.when)
@@ -345,15 +390,81 @@ def save_results_without_benchmarks(config: pytest.Config) -> None:
         commit_info=config.hook.pytest_benchmark_generate_commit_info(config=config))
     config.hook.pytest_benchmark_update_json(config=config, benchmarks=[], output_json=output_json)
     # as pytest-benchmark writes it (its safe_dumps: what JSON cannot hold is written as its repr)
-    path.write_bytes(json.dumps(output_json, ensure_ascii=True, indent=4,
-                                default=lambda value: f"UNSERIALIZABLE[{value!r}]").encode())
-    workers.say(config, f"no benchmark completed: wrote the session's records in {path}")
+    data = json.dumps(output_json, ensure_ascii=True, indent=4,
+                      default=lambda value: f"UNSERIALIZABLE[{value!r}]").encode()
+    written = write_or_fall_back(config, path, data, "--benchmark-json")
+    if workers.worker_id() is None:  # (pytest-benchmark has just said it saves nothing: this follows it up)
+        workers.say(config, f"no benchmark completed, so pytest-benchmark saved no timings; the session's failure "
+                            f"and skip records are in {written}")
+
+
+def fallback_path(name: str) -> Path:
+    """Where a results file goes when it cannot go where asked: the working directory, else the temporary
+    folder, under a name of its own (never over another file)."""
+    stem, suffix = Path(name).stem, Path(name).suffix
+    unique = f"{stem}-{time.strftime('%Y%m%d-%H%M%S')}{suffix}"
+    for folder in (Path.cwd(), Path(tempfile.gettempdir())):
+        if paths.writable(folder):
+            return folder / unique
+    return Path(tempfile.gettempdir()) / unique
+
+
+def write_or_fall_back(config: pytest.Config, path: Path, data: bytes, option: str) -> Path:
+    """Write a results file where asked; when that fails (the folder went away or turned read-only while the
+    session ran), into `fallback_path`, said in one line. No result is lost to a write error."""
+    try:
+        path.write_bytes(data)
+        return path
+    except OSError as exc:
+        fallback = fallback_path(path.name)
+        fallback.write_bytes(data)
+        fell_back(config, path, fallback, option, exc)
+        return fallback
+
+
+def fell_back(config: pytest.Config, path: Path, fallback: Path, option: str, exc: OSError) -> None:
+    get_session(config).results_written = fallback
+    workers.say(config, f"could not write {option} {path} ({exc.strerror or exc}): wrote it to {fallback} instead")
+
+
+def redirect_unwritable_json(config: pytest.Config) -> None:
+    """pytest_benchmark_update_json, just before pytest-benchmark writes --benchmark-json: where that file
+    cannot be written any more, point pytest-benchmark at `fallback_path` instead (its session's `json`, a field
+    set under the version guard, as `workers.time_on_workers` does). Once per session."""
+    session = get_session(config)
+    path = workers.results_json(config)
+    if path is None or session.results_written is not None or workers.worker_id() is not None:
+        return
+    try:
+        with open(path, "ab"):  # pytest-benchmark opens it for writing next
+            pass
+        return
+    except OSError as exc:
+        error = exc
+    bs = getattr(config, "_benchmarksession", None)
+    if bs is None or hasattr(bs.json, "write") or not compat.guard(
+            config, "pytest-benchmark", "writing --benchmark-json to a fallback when its folder cannot take it",
+            "pytest-benchmark fails to write it"):
+        return
+    bs.json = fallback_path(path.name)
+    fell_back(config, path, bs.json, "--benchmark-json", error)
+
+
+def summarize(config: pytest.Config, reporter) -> None:
+    """The last lines: where the results went when that is not where they were asked to go."""
+    if (fallback := get_session(config).results_written) is not None:
+        reporter.write_line(f"diffbench: the results are in {fallback} (the path asked for could not be written)")
 
 
 def write_quality_log(config: pytest.Config) -> None:
     path = config.option.diffbench_quality_json
     session = get_session(config)
     if path and session.quality is not None:
-        quality.write_log(Path(path), session.quality.records, dict(
-            environment=machine.environment(config.rootpath), controls=session.quality.controls,
-            outcomes=session.outcomes))
+        data = dict(environment=machine.environment(config.rootpath), controls=session.quality.controls,
+                    outcomes=session.outcomes)
+        try:
+            quality.write_log(Path(path), session.quality.records, data)
+        except OSError as exc:
+            fallback = fallback_path(Path(path).name)
+            quality.write_log(fallback, session.quality.records, data)
+            fell_back(config, Path(path), fallback, "--quality-json", exc)

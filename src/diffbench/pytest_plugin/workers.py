@@ -34,7 +34,7 @@ from typing import Any
 import pytest
 
 from diffbench.pytest_plugin import compat, durations
-from diffbench.pytest_plugin.session import get_session
+from diffbench.pytest_plugin.session import get_session, in_play
 from diffbench.store import merge
 from diffbench.store.results import MismatchError
 from diffbench.store.results import ResultsError
@@ -139,39 +139,77 @@ def make_scheduler(config: pytest.Config, log: Any) -> Any:
     pytest-xdist."""
     if config.option.dist not in ("load", "loadgroup"):
         return None
+    if not in_play(config) and not compat.is_tested("pytest-xdist"):
+        return None  # (said by the guard below once diffbench is in play; a session without it: xdist's own)
     if not compat.guard(config, "pytest-xdist", "handing out whole pipelines (one build per worker)",
                         f"xdist's own --dist {config.option.dist} hands the tests out"):
         return None
     from xdist.scheduler import LoadScopeScheduling  # only reached under xdist
 
-    groups = {s.id: group_name(s.build_key) for s in get_session(config).settings.selection.scenarios()}
-    expected = expected_durations(config)
-    if expected:
-        recorded = sum(e.measured for e in expected.values())
-        say(config, f"--durations-from: {recorded} of {len(expected)} pipelines with a recorded estimate, "
-                    "handed out longest first")
+    from diffbench.pytest_plugin.options import matrix_selection
+
+    expected = expected_durations(config) if in_play(config) else {}
+    say_expected(config, expected)
 
     class PipelineScheduling(LoadScopeScheduling):
+        """xdist's load balancing over units of work, where a unit is a pipeline's scenarios. Until a collected
+        test turns out to be a diffbench scenario (no diffbench test selected), exactly xdist's own `load`."""
+
+        groups: dict[str, str] | None = None  # scenario id -> its pipeline group (the workers' selection)
+        diffbench_seen = in_play(config)  # else from the first diffbench scenario the workers collected
+
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            self.expected = expected
+
         def _split_scope(self, nodeid: str) -> str:
-            return scope_of(nodeid, groups)
+            if self.groups is None:  # the selection the workers parametrize with: the same options
+                selection = get_session(config).settings.selection if in_play(config) \
+                    else matrix_selection(config.option)
+                self.groups = {s.id: group_name(s.build_key) for s in selection.scenarios()}
+            scope = scope_of(nodeid, self.groups)
+            if scope != nodeid and not self.diffbench_seen:
+                self.diffbench_seen = True
+                self.expected = controller_in_play(config)
+            return scope
 
         def _reschedule(self, node) -> None:
             # xdist tops a worker up while it still has 2 tests to run; a pipeline can be many minutes of GPU
             # work, so the next one goes to whichever worker first reaches its last test (a worker needs to know
             # its next test, or that there is none, before it runs the current one).
-            if self.workqueue and self._pending_of(self.assigned_work[node]) > 1:
+            if self.diffbench_seen and self.workqueue and self._pending_of(self.assigned_work[node]) > 1:
                 return
             super()._reschedule(node)
 
         def _assign_work_unit(self, node) -> None:
             # Every unit handed out goes through here: the longest expected pipeline left goes next, to whichever
             # worker asked (in place: xdist pops the queue's first unit; units of a crashed worker come back).
-            if expected:
-                for scope in durations.longest_first(list(self.workqueue), expected):
+            if self.expected:
+                for scope in durations.longest_first(list(self.workqueue), self.expected):
                     self.workqueue.move_to_end(scope)
             super()._assign_work_unit(node)
 
     return PipelineScheduling(config, log)
+
+
+def controller_in_play(config: pytest.Config) -> dict[str, durations.Expected]:
+    """Controller, once the workers have collected diffbench scenarios: diffbench is in play here too (the
+    options validated, timing and SIGTERM handled as for one process). The pipelines' expected durations."""
+    from diffbench.pytest_plugin import plugin
+
+    plugin.activate(config)
+    time_on_workers(config)
+    plugin.stop_on_terminate(config)  # the controller's SIGTERM: collect the workers' results, then merge
+    expected = expected_durations(config)
+    say_expected(config, expected)
+    return expected
+
+
+def say_expected(config: pytest.Config, expected: dict[str, durations.Expected]) -> None:
+    if expected:
+        recorded = sum(e.measured for e in expected.values())
+        say(config, f"--durations-from: {recorded} of {len(expected)} pipelines with a recorded estimate, "
+                    "handed out longest first")
 
 
 def expected_durations(config: pytest.Config) -> dict[str, durations.Expected]:
@@ -298,8 +336,10 @@ def send_results(config: pytest.Config) -> None:
 def receive_results(config: pytest.Config, node: Any) -> None:
     """Controller, as a worker goes down (pytest_testnodedown): keep the results it sent; None when it sent none
     (it crashed: xdist then has no `workeroutput` from it)."""
-    if is_controller(config) and config.getoption("benchmark_json", None):
-        get_session(config).worker_results[node.gateway.id] = getattr(node, "workeroutput", {}).get(RESULTS)
+    sent = getattr(node, "workeroutput", {}).get(RESULTS)
+    # A worker not in play sends nothing, as a crashed one does: a controller not in play waits for none.
+    if is_controller(config) and config.getoption("benchmark_json", None) and (sent is not None or in_play(config)):
+        get_session(config).worker_results[node.gateway.id] = sent
 
 
 def merge_results(config: pytest.Config) -> None:
@@ -325,7 +365,15 @@ def merge_results(config: pytest.Config) -> None:
         say(config, f"could not merge the workers' results, kept {', '.join(map(str, kept))}: {exc}")
         return
     as_one_run(merged.data, [run.data for run in runs], time.perf_counter() - get_session(config).started)
-    merge.write(merged, json_path(asked))
+    try:
+        merge.write(merged, json_path(asked))
+    except OSError as exc:
+        from diffbench.pytest_plugin import plugin
+
+        fallback = plugin.fallback_path(json_path(asked).name)
+        merge.write(merged, fallback)
+        plugin.fell_back(config, json_path(asked), fallback, "--benchmark-json", exc)
+        asked = fallback
     for note in merged.notes:  # e.g. library versions that differ between hosts
         say(config, note)
     say(config, f"merged {len(runs)} xdist worker results into {json_path(asked)}")
