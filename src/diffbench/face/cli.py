@@ -40,7 +40,9 @@ def _option(parse):
 
 def _parser() -> argparse.ArgumentParser:
     default = Tolerances(run_noise={})
-    parser = argparse.ArgumentParser(prog="diffbench", description=__doc__.splitlines()[0])
+    first, _, rest = __doc__.partition("\n\n")  # the whole first paragraph: one line, never cut mid-sentence
+    parser = argparse.ArgumentParser(prog="diffbench", description=" ".join(first.split()),
+                                     epilog=" ".join(rest.split()) or None)
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("schemes", help="which torchao object each scheme resolves to in the installed torchao")
 
@@ -150,7 +152,17 @@ def _console() -> Console:
     return Console() if sys.stdout.isatty() else Console(width=200)
 
 
+def _not_a_file_to_write(path: Path | None) -> str | None:
+    """Why `path` cannot be written as a file (checked before the work that would fill it), None if it can."""
+    if path is not None and (path.is_dir() or not path.parent.is_dir()):
+        return f"{path}: is a folder" if path.is_dir() else f"{path}: no such folder {path.parent}"
+    return None
+
+
 def run_compare(args) -> int:
+    if why := _not_a_file_to_write(args.flagged):
+        print(f"diffbench compare: error: --flagged {why}", file=sys.stderr)
+        return USAGE
     tolerances = Tolerances(latency=args.fail_latency, memory=args.fail_memory, ssim=args.fail_ssim,
                             host_bound_below=args.host_bound_below)
     if args.confirm and (args.base_also or args.new_also):
@@ -217,6 +229,9 @@ def run_report(args, argv: list[str]) -> int:
 
 
 def run_history(args) -> int:
+    if why := _not_a_file_to_write(args.out):
+        print(f"diffbench history: error: --out {why}", file=sys.stderr)
+        return USAGE
     page = history_page.write(args.paths, args.out)
     for line in page.skipped:
         print(f"diffbench history: skipped {line}", file=sys.stderr)
@@ -268,6 +283,10 @@ def main(argv: list[str] | None = None) -> int:
         return commands[args.command]()
     except (ResultsError, MismatchError, ReadmeError, SeedDataError, HistoryError) as exc:
         print(f"diffbench {args.command}: error: {exc}", file=sys.stderr)
+        return USAGE
+    except OSError as exc:  # a file that cannot be read or written (a folder, read-only, missing): one line
+        where = f": {exc.filename}" if exc.filename else ""
+        print(f"diffbench {args.command}: error: {exc.strerror or exc}{where}", file=sys.stderr)
         return USAGE
 
 
