@@ -17,7 +17,7 @@ HUB_TIMEOUT_S = 5.0  # the one cheap hub request that tells a typo from a model:
 _NAMED = "--weights tiny|synthetic|proxy"  # what runs with no download
 
 
-def _unwritable(folder: Path) -> str | None:
+def unwritable(folder: Path) -> str | None:
     """Why no file can be written in `folder` (made when missing), None when one can."""
     existing = folder
     while not existing.exists():
@@ -35,7 +35,7 @@ def _unwritable(folder: Path) -> str | None:
 
 
 def writable(folder: Path) -> bool:
-    return _unwritable(folder) is None
+    return unwritable(folder) is None
 
 
 def check_folder(value: str | os.PathLike | None, option: str) -> Path | None:
@@ -45,7 +45,7 @@ def check_folder(value: str | os.PathLike | None, option: str) -> Path | None:
     folder = Path(value).expanduser()
     if folder.exists() and not folder.is_dir():
         raise UsageError(f"{option} {value}: is a file, not a folder")
-    if (why := _unwritable(folder)) is not None:
+    if (why := unwritable(folder)) is not None:
         raise UsageError(f"{option} {value}: cannot write there: {why}")
     return folder
 
@@ -59,7 +59,7 @@ def check_output_file(value: str | os.PathLike | None, option: str, makes_folder
         raise UsageError(f"{option} {value}: is a folder; give a file name")
     if not makes_folder and not path.parent.is_dir():
         raise UsageError(f"{option} {value}: no such folder {path.parent}")
-    if (why := _unwritable(path.parent)) is not None:
+    if (why := unwritable(path.parent)) is not None:
         raise UsageError(f"{option} {value}: cannot write there: {why}")
     return path
 

@@ -219,10 +219,10 @@ def check_references(config: pytest.Config, items: list[pytest.Item]) -> None:
     store = references.ReferenceStore(options.references)
     weights = get_session(config).settings.build.source.name
     if options.update or any(not store.base(model, weights).with_suffix(".npz").exists() for model in models):
-        try:
-            paths.check_folder(options.references, "--baselines-dir (its references folder)")
-        except UsageError as exc:
-            raise pytest.UsageError(str(exc)) from None
+        if (why := paths.unwritable(options.references)) is not None:
+            given = config.option.diffbench_baselines_dir or "(default: baselines)"
+            raise pytest.UsageError(f"--baselines-dir {given}: the quality tests write references in "
+                                    f"{options.references}, but {why}")
 
 
 def pipeline_cache(config: pytest.Config) -> PipelineCache:

@@ -155,7 +155,7 @@ def quality_options(opt, target: capabilities.Target, rootpath: Path, source: We
     try:
         thresholds = gates.Thresholds.load(Path(opt.diffbench_thresholds or gates.DEFAULT_THRESHOLDS))
     except ValueError as exc:
-        raise UsageError(str(exc)) from None
+        raise UsageError(f"--thresholds {exc}" if opt.diffbench_thresholds else str(exc)) from None
     return QualityOptions(
         references=Path(opt.diffbench_baselines_dir or rootpath / "baselines") / layout.slug(target.name)
         / "references",
