@@ -172,6 +172,7 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     plugin.write_quality_log(config)
 
 
+@pytest.hookimpl(trylast=True)  # after pytest-benchmark's table: the last thing said before pytest's summary
 def pytest_terminal_summary(terminalreporter, exitstatus, config: pytest.Config) -> None:
     if in_play(config):
         from diffbench.pytest_plugin import plugin

@@ -394,8 +394,8 @@ def save_results_without_benchmarks(config: pytest.Config) -> None:
                       default=lambda value: f"UNSERIALIZABLE[{value!r}]").encode()
     written = write_or_fall_back(config, path, data, "--benchmark-json")
     if workers.worker_id() is None:  # (pytest-benchmark has just said it saves nothing: this follows it up)
-        workers.say(config, f"no benchmark completed, so pytest-benchmark saved no timings; the session's failure "
-                            f"and skip records are in {written}")
+        say_last(config, f"no benchmark completed, so pytest-benchmark saved no timings; the session's failure "
+                         f"and skip records are in {written}")
 
 
 def fallback_path(name: str) -> Path:
@@ -424,7 +424,13 @@ def write_or_fall_back(config: pytest.Config, path: Path, data: bytes, option: s
 
 def fell_back(config: pytest.Config, path: Path, fallback: Path, option: str, exc: OSError) -> None:
     get_session(config).results_written = fallback
-    workers.say(config, f"could not write {option} {path} ({exc.strerror or exc}): wrote it to {fallback} instead")
+    say_last(config, f"could not write {option} {path} ({exc.strerror or exc}): wrote it to {fallback} instead")
+
+
+def say_last(config: pytest.Config, line: str) -> None:
+    """A line for the end of the output (`summarize`): what the session did with its results, said where it
+    is seen, after pytest-benchmark's table, rather than inside pytest's progress line."""
+    get_session(config).last_lines.append(line)
 
 
 def redirect_unwritable_json(config: pytest.Config) -> None:
@@ -451,9 +457,9 @@ def redirect_unwritable_json(config: pytest.Config) -> None:
 
 
 def summarize(config: pytest.Config, reporter) -> None:
-    """The last lines: where the results went when that is not where they were asked to go."""
-    if (fallback := get_session(config).results_written) is not None:
-        reporter.write_line(f"diffbench: the results are in {fallback} (the path asked for could not be written)")
+    """The last lines (`say_last`): where the results went when not where asked, or why there are no timings."""
+    for line in get_session(config).last_lines:
+        reporter.write_line(f"diffbench: {line}")
 
 
 def write_quality_log(config: pytest.Config) -> None:

@@ -49,6 +49,7 @@ class DiffbenchSession:
     benchmarks_saved: bool = False  # pytest-benchmark saved completed benchmarks (it saves nothing without one)
     usage_error: str | None = None  # options found bad while collecting: raised as a usage error once collected
     session_started: bool = False  # pytest_sessionstart has run (pytest-benchmark's session exists)
+    last_lines: list[str] = field(default_factory=list)  # said at the end of the output (plugin.say_last)
     results_written: Path | None = None  # where this process's results JSON went (a fallback, if the asked failed)
 
 
