@@ -152,10 +152,12 @@ def _console() -> Console:
     return Console() if sys.stdout.isatty() else Console(width=200)
 
 
-def _not_a_file_to_write(path: Path | None) -> str | None:
+def _not_a_file_to_write(path: Path | None, makes_folder: bool = False) -> str | None:
     """Why `path` cannot be written as a file (checked before the work that would fill it), None if it can."""
-    if path is not None and (path.is_dir() or not path.parent.is_dir()):
-        return f"{path}: is a folder" if path.is_dir() else f"{path}: no such folder {path.parent}"
+    if path is not None and path.is_dir():
+        return f"{path}: is a folder"
+    if path is not None and not makes_folder and not path.parent.is_dir():
+        return f"{path}: no such folder {path.parent}"
     return None
 
 
@@ -229,7 +231,7 @@ def run_report(args, argv: list[str]) -> int:
 
 
 def run_history(args) -> int:
-    if why := _not_a_file_to_write(args.out):
+    if why := _not_a_file_to_write(args.out, makes_folder=True):
         print(f"diffbench history: error: --out {why}", file=sys.stderr)
         return USAGE
     page = history_page.write(args.paths, args.out)
