@@ -86,3 +86,47 @@ def test_the_commands_say_it_in_one_line(tmp_path, monkeypatch, capsys, what, ex
     err = capsys.readouterr().err.strip().splitlines()
     assert err and _pattern(message).fullmatch(err[-1]), err
     assert not any(line.startswith("Traceback") for line in err)
+
+
+def test_diffbench_help_says_its_whole_first_paragraph(capsys):
+    assert cli.main(["--help"]) == 0
+    said = " ".join(capsys.readouterr().out.split())
+    first = " ".join(cli.__doc__.partition("\n\n")[0].split())
+    assert first in said and first.endswith(".")  # never cut mid-sentence
+
+
+@pytest.mark.parametrize(("raised", "said"), [
+    (ConnectionError("Name or service not known"), "the hub cannot be reached (ConnectionError: Name or service "
+                                                   "not known), so it cannot be downloaded; use --weights "
+                                                   "tiny|synthetic|proxy or a local folder"),
+    ("not found", "no such model on the hub (or private: log in with hf auth login), and no such folder; or "
+                  "--weights tiny|synthetic|proxy"),
+])
+def test_a_hub_id_is_checked_with_one_quick_request(monkeypatch, tmp_path, raised, said):
+    """Online, one request with a timeout (never a hang) tells a typo or an unreachable hub from a model."""
+    import huggingface_hub
+    from huggingface_hub import constants
+    from huggingface_hub.errors import RepositoryNotFoundError
+
+    asked = []
+
+    def model_info(self, repo_id, timeout=None, **kwargs):
+        asked.append(timeout)
+        if raised == "not found":
+            raise _not_found(RepositoryNotFoundError)
+        raise raised
+
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
+    monkeypatch.setattr(huggingface_hub.HfApi, "model_info", model_info)
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(paths.UsageError) as error:
+        paths.check_weights("example-org/no-such-model")
+    assert str(error.value) == f"--weights example-org/no-such-model: {said}"
+    assert asked == [paths.HUB_TIMEOUT_S]
+
+
+def _not_found(cls):
+    """A RepositoryNotFoundError as huggingface_hub raises it (its constructor wants an HTTP response)."""
+    error = cls.__new__(cls)
+    Exception.__init__(error, "404 Repository Not Found")
+    return error
