@@ -78,9 +78,10 @@ COMMON = ("benchmarks", "-p", "faults", "--models", "flux-dev", "--quant", "bf16
 
 def _run(suite, fault, *extra):
     suite.makepyfile(faults=FAULTS_PLUGIN)
-    suite._monkeypatch.setenv("FAULT", fault)
-    suite._monkeypatch.setenv("PYTHONPATH", str(suite.path))
-    result = suite.runpytest_subprocess(*COMMON, *extra)
+    with pytest.MonkeyPatch.context() as env:  # the sessions' environment (xdist workers import the plugin too)
+        env.setenv("FAULT", fault)
+        env.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(suite.path), os.environ.get("PYTHONPATH")])))
+        result = suite.runpytest_subprocess(*COMMON, *extra)
     return result, json.loads((suite.path / "out.json").read_text())
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 import numpy as np
 import pytest
@@ -57,10 +58,11 @@ BenchmarkFixture.pedantic = pedantic
 
 def _run(suite, mode: str, *args):
     suite.makepyfile(suspect=SUSPECT_PLUGIN)
-    suite._monkeypatch.setenv("SUSPECT", f"{mode}:{TARGET}")
-    suite._monkeypatch.setenv("PYTHONPATH", str(suite.path))
-    return suite.runpytest_subprocess("-p", "suspect", "--models", "flux-dev", "--quant", "bf16,int8wo",
-                                      "--steps", "2", *args)
+    with pytest.MonkeyPatch.context() as env:  # the session's environment
+        env.setenv("SUSPECT", f"{mode}:{TARGET}")
+        env.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(suite.path), os.environ.get("PYTHONPATH")])))
+        return suite.runpytest_subprocess("-p", "suspect", "--models", "flux-dev", "--quant", "bf16,int8wo",
+                                          "--steps", "2", *args)
 
 
 def test_guard_finite_counts_the_bad_values():

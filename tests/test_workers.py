@@ -379,11 +379,11 @@ def test_the_expected_durations_are_per_pipeline(monkeypatch, tmp_path):
     assert workers.expected_durations(config) == {}
 
 
-def test_two_workers_one_merged_json(suite):
+def test_two_workers_one_merged_json(suite, monkeypatch):
     """The real suite with -n 2 on tiny CPU pipelines: each pipeline on one worker, timed there, one JSON."""
     (suite.path / "runs").mkdir()
     temporary = suite.mkdir("tmp")  # the workers' own files go here, and are gone at the end
-    suite._monkeypatch.setenv("TMPDIR", str(temporary))
+    monkeypatch.setenv("TMPDIR", str(temporary))
     result = suite.runpytest_subprocess(
         "benchmarks", "-n", "2", "--models", "flux-dev", "--quant", "bf16,int8wo", "--batch", "1,2",
         "--steps", "2", "--rounds", "1", "--benchmark-json", "runs/out.json")
