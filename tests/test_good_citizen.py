@@ -70,3 +70,17 @@ def test_the_plugin_module_imports_nothing_heavy(pytester):
     result = pytester.run(sys.executable, "-c", "import sys, diffbench.pytest_plugin.hooks; "
                           "print([m for m in ('torch', 'diffusers', 'torchao', 'numpy') if m in sys.modules])")
     assert result.ret == 0 and result.stdout.lines[-1] == "[]", result.stdout.str() + result.stderr.str()
+
+
+def test_another_projects_own_scenario_argument_stays_its_own(pytester):
+    """A test that parametrizes an argument named `scenario` itself is not taken for a diffbench scenario."""
+    pytester.makepyfile(test_theirs="""
+import pytest
+
+
+@pytest.mark.parametrize("scenario", ["login", "logout"])
+def test_flow(scenario):
+    assert scenario in ("login", "logout")
+""")
+    result = pytester.run(sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q")
+    assert result.ret == 0 and "2 passed" in result.stdout.str(), result.stdout.str() + result.stderr.str()

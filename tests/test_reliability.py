@@ -10,25 +10,21 @@ import sys
 import pytest
 
 FAULTS_PLUGIN = '''
-"""Injects faults into chosen scenarios (loaded with -p faults)."""
+"""Injects faults into chosen scenarios (loaded with -p faults), through diffbench's hooks."""
 import inspect, os, signal, time
+import pytest
 import torch
-from diffbench.build import pipelines as build
-from diffbench.measure import capabilities, runner
 
 FAULT, TARGET = os.environ["FAULT"].split(":", 1)
 SIGNALLED = []  # the controller signalled already (the scenario's next calls send nothing)
-_pipeline_call, _build = runner.pipeline_call, build.build
 if FAULT == "hang":  # import what building FLUX imports (2-3 s on CPU) now, outside every scenario's timeout:
     import diffusers  # a short --scenario-timeout then times each scenario, not the first one's imports
     diffusers.FluxPipeline, diffusers.FluxTransformer2DModel, diffusers.AutoencoderKL
 
 
-def pipeline_call(built, options):
-    call, kwargs = _pipeline_call(built, options)
-    if built.scenario.id != TARGET:
-        return call, kwargs
-    def faulty():
+@pytest.hookimpl(wrapper=True)
+def pytest_diffbench_call(scenario, call):
+    if scenario.id == TARGET:
         if FAULT == "oom":
             raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 20.00 GiB (injected)")
         if FAULT == "hang":
@@ -46,30 +42,26 @@ def pipeline_call(built, options):
             os.kill(os.getppid(), signal.SIGTERM)
         if FAULT == "xfail":
             raise RuntimeError("the known error (injected)")
-        return call()
-    return faulty, kwargs
+    return (yield)
 
 
-def pytest_runtest_teardown(item):
-    if FAULT == "terminate-teardown" and item.nodeid.endswith(f"[{TARGET}]"):  # its result is recorded by now
-        os.kill(os.getpid(), signal.SIGTERM)
-
-
-def faulty_build(scenario, options):
+@pytest.hookimpl(wrapper=True)
+def pytest_diffbench_build(scenario, options):
     if FAULT == "compile" and scenario.id == TARGET:
         raise torch._dynamo.exc.InternalTorchDynamoError("injected compile failure")
-    return _build(scenario, options)
+    return (yield)
 
 
-def expected_failure(scenario, target, weights="", suite=""):
+@pytest.hookimpl(tryfirst=True)
+def pytest_diffbench_known_failure(scenario, target, weights, suite):
     known = dict(notrun=("too slow here (injected)", False), xfail=("fails here (injected)", True),
                  xpass=("fixed now (injected)", True))
     return known.get(FAULT) if scenario.id == TARGET else None
 
 
-runner.pipeline_call = pipeline_call
-build.build = faulty_build
-capabilities.expected_failure = expected_failure
+def pytest_runtest_teardown(item):
+    if FAULT == "terminate-teardown" and item.nodeid.endswith(f"[{TARGET}]"):  # its result is recorded by now
+        os.kill(os.getpid(), signal.SIGTERM)
 '''
 
 COMMON = ("benchmarks", "-p", "faults", "--models", "flux-dev", "--quant", "bf16,int8wo", "--batch", "1,2",

@@ -5,6 +5,9 @@ a known regression: `PYTHONPATH=tools pytest benchmarks -p slowdown_plugin ...` 
 
 Each pipeline call of a listed scenario sleeps `fraction` × the call's own duration after it returns (0.10: 10%
 slower, whatever the call's speed), so the slowdown is relative and host-independent. `*` as the id means all.
+
+It wraps diffbench's `pytest_diffbench_call` hook (src/diffbench/pytest_plugin/hookspecs.py): one function
+around each call.
 """
 
 from __future__ import annotations
@@ -12,7 +15,9 @@ from __future__ import annotations
 import os
 import time
 
-from diffbench.measure import runner
+import pytest
+
+WANTED: dict[str, float] = {}  # scenario id (or *) -> fraction, from DIFFBENCH_SLOWDOWN at configure
 
 
 def slowdowns(text: str) -> dict[str, float]:
@@ -27,21 +32,15 @@ def slowdowns(text: str) -> dict[str, float]:
 
 
 def pytest_configure(config) -> None:
-    wanted = slowdowns(os.environ.get("DIFFBENCH_SLOWDOWN", ""))
-    original = runner.pipeline_call
+    WANTED.clear()
+    WANTED.update(slowdowns(os.environ.get("DIFFBENCH_SLOWDOWN", "")))
 
-    def pipeline_call(built, options):
-        call, kwargs = original(built, options)
-        fraction = wanted.get(built.scenario.id, wanted.get("*"))
-        if not fraction:
-            return call, kwargs
 
-        def slower():
-            start = time.perf_counter()
-            result = call()
-            time.sleep(fraction * (time.perf_counter() - start))
-            return result
-
-        return slower, kwargs
-
-    runner.pipeline_call = pipeline_call
+@pytest.hookimpl(wrapper=True)
+def pytest_diffbench_call(scenario, call):
+    fraction = WANTED.get(scenario.id, WANTED.get("*"))
+    start = time.perf_counter()
+    result = yield
+    if fraction:
+        time.sleep(fraction * (time.perf_counter() - start))
+    return result

@@ -5,7 +5,8 @@ from __future__ import annotations
 import dataclasses
 import statistics
 import warnings
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
@@ -31,6 +32,8 @@ class RunOptions:
     steps_by_model: tuple[tuple[str, int], ...] = ()
     seed: int = 0
     overhead_check: bool = True  # time the denoiser alone too, to show the suite's own overhead (CUDA only)
+    # (scenario, call) -> the call to make instead: the pytest plugin's `pytest_diffbench_call` hook; None: as is
+    wrap_call: Callable[[Scenario, Callable[[], Any]], Callable[[], Any]] | None = field(default=None, compare=False)
 
     def steps_for(self, model: str) -> int | None:
         """The steps a scenario of `model` runs, or None for the model's default."""
@@ -77,7 +80,10 @@ def pipeline_call(built: Built, options: RunOptions):
     def call():
         return built.pipe(**kwargs, generator=torch.Generator("cpu").manual_seed(options.seed))
 
-    return instruments.synchronized(call, options.device), kwargs
+    synchronized = instruments.synchronized(call, options.device)
+    if options.wrap_call is not None:
+        return options.wrap_call(built.scenario, synchronized), kwargs
+    return synchronized, kwargs
 
 
 def run(benchmark, built: Built, options: RunOptions) -> Any:

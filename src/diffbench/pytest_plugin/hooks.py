@@ -25,6 +25,31 @@ def _asked_for(config: pytest.Config) -> bool:
     return bool(options.given(config.option)) or bool(config.getini("diffbench_suite"))
 
 
+def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
+    from diffbench.pytest_plugin import hookspecs
+
+    pluginmanager.add_hookspecs(hookspecs)
+
+
+@pytest.hookimpl(trylast=True)  # the innermost: users' plugins wrap it
+def pytest_diffbench_build(scenario, options):
+    from diffbench.build import pipelines
+
+    return pipelines.build(scenario, options)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_diffbench_call(scenario, call):
+    return call()
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_diffbench_known_failure(scenario, target, weights, suite):
+    from diffbench.measure import capabilities
+
+    return capabilities.expected_failure(scenario, target, weights, suite)
+
+
 def pytest_addoption(parser: pytest.Parser) -> None:
     options.add_options(parser)
     parser.addini("diffbench_suite", type="bool", default=False,
@@ -40,13 +65,23 @@ def pytest_configure(config: pytest.Config) -> None:
         plugin.activate(config)
 
 
+def _parametrized_by_the_test(metafunc: pytest.Metafunc) -> set[str]:
+    """The arguments a test parametrizes itself (another project's `scenario` is its own, not diffbench's)."""
+    names: set[str] = set()
+    for mark in metafunc.definition.iter_markers("parametrize"):
+        argnames = mark.args[0] if mark.args else mark.kwargs.get("argnames", ())
+        names.update(n.strip() for n in argnames.split(",")) if isinstance(argnames, str) else names.update(argnames)
+    return names
+
+
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    if SCENARIO_ARGUMENTS.isdisjoint(metafunc.fixturenames):
+    wanted = SCENARIO_ARGUMENTS.intersection(metafunc.fixturenames) - _parametrized_by_the_test(metafunc)
+    if not wanted:
         return
     from diffbench.pytest_plugin import plugin
 
     if plugin.activate_while_collecting(metafunc.config):
-        plugin.parametrize(metafunc)
+        plugin.parametrize(metafunc, wanted)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

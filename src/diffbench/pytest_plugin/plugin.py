@@ -48,12 +48,32 @@ def activate(config: pytest.Config) -> None:
         raise pytest.UsageError(str(exc)) from None
     if workers.worker_id() is not None and settings.device == "cuda":  # a worker runs on its own GPU alone
         settings = replace(settings, target=replace(settings.target, accelerators=1))
+    settings = replace(settings, run=replace(settings.run, wrap_call=call_hook(config)))
     session = start_session(config, settings)
     session.recorded_durations = recorded
     workers.use_worker_device(config, settings.device)  # under xdist: this worker's own GPU
     if session.session_started:  # in play from collection on: pytest_sessionstart has passed
         workers.time_on_workers(config)
     progress.check_load(config)
+
+
+def call_hook(config: pytest.Config):
+    """RunOptions.wrap_call: each pipeline call through the `pytest_diffbench_call` hook, where a plugin
+    implements it besides diffbench (asked per scenario: conftest files register while collecting); else the
+    call as it is, with nothing in between."""
+    hook = config.hook.pytest_diffbench_call
+
+    def wrap(scenario: Scenario, call):
+        if len(hook.get_hookimpls()) <= 1:
+            return call
+        return lambda: hook(scenario=scenario, call=call)
+
+    return wrap
+
+
+def build_hook(config: pytest.Config):
+    """PipelineCache's builder: the `pytest_diffbench_build` hook (diffbench's own implementation builds)."""
+    return lambda scenario, options: config.hook.pytest_diffbench_build(scenario=scenario, options=options)
 
 
 def activate_while_collecting(config: pytest.Config) -> bool:
@@ -147,13 +167,14 @@ def _quiet_progress_bars() -> None:
     transformers.utils.logging.disable_progress_bar()
 
 
-def scenario_params(settings: Settings, suite: str = "") -> list:
+def scenario_params(settings: Settings, suite: str = "", known_failure=capabilities.expected_failure) -> list:
     """Every selected scenario, skipped with its reason where it cannot run here; known failures of this suite
-    (the test file's folder: benchmarks, quality, ...) marked as such."""
+    (the test file's folder: benchmarks, quality, ...) marked as such (`known_failure`: the plugin's
+    pytest_diffbench_known_failure hook)."""
     params = []
     for scenario in settings.selection.scenarios():
         marks = _marks(settings, rules.skip_reason(scenario) or _cannot_run_here(scenario, settings))
-        if known := capabilities.expected_failure(scenario, settings.target, settings.build.source.name, suite):
+        if known := known_failure(scenario, settings.target, settings.build.source.name, suite):
             reason, run = known
             marks.append(pytest.mark.xfail(reason=reason, strict=True, run=run))
         params.append(pytest.param(scenario, id=scenario.id, marks=marks))
@@ -188,11 +209,15 @@ def _marks(settings: Settings, skip_reason: str | None) -> list:
     return marks
 
 
-def parametrize(metafunc: pytest.Metafunc) -> None:
-    if "scenario" in metafunc.fixturenames:
-        metafunc.parametrize("scenario", scenario_params(get_session(metafunc.config).settings,
-                                                         metafunc.definition.path.parent.name))
-    if "quantization_case" in metafunc.fixturenames:
+def parametrize(metafunc: pytest.Metafunc, names: set[str]) -> None:
+    """Parametrize the test's `scenario` and `quantization_case` arguments (those of `names`) by the matrix."""
+    if "scenario" in names:
+        hook = metafunc.config.hook.pytest_diffbench_known_failure
+        metafunc.parametrize("scenario", scenario_params(
+            get_session(metafunc.config).settings, metafunc.definition.path.parent.name,
+            lambda scenario, target, weights, suite: hook(scenario=scenario, target=target, weights=weights,
+                                                          suite=suite)))
+    if "quantization_case" in names:
         metafunc.parametrize("quantization_case", quantization_params(get_session(metafunc.config).settings))
 
 
@@ -230,7 +255,7 @@ def pipeline_cache(config: pytest.Config) -> PipelineCache:
     device = session.settings.device
     # The memory a freshly built pipeline holds, before any call (measured by measure, not by build).
     session.pipeline_cache = PipelineCache(session.settings.build, on_built=lambda built: built.info.update(
-        instruments.model_memory(built.pipe, device)))
+        instruments.model_memory(built.pipe, device)), builder=build_hook(config))
     return session.pipeline_cache
 
 
