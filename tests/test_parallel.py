@@ -11,7 +11,7 @@ import torch
 
 from diffbench.build import parallel
 from diffbench.measure.capabilities import Target, parallel_unavailable
-from diffbench.pytest_plugin.plugin import add_parallel_speedups
+from diffbench.pytest_plugin.results import add_parallel_speedups
 from diffbench.spec import rules
 from diffbench.spec.matrix import Scenario
 

@@ -127,92 +127,96 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
 
 def pytest_benchmark_update_machine_info(config: pytest.Config, machine_info: dict) -> None:
     if in_play(config):
-        from diffbench.pytest_plugin import plugin
+        from diffbench.pytest_plugin import results
 
-        plugin.describe_machine(config, machine_info)
+        results.describe_machine(config, machine_info)
 
 
 def pytest_benchmark_update_json(config: pytest.Config, benchmarks, output_json: dict) -> None:
     if in_play(config):
-        from diffbench.pytest_plugin import plugin, workers
+        from diffbench.pytest_plugin import results, worker_results
 
-        plugin.note_saved_benchmarks(config, benchmarks)
-        plugin.annotate_results(config, output_json)
-        workers.tag_records(config, output_json)
-        plugin.redirect_unwritable_json(config)
+        results.note_saved_benchmarks(config, benchmarks)
+        results.annotate_results(config, output_json)
+        worker_results.tag_records(config, output_json)
+        results.redirect_unwritable_json(config)
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
     get_session(session.config).session_started = True
     if in_play(session.config):
-        from diffbench.pytest_plugin import workers
+        from diffbench.pytest_plugin import worker_results
 
-        workers.time_on_workers(session.config)  # after pytest-benchmark's (trylast) configure made its session
+        worker_results.time_on_workers(session.config)  # after pytest-benchmark's (trylast) configure made its session
 
 
 @pytest.hookimpl(tryfirst=True)  # before xdist's own (tryfirst too) sets up the gateways
 def pytest_cmdline_main(config: pytest.Config) -> None:
     if getattr(config.option, "tx", None) and _asked_for(config):
-        from diffbench.pytest_plugin import workers
+        from diffbench.pytest_plugin import scheduling
 
-        workers.distribute_over_gateways(config)
+        scheduling.distribute_over_gateways(config)
 
 
 @pytest.hookimpl(optionalhook=True, tryfirst=True)  # pytest-xdist's hooks (controller): -n auto, before xdist's
 def pytest_xdist_auto_num_workers(config: pytest.Config) -> int | None:
     if not _asked_for(config):
         return None
-    from diffbench.pytest_plugin import workers
+    from diffbench.pytest_plugin import scheduling
 
-    return workers.auto_num_workers(config)
+    return scheduling.auto_num_workers(config)
 
 
 @pytest.hookimpl(optionalhook=True)  # how tests are handed out, each worker's device and results
 def pytest_xdist_make_scheduler(config: pytest.Config, log):
-    from diffbench.pytest_plugin import workers
+    from diffbench.pytest_plugin import scheduling, signals
 
     if in_play(config):
-        from diffbench.pytest_plugin import plugin
+        signals.stop_on_terminate(config)  # the controller's SIGTERM: collect the workers' results, then merge
+    return scheduling.make_scheduler(config, log, on_first_scenario=lambda: _controller_in_play(config))
 
-        plugin.stop_on_terminate(config)  # the controller's SIGTERM: collect the workers' results, then merge
-    return workers.make_scheduler(config, log)
+
+def _controller_in_play(config: pytest.Config):
+    from diffbench.pytest_plugin import plugin
+
+    return plugin.controller_in_play(config)
 
 
 @pytest.hookimpl(optionalhook=True)
 def pytest_configure_node(node) -> None:
-    from diffbench.pytest_plugin import workers
+    from diffbench.pytest_plugin import scheduling
 
-    workers.configure_node(node.config, node)
+    scheduling.configure_node(node.config, node)
 
 
 @pytest.hookimpl(optionalhook=True)
 def pytest_testnodedown(node, error) -> None:
-    from diffbench.pytest_plugin import workers
+    from diffbench.pytest_plugin import worker_results
 
-    workers.receive_results(node.config, node)
+    worker_results.receive_results(node.config, node)
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
     config = session.config
     if get_session(config).worker_results:  # on the xdist controller: the results the workers sent
-        from diffbench.pytest_plugin import workers
+        from diffbench.pytest_plugin import worker_results
 
-        workers.merge_results(config)
+        worker_results.merge_results(config)
     if not in_play(config):
         return
-    from diffbench.pytest_plugin import plugin, workers
+    from diffbench.pytest_plugin import results, worker_results
 
-    plugin.save_results_without_benchmarks(config)  # runs after pytest-benchmark's own saving
-    workers.send_results(config)  # on an xdist worker: its results, back to the controller
-    plugin.write_quality_log(config)
+    results.save_results_without_benchmarks(config)  # runs after pytest-benchmark's own saving
+    worker_results.send_results(config)  # on an xdist worker: its results, back to the controller
+    results.write_quality_log(config)
 
 
 @pytest.hookimpl(trylast=True)  # after pytest-benchmark's table: the last thing said before pytest's summary
 def pytest_terminal_summary(terminalreporter, exitstatus, config: pytest.Config) -> None:
     if in_play(config):
-        from diffbench.pytest_plugin import plugin
+        from diffbench.pytest_plugin import terminal
 
-        plugin.summarize(config, terminalreporter)
+        terminal.summarize(config, terminalreporter)
 
 
 @pytest.fixture(scope="session")

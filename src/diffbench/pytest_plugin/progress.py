@@ -17,8 +17,9 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from diffbench.pytest_plugin import durations, workers
+from diffbench.pytest_plugin import durations, scheduling
 from diffbench.pytest_plugin.session import get_session
+from diffbench.pytest_plugin.terminal import say
 
 GIB = 1024 ** 3
 DECODER_FACTOR = 8  # the decoder's full-resolution feature maps, over the decoded output (batch rule above)
@@ -93,7 +94,7 @@ def say_cache_once(config: pytest.Config) -> None:
 
     root = getattr(source, "cache_dir", None) or default_cache_dir()
     kept = "pipelines" if source.name == "tiny" else "denoisers"
-    workers.say(config, f"{source.name} {kept} are saved in {root / kept} for the next sessions "
+    say(config, f"{source.name} {kept} are saved in {root / kept} for the next sessions "
                         "(--cache-dir or $DIFFBENCH_CACHE puts them elsewhere)")
 
 
@@ -108,7 +109,7 @@ def started(item: pytest.Item, subject) -> None:
         return
     expected = _expected(config, subject)
     line = f"[{progress.done + 1}/{progress.total}] {subject.id}: {_doing(config, subject, progress)}"
-    workers.say(config, line + (f"; expected {_clock(expected)}" if expected else ""))
+    say(config, line + (f"; expected {_clock(expected)}" if expected else ""))
     if hasattr(subject, "build_key"):
         progress.last_build_key = subject.build_key
 
@@ -134,7 +135,7 @@ def finished(item: pytest.Item, subject) -> None:
     phases = session.phase_s.get(item.nodeid, {})
     parts = ", ".join(f"{phase} {seconds:.1f} s" for phase, seconds in phases.items() if phase != "teardown")
     elapsed = time.perf_counter() - session.started
-    workers.say(config, f"[{progress.done}/{progress.total}] {subject.id}: "
+    say(config, f"[{progress.done}/{progress.total}] {subject.id}: "
                         f"{progress.outcome.get(item.nodeid, 'done')} in {time.perf_counter() - begun:.1f} s"
                         f"{f' ({parts})' if parts else ''}; session at {_clock(elapsed)}")
 
@@ -158,11 +159,11 @@ def check_load(config: pytest.Config) -> None:
     """Warnings before anything runs: `-n` on a CPU, and batches that cannot fit (the batch rule)."""
     session = get_session(config)
     settings = session.settings
-    if workers.worker_id() is not None:
+    if scheduling.worker_id() is not None:
         return  # said once, by the controller or the single process
     workers_asked = config.getoption("numprocesses", None)
-    if settings.device == "cpu" and (workers_asked or workers.is_controller(config)):
-        workers.say(config, f"warning: -n {workers_asked or ''} on a CPU: the workers share its cores, so latencies "
+    if settings.device == "cpu" and (workers_asked or scheduling.is_controller(config)):
+        say(config, f"warning: -n {workers_asked or ''} on a CPU: the workers share its cores, so latencies "
                             f"come out about {CPU_WORKER_SLOWDOWN}x a single process's (measured with -n 2 on 2 "
                             "cores); time in one process for figures to compare")
     scenarios = settings.selection.scenarios()
@@ -177,6 +178,6 @@ def check_load(config: pytest.Config) -> None:
     available = available_gib(settings.device)
     for model, (batch, bound) in largest.items():
         if bound > available:
-            workers.say(config, f"warning: --batch {batch} cannot fit for {model} on {settings.device}: one call "
+            say(config, f"warning: --batch {batch} cannot fit for {model} on {settings.device}: one call "
                                 f"needs at least {bound:.1f} GiB, {available:.1f} GiB is available "
                                 "(the batch rule: docs/errors.md)")

@@ -41,7 +41,7 @@ class DiffbenchSession:
     running: dict | None = None  # the scenario in progress: still set if the session is interrupted in it
     # node id -> pytest's seconds for each phase of the test (setup, call, teardown), for its results record
     phase_s: dict[str, dict[str, float]] = field(default_factory=dict)
-    cuda_device: int | None = None  # an xdist worker's own CUDA device (workers.use_worker_device)
+    cuda_device: int | None = None  # an xdist worker's own CUDA device (scheduling.use_worker_device)
     # xdist controller: worker id -> the results JSON it sent back (None: it sent none, e.g. it crashed)
     worker_results: dict[str, str | None] = field(default_factory=dict)
     # --durations-from, read where tests are handed out (not on workers): scenario id -> its recorded measurement
