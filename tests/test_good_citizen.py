@@ -5,14 +5,16 @@ nothing of diffbench's in another project's pytest-benchmark JSON."""
 from __future__ import annotations
 
 import json
+import resource
 import sys
-import time
 
 import pytest
 
-RUNS = 3  # each side's best of 3: the machine's noise only ever adds time
-# Importing torch alone takes seconds (2.7 s on the 2-core CPU machine); the bound leaves noise room under that.
-SLOWER_BY_AT_MOST_S = 1.0
+RUNS = 3  # each side's best of 3: noise only ever adds time
+# Importing torch alone costs 1.4 s of CPU time (2.7 s of wall time uncontended) on the 2-core CPU machine; the
+# bound is half that. CPU time, not wall time: on a shared machine the wall time of the same run varied 2.6x
+# (0.76 s to 2.0 s) with other processes' load, its CPU time by a tenth of a second.
+SLOWER_BY_AT_MOST_CPU_S = 0.7
 
 PLAIN_PROJECT = dict(
     test_plain="""
@@ -38,11 +40,13 @@ def plain_project(pytester):
 
 
 def _run(pytester, *args: str) -> tuple[float, str]:
-    begun = time.perf_counter()
+    """The CPU seconds (user and system) a pytest subprocess took, and its output."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     result = pytester.run(sys.executable, "-m", "pytest", "-s", "-p", "no:cacheprovider", *args)
-    elapsed = time.perf_counter() - begun
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)  # (the child was waited for: its time is counted)
     assert result.ret == 0, result.stdout.str() + result.stderr.str()
-    return elapsed, result.stdout.str()
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return cpu, result.stdout.str()
 
 
 @pytest.mark.slow
@@ -57,12 +61,12 @@ def test_another_projects_benchmarks_see_nothing_of_diffbench(plain_project):
 
 @pytest.mark.slow
 def test_another_projects_session_is_not_slower(plain_project):
-    """As fast as with `-p no:diffbench`, each side timed as the best of RUNS subprocess runs, interleaved."""
+    """As cheap as with `-p no:diffbench`: each side's CPU time, the best of RUNS subprocess runs, interleaved."""
     with_plugin, without = [], []
     for _ in range(RUNS):
         with_plugin.append(_run(plain_project, "--benchmark-json", "a.json")[0])
         without.append(_run(plain_project, "-p", "no:diffbench", "--benchmark-json", "b.json")[0])
-    assert min(with_plugin) - min(without) < SLOWER_BY_AT_MOST_S, (with_plugin, without)
+    assert min(with_plugin) - min(without) < SLOWER_BY_AT_MOST_CPU_S, (with_plugin, without)
 
 
 def test_the_plugin_module_imports_nothing_heavy(pytester):

@@ -103,7 +103,7 @@ def test_a_compile_error_is_recorded_for_every_batch_of_that_build(suite):
     assert set(failures) == {"flux-dev-int8wo-eager-nofuse-bs1", "flux-dev-int8wo-eager-nofuse-bs2"}
     assert all(f["error_type"] == "InternalTorchDynamoError" for f in failures.values())
     # Wrapped errors hide where they came from: the record keeps the end of the traceback.
-    assert all("in faulty_build" in f["traceback"] for f in failures.values())
+    assert all("in pytest_diffbench_build" in f["traceback"] for f in failures.values())  # the fault plugin's
 
 
 def test_failures_are_saved_when_no_scenario_completes(suite):
@@ -200,7 +200,8 @@ def test_a_terminated_session_under_xdist_still_merges_what_the_workers_timed(su
     """SIGTERM to the whole group (each worker stops in its scenario) or to the controller alone (each worker
     finishes its scenario, then stops): either way the controller collects the workers' results and merges them."""
     suite.makepyfile(faults=FAULTS_PLUGIN)
-    env = dict(os.environ, FAULT=f"{fault}:flux-dev-int8wo-eager-nofuse-bs2", PYTHONPATH=str(suite.path))
+    env = dict(os.environ, FAULT=f"{fault}:flux-dev-int8wo-eager-nofuse-bs2",
+               PYTHONPATH=os.pathsep.join(filter(None, [str(suite.path), os.environ.get("PYTHONPATH")])))
     for name in ("PYTEST_XDIST_WORKER", "PYTEST_XDIST_WORKER_COUNT", "PYTEST_XDIST_TESTRUNUID"):
         env.pop(name, None)
     done = subprocess.run([sys.executable, "-m", "pytest", *COMMON, "-n", "2", "-p", "no:cacheprovider"],
