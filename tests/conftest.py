@@ -9,6 +9,12 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def pytest_addoption(parser):
+    parser.addoption("--force-regen", action="store_true", default=False,
+                     help="rewrite the golden files from this run, on purpose, and fail the tests that did "
+                          "(pytest-regressions' option): review the diff and commit it")
+
+
 def pytest_collection_modifyitems(config, items):
     """`slow` on every test that runs the suite in a pytester subprocess (the `suite` fixture): each such session
     imports torch and builds pipelines, 10 s to minutes on CPU, so `pytest -m "not slow"` leaves them out. Tests
@@ -32,7 +38,7 @@ def cache_dir(tmp_path_factory) -> Path:
 
 
 @pytest.fixture
-def suite(pytester, cache_dir):
+def suite(pytester, cache_dir, monkeypatch):
     """A pytester folder holding the real suite's test files and pytest config; the diffbench plugin itself comes
     from the installed package (its pytest11 entry point), as for a user."""
     pytester.makefile(".toml", pyproject=(ROOT / "pyproject.toml").read_text())
@@ -44,8 +50,8 @@ def suite(pytester, cache_dir):
                     target = pytester.path / path.relative_to(ROOT)
                     target.parent.mkdir(parents=True, exist_ok=True)
                     target.write_bytes(path.read_bytes())
-    pytester._monkeypatch.setenv("DIFFBENCH_CACHE", str(cache_dir))
+    monkeypatch.setenv("DIFFBENCH_CACHE", str(cache_dir))
     # Under `pytest -n`, this test runs in an xdist worker: its session must not look like one to the plugin.
     for name in ("PYTEST_XDIST_WORKER", "PYTEST_XDIST_WORKER_COUNT", "PYTEST_XDIST_TESTRUNUID"):
-        pytester._monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name, raising=False)
     return pytester

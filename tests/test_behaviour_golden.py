@@ -1,7 +1,8 @@
 """The suite's observable behaviour, held against a committed golden file: the scenario ids a CPU command
 writes, every result's `extra_info` keys, the session record's keys and each skip's reason. Moving code must not
-change them; a change made on purpose is regenerated on purpose (pytest-regressions' habit): delete the golden
-file, rerun, review the diff and commit it. A missing golden file is written and the test fails.
+change them; a change made on purpose is regenerated on purpose (pytest-regressions' habit): rerun with
+`--force-regen`, review the diff and commit it. A missing golden file is written and the test fails, as with
+--force-regen.
 """
 
 from __future__ import annotations
@@ -33,13 +34,14 @@ def observed(data: dict) -> dict:
 
 
 @pytest.mark.slow
-def test_a_cpu_run_keeps_its_ids_keys_and_skip_reasons(suite):
+def test_a_cpu_run_keeps_its_ids_keys_and_skip_reasons(suite, request):
     suite.runpytest_subprocess(*COMMAND)
     got = observed(json.loads((suite.path / "out.json").read_text()))
-    if not GOLDEN.exists():
+    if request.config.getoption("force_regen") or not GOLDEN.exists():
+        why = "--force-regen" if GOLDEN.exists() else "no golden file"
         GOLDEN.parent.mkdir(exist_ok=True)
         GOLDEN.write_text(json.dumps(got, indent=1) + "\n")
-        pytest.fail(f"no golden file: wrote {GOLDEN}; review it and commit it")
+        pytest.fail(f"{why}: wrote {GOLDEN}; review the diff and commit it")
     want = json.loads(GOLDEN.read_text())
     for field in want:
         assert got[field] == want[field], field

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 
-from diffbench.spec.attention import ATTENTION_KERNELS
-from diffbench.spec.compile_modes import COMPILE_MODES, INDUCTOR_PROFILES
-from diffbench.spec.memory_modes import OFFLOAD_MODES, VAE_MODES
+from diffbench.build.sources import NAMED_SOURCES
+from diffbench.pytest_plugin import options
+from diffbench.spec.dimensions import DIMENSIONS
 from diffbench.spec.quantize_paths import QUANTIZE_PATHS
 
 
@@ -23,13 +24,21 @@ def _words_of_help(text: str, option: str) -> set[str]:
     return set(re.findall(r"[\w.-]+", re.sub(r"-\n\s*", "-", block)))
 
 
-def test_help_lists_every_name_each_option_accepts(suite):
-    suite._monkeypatch.setenv("COLUMNS", "1000")
+def test_help_lists_every_name_each_option_accepts(suite, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "1000")
     result = suite.runpytest_subprocess("--help")
     assert result.ret == 0
     text = result.stdout.str()
-    for option, names in {"--compile": COMPILE_MODES, "--attention": ATTENTION_KERNELS, "--offload": OFFLOAD_MODES,
-                          "--vae": VAE_MODES, "--inductor-profile": INDUCTOR_PROFILES,
-                          "--quantize-paths": QUANTIZE_PATHS}.items():
+    # every dimension whose values are a table of names (spec/dimensions.py), then the other options with names
+    named = {d.option: d.valid() for d in DIMENSIONS if isinstance(d.valid(), Mapping)}
+    named |= {"--quantize-paths": QUANTIZE_PATHS, "--weights": NAMED_SOURCES}
+    named |= {flag: kwargs["choices"] for flag, kwargs in options.declared() if "choices" in kwargs}
+    assert {"--models", "--quant", "--cache", "--parallel", "--compile"} <= named.keys()
+    for option, names in named.items():
         assert set(names) <= _words_of_help(text, option), (option, set(names) - _words_of_help(text, option))
     assert "regional-all" in _words_of_help(text, "--compile")
+
+
+def test_the_plugin_names_the_weights_sources_build_has():
+    """options.py lists them without importing build (which imports torch): held equal here."""
+    assert options.WEIGHTS_NAMES == NAMED_SOURCES

@@ -11,7 +11,7 @@ import torch
 
 from diffbench.build import parallel
 from diffbench.measure.capabilities import Target, parallel_unavailable
-from diffbench.pytest_plugin.plugin import add_parallel_speedups
+from diffbench.pytest_plugin.results import add_parallel_speedups
 from diffbench.spec import rules
 from diffbench.spec.matrix import Scenario
 
@@ -122,11 +122,11 @@ if torch.accelerator.device_count() == 0:
 
 
 @pytest.mark.slow  # two tiny FLUX sessions' worth: one rank 0, one spawned rank
-def test_a_plain_pytest_session_starts_the_ranks_and_gates_the_parallel_output(suite, tmp_path):
+def test_a_plain_pytest_session_starts_the_ranks_and_gates_the_parallel_output(suite, tmp_path, monkeypatch):
     shim = tmp_path / "one-accelerator"
     shim.mkdir()
     (shim / "sitecustomize.py").write_text(ONE_ACCELERATOR)
-    suite._monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(shim), os.environ.get("PYTHONPATH")])))
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(shim), os.environ.get("PYTHONPATH")])))
     result = suite.runpytest_subprocess(
         "benchmarks", "quality", "--models", "flux-dev", "--quant", "bf16", "--parallel", "none,ulysses2",
         "--steps", "2", "--rounds", "2", "--quality-prompts", "2", "--update-baselines",

@@ -10,25 +10,21 @@ import sys
 import pytest
 
 FAULTS_PLUGIN = '''
-"""Injects faults into chosen scenarios (loaded with -p faults)."""
+"""Injects faults into chosen scenarios (loaded with -p faults), through diffbench's hooks."""
 import inspect, os, signal, time
+import pytest
 import torch
-from diffbench.build import pipelines as build
-from diffbench.measure import capabilities, runner
 
 FAULT, TARGET = os.environ["FAULT"].split(":", 1)
 SIGNALLED = []  # the controller signalled already (the scenario's next calls send nothing)
-_pipeline_call, _build = runner.pipeline_call, build.build
 if FAULT == "hang":  # import what building FLUX imports (2-3 s on CPU) now, outside every scenario's timeout:
     import diffusers  # a short --scenario-timeout then times each scenario, not the first one's imports
     diffusers.FluxPipeline, diffusers.FluxTransformer2DModel, diffusers.AutoencoderKL
 
 
-def pipeline_call(built, options):
-    call, kwargs = _pipeline_call(built, options)
-    if built.scenario.id != TARGET:
-        return call, kwargs
-    def faulty():
+@pytest.hookimpl(wrapper=True)
+def pytest_diffbench_call(scenario, call):
+    if scenario.id == TARGET:
         if FAULT == "oom":
             raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 20.00 GiB (injected)")
         if FAULT == "hang":
@@ -46,30 +42,26 @@ def pipeline_call(built, options):
             os.kill(os.getppid(), signal.SIGTERM)
         if FAULT == "xfail":
             raise RuntimeError("the known error (injected)")
-        return call()
-    return faulty, kwargs
+    return (yield)
 
 
-def pytest_runtest_teardown(item):
-    if FAULT == "terminate-teardown" and item.nodeid.endswith(f"[{TARGET}]"):  # its result is recorded by now
-        os.kill(os.getpid(), signal.SIGTERM)
-
-
-def faulty_build(scenario, options):
+@pytest.hookimpl(wrapper=True)
+def pytest_diffbench_build(scenario, options):
     if FAULT == "compile" and scenario.id == TARGET:
         raise torch._dynamo.exc.InternalTorchDynamoError("injected compile failure")
-    return _build(scenario, options)
+    return (yield)
 
 
-def expected_failure(scenario, target, weights="", suite=""):
+@pytest.hookimpl(tryfirst=True)
+def pytest_diffbench_known_failure(scenario, target, weights, suite):
     known = dict(notrun=("too slow here (injected)", False), xfail=("fails here (injected)", True),
                  xpass=("fixed now (injected)", True))
     return known.get(FAULT) if scenario.id == TARGET else None
 
 
-runner.pipeline_call = pipeline_call
-build.build = faulty_build
-capabilities.expected_failure = expected_failure
+def pytest_runtest_teardown(item):
+    if FAULT == "terminate-teardown" and item.nodeid.endswith(f"[{TARGET}]"):  # its result is recorded by now
+        os.kill(os.getpid(), signal.SIGTERM)
 '''
 
 COMMON = ("benchmarks", "-p", "faults", "--models", "flux-dev", "--quant", "bf16,int8wo", "--batch", "1,2",
@@ -78,9 +70,10 @@ COMMON = ("benchmarks", "-p", "faults", "--models", "flux-dev", "--quant", "bf16
 
 def _run(suite, fault, *extra):
     suite.makepyfile(faults=FAULTS_PLUGIN)
-    suite._monkeypatch.setenv("FAULT", fault)
-    suite._monkeypatch.setenv("PYTHONPATH", str(suite.path))
-    result = suite.runpytest_subprocess(*COMMON, *extra)
+    with pytest.MonkeyPatch.context() as env:  # the sessions' environment (xdist workers import the plugin too)
+        env.setenv("FAULT", fault)
+        env.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(suite.path), os.environ.get("PYTHONPATH")])))
+        result = suite.runpytest_subprocess(*COMMON, *extra)
     return result, json.loads((suite.path / "out.json").read_text())
 
 
@@ -110,7 +103,7 @@ def test_a_compile_error_is_recorded_for_every_batch_of_that_build(suite):
     assert set(failures) == {"flux-dev-int8wo-eager-nofuse-bs1", "flux-dev-int8wo-eager-nofuse-bs2"}
     assert all(f["error_type"] == "InternalTorchDynamoError" for f in failures.values())
     # Wrapped errors hide where they came from: the record keeps the end of the traceback.
-    assert all("in faulty_build" in f["traceback"] for f in failures.values())
+    assert all("in pytest_diffbench_build" in f["traceback"] for f in failures.values())  # the fault plugin's
 
 
 def test_failures_are_saved_when_no_scenario_completes(suite):
@@ -207,7 +200,8 @@ def test_a_terminated_session_under_xdist_still_merges_what_the_workers_timed(su
     """SIGTERM to the whole group (each worker stops in its scenario) or to the controller alone (each worker
     finishes its scenario, then stops): either way the controller collects the workers' results and merges them."""
     suite.makepyfile(faults=FAULTS_PLUGIN)
-    env = dict(os.environ, FAULT=f"{fault}:flux-dev-int8wo-eager-nofuse-bs2", PYTHONPATH=str(suite.path))
+    env = dict(os.environ, FAULT=f"{fault}:flux-dev-int8wo-eager-nofuse-bs2",
+               PYTHONPATH=os.pathsep.join(filter(None, [str(suite.path), os.environ.get("PYTHONPATH")])))
     for name in ("PYTEST_XDIST_WORKER", "PYTEST_XDIST_WORKER_COUNT", "PYTEST_XDIST_TESTRUNUID"):
         env.pop(name, None)
     done = subprocess.run([sys.executable, "-m", "pytest", *COMMON, "-n", "2", "-p", "no:cacheprovider"],

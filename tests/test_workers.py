@@ -14,29 +14,29 @@ import pytest
 import torch
 from fake_results import write_results
 
-from diffbench.pytest_plugin import compat, durations, workers
+from diffbench.pytest_plugin import compat, durations, results, scheduling, worker_results
 from diffbench.pytest_plugin.session import get_session, start_session
 from diffbench.spec.matrix import Selection
 from diffbench.store.results import load
 
 
 def test_each_worker_gets_its_own_device_wrapping_around():
-    assert [workers.device_index(w, 2) for w in ("gw0", "gw1", "gw2", "gw3")] == [0, 1, 0, 1]
-    assert workers.device_index("gw5", 8) == 5
-    assert workers.device_index("gw7", 1) == 0
+    assert [scheduling.device_index(w, 2) for w in ("gw0", "gw1", "gw2", "gw3")] == [0, 1, 0, 1]
+    assert scheduling.device_index("gw5", 8) == 5
+    assert scheduling.device_index("gw7", 1) == 0
     with pytest.raises(ValueError):
-        workers.device_index("gw0", 0)
+        scheduling.device_index("gw0", 0)
     with pytest.raises(ValueError):
-        workers.device_index("main", 2)
+        scheduling.device_index("main", 2)
 
 
 def test_a_worker_whose_gateway_pins_a_gpu_uses_that_gpu():
     # `--tx popen//env:CUDA_VISIBLE_DEVICES=3`: the worker sees that one GPU, as cuda:0, whatever its number
-    assert [workers.device_index(w, 1, "3") for w in ("gw0", "gw1", "gw5")] == [0, 0, 0]
-    assert workers.device_index("gw1", 2, "2,3") == 0  # the first GPU the gateway made visible
-    assert workers.device_index("gw1", 2, None) == 1  # a gateway that pins nothing: its number mod the count
+    assert [scheduling.device_index(w, 1, "3") for w in ("gw0", "gw1", "gw5")] == [0, 0, 0]
+    assert scheduling.device_index("gw1", 2, "2,3") == 0  # the first GPU the gateway made visible
+    assert scheduling.device_index("gw1", 2, None) == 1  # a gateway that pins nothing: its number mod the count
     with pytest.raises(ValueError):
-        workers.device_index("gw0", 0, "")  # the gateway hid every GPU
+        scheduling.device_index("gw0", 0, "")  # the gateway hid every GPU
 
 
 def _worker_config(**workerinput):
@@ -52,8 +52,8 @@ def test_a_cuda_worker_makes_its_gpu_the_current_device(monkeypatch, gateway_pin
     monkeypatch.setattr(torch.cuda, "device_count", lambda: 1 if gateway_pins else 4)
     monkeypatch.setattr(torch.cuda, "set_device", chosen.append)
     monkeypatch.setenv("PYTEST_XDIST_WORKER", "gw3")
-    config = _worker_config(**{workers.GATEWAY_DEVICES: gateway_pins})
-    workers.use_worker_device(config, "cuda")
+    config = _worker_config(**{scheduling.GATEWAY_DEVICES: gateway_pins})
+    scheduling.use_worker_device(config, "cuda")
     assert chosen == [device] and get_session(config).cuda_device == device
 
 
@@ -62,10 +62,10 @@ def test_a_cuda_worker_makes_its_gpu_the_current_device(monkeypatch, gateway_pin
                                                ("popen//env:OTHER=1", None), ("popen", None)])
 def test_the_controller_tells_each_worker_what_its_gateway_pinned(spec, pinned):
     node = SimpleNamespace(gateway=SimpleNamespace(spec=execnet.XSpec(spec), id="gw0"), workerinput={})
-    workers.configure_node(None, node)
-    assert node.workerinput == {workers.GATEWAY_DEVICES: pinned}
-    assert workers.gateway_devices(SimpleNamespace(workerinput=node.workerinput)) == pinned
-    assert workers.gateway_devices(SimpleNamespace()) is None  # not a worker
+    scheduling.configure_node(None, node)
+    assert node.workerinput == {scheduling.GATEWAY_DEVICES: pinned}
+    assert scheduling.gateway_devices(SimpleNamespace(workerinput=node.workerinput)) == pinned
+    assert scheduling.gateway_devices(SimpleNamespace()) is None  # not a worker
 
 
 def _options(**option):
@@ -84,16 +84,20 @@ def test_n_auto_counts_the_visible_gpus(monkeypatch, cuda, count, device, env, w
     monkeypatch.delenv("PYTEST_XDIST_AUTO_NUM_WORKERS", raising=False)
     if env:
         monkeypatch.setenv("PYTEST_XDIST_AUTO_NUM_WORKERS", env)
-    assert workers.auto_num_workers(_options(diffbench_device=device)) == workers_
+    assert scheduling.auto_num_workers(_options(diffbench_device=device)) == workers_
 
 
-def test_n_auto_asks_diffbench_before_xdist(pytester, monkeypatch):
+@pytest.mark.parametrize(("ini", "gpus_counted"), [
+    ("[pytest]\ndiffbench_suite = true\n", True),  # a diffbench project (as this repository's pyproject says)
+    ("[pytest]\n", False)])  # another project, no diffbench option: xdist's own count, diffbench inert
+def test_n_auto_asks_diffbench_before_xdist(pytester, monkeypatch, ini, gpus_counted):
     monkeypatch.delenv("PYTEST_XDIST_AUTO_NUM_WORKERS", raising=False)
+    pytester.makefile(".ini", pytest=ini)
     config = pytester.parseconfigure()
     cpus = config.hook.pytest_xdist_auto_num_workers(config=config)  # no CUDA here: xdist's own count
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     monkeypatch.setattr(torch.cuda, "device_count", lambda: 3)
-    assert config.hook.pytest_xdist_auto_num_workers(config=config) == 3 and cpus >= 1
+    assert config.hook.pytest_xdist_auto_num_workers(config=config) == (3 if gpus_counted else cpus) and cpus >= 1
 
 
 @pytest.mark.parametrize(("option", "worker", "dist"), [
@@ -106,35 +110,35 @@ def test_gateways_given_without_dist_get_the_load_distribution(monkeypatch, opti
     if worker:
         monkeypatch.setenv("PYTEST_XDIST_WORKER", worker)
     config = _options(**option)
-    workers.distribute_over_gateways(config)
+    scheduling.distribute_over_gateways(config)
     assert config.option.dist == dist
 
 
 def test_results_that_cannot_be_merged_are_kept_next_to_the_one_asked_for():
-    assert workers.worker_json(Path("out.json"), "gw0") == Path("out.gw0.json")
-    assert workers.worker_json(Path("runs/new.json"), "gw11") == Path("runs/new.gw11.json")
-    assert workers.worker_json(Path("results"), "gw1") == Path("results.gw1")
+    assert worker_results.worker_json(Path("out.json"), "gw0") == Path("out.gw0.json")
+    assert worker_results.worker_json(Path("runs/new.json"), "gw11") == Path("runs/new.gw11.json")
+    assert worker_results.worker_json(Path("results"), "gw1") == Path("results.gw1")
 
 
 def test_the_json_path_keeps_its_folder(tmp_path):
-    assert workers.json_path(Path("runs/out.json")) == Path("runs/out.json")  # pytest-benchmark >= 5.3
+    assert results.json_path(Path("runs/out.json")) == Path("runs/out.json")  # pytest-benchmark >= 5.3
     with (tmp_path / "out.json").open("wb") as opened:  # < 5.3: the file it opened
-        assert workers.json_path(opened) == tmp_path / "out.json"
+        assert results.json_path(opened) == tmp_path / "out.json"
 
 
 def test_a_worker_writes_in_its_hosts_temporary_folder(monkeypatch, tmp_path):
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     monkeypatch.setenv("PYTEST_XDIST_TESTRUNUID", "run1")
-    assert workers.worker_results_file("gw2") == tmp_path / "diffbench-run1-gw2.json"
+    assert results.worker_results_file("gw2") == tmp_path / "diffbench-run1-gw2.json"
 
 
 def test_a_pipeline_is_one_unit_of_work():
     groups = {"flux-dev-bf16-eager-nofuse-bs1": "flux-dev/bf16", "flux-dev-bf16-eager-nofuse-bs2": "flux-dev/bf16"}
     node = "benchmarks/test_pipelines.py::test_latency[flux-dev-bf16-eager-nofuse-bs{}]"
-    assert workers.scope_of(node.format(1), groups) == workers.scope_of(node.format(2), groups) == "flux-dev/bf16"
-    assert workers.scope_of(node.format(2) + "@flux-dev/bf16", groups) == "flux-dev/bf16"  # xdist's own tag
-    assert workers.scope_of("tests/test_x.py::test_y", groups) == "tests/test_x.py::test_y"  # alone, as load
-    assert workers.group_name(("flux-dev", "bf16", "eager", False)) == "flux-dev/bf16/eager/False"
+    assert scheduling.scope_of(node.format(1), groups) == scheduling.scope_of(node.format(2), groups) == "flux-dev/bf16"
+    assert scheduling.scope_of(node.format(2) + "@flux-dev/bf16", groups) == "flux-dev/bf16"  # xdist's own tag
+    assert scheduling.scope_of("tests/test_x.py::test_y", groups) == "tests/test_x.py::test_y"  # alone, as load
+    assert scheduling.group_name(("flux-dev", "bf16", "eager", False)) == "flux-dev/bf16/eager/False"
 
 
 def _config(bs, **options):
@@ -150,10 +154,10 @@ def test_workers_time_again_unless_the_user_said_not_to(monkeypatch, has_xdist_w
     if has_xdist_warning:
         bs.xdist_warning = user_option is None
     monkeypatch.setenv("PYTEST_XDIST_WORKER", "gw1")
-    workers.time_on_workers(_config(bs, **({user_option: True} if user_option else {})))
+    worker_results.time_on_workers(_config(bs, **({user_option: True} if user_option else {})))
     assert bs.disabled is (user_option is not None)
     assert getattr(bs, "xdist_warning", False) is False and hasattr(bs, "xdist_warning") is has_xdist_warning
-    assert bs.json == workers.worker_results_file("gw1")  # failures-only files go there too
+    assert bs.json == results.worker_results_file("gw1")  # failures-only files go there too
 
 
 def test_a_worker_writes_its_own_file_where_pytest_benchmark_opened_one(monkeypatch, tmp_path):
@@ -163,16 +167,16 @@ def test_a_worker_writes_its_own_file_where_pytest_benchmark_opened_one(monkeypa
     (tmp_path / "tmp").mkdir()
     opened = (tmp_path / "out.json").open("wb")
     bs = SimpleNamespace(disabled=True, json=opened)
-    workers.time_on_workers(_config(bs))
+    worker_results.time_on_workers(_config(bs))
     with bs.json:
-        assert opened.closed and bs.json.name == str(workers.worker_results_file("gw0")) and bs.disabled is False
-    assert workers.json_path(bs.json) == workers.worker_results_file("gw0")
+        assert opened.closed and bs.json.name == str(results.worker_results_file("gw0")) and bs.disabled is False
+    assert results.json_path(bs.json) == results.worker_results_file("gw0")
 
 
 def test_the_controller_stays_off_without_the_xdist_warning(monkeypatch):
     monkeypatch.delenv("PYTEST_XDIST_WORKER", raising=False)
     bs = SimpleNamespace(disabled=True, xdist_warning=True, json=Path("out.json"))
-    workers.time_on_workers(_config(bs, dist="load", tx=["popen"] * 2))
+    worker_results.time_on_workers(_config(bs, dist="load", tx=["popen"] * 2))
     assert bs.disabled is True and bs.xdist_warning is False and bs.json == Path("out.json")
 
 
@@ -205,7 +209,7 @@ def test_an_untested_pytest_benchmark_is_left_alone_with_a_warning(monkeypatch, 
     monkeypatch.setenv("PYTEST_XDIST_WORKER", "gw1")
     bs = SimpleNamespace(disabled=True, xdist_warning=True, json=Path("out.json"))
     with pytest.warns(compat.UntestedVersionWarning, match=f"pytest-benchmark {version} is outside"):
-        workers.time_on_workers(_config(bs))
+        worker_results.time_on_workers(_config(bs))
     assert bs == SimpleNamespace(disabled=True, xdist_warning=True, json=Path("out.json"))  # its own behaviour
 
 
@@ -213,16 +217,17 @@ def test_outside_xdist_pytest_benchmark_is_never_touched(monkeypatch, recwarn):
     _installed_as(monkeypatch, "pytest-benchmark", "6.0")
     monkeypatch.delenv("PYTEST_XDIST_WORKER", raising=False)
     bs = SimpleNamespace(disabled=False, json=Path("out.json"))
-    workers.time_on_workers(_config(bs))
+    worker_results.time_on_workers(_config(bs))
     assert bs == SimpleNamespace(disabled=False, json=Path("out.json")) and not recwarn.list  # no warning either
 
 
 @pytest.mark.parametrize("version", ["3.5.0", "4.0.0"])
 def test_an_untested_pytest_xdist_hands_tests_out_its_own_way(monkeypatch, version):
     _installed_as(monkeypatch, "pytest-xdist", version)
-    config = SimpleNamespace(option=SimpleNamespace(dist="load"))
+    config = SimpleNamespace(option=SimpleNamespace(dist="load"), stash=pytest.Stash())
+    start_session(config, SimpleNamespace())  # diffbench in play: the guard speaks
     with pytest.warns(compat.UntestedVersionWarning, match=f"pytest-xdist {version} is outside"):
-        assert workers.make_scheduler(config, log=None) is None  # None: xdist's own scheduler
+        assert scheduling.make_scheduler(config, log=None) is None  # None: xdist's own scheduler
 
 
 def _controller(out: Path, **session):
@@ -249,12 +254,12 @@ def test_a_worker_sends_its_results_back_through_xdist(monkeypatch, tmp_path):
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     monkeypatch.setenv("PYTEST_XDIST_WORKER", "gw0")
     text = _worker_results(tmp_path, "gw0", "flux-dev-bf16-eager-nofuse-bs1")
-    workers.worker_results_file("gw0").write_text(text)
+    results.worker_results_file("gw0").write_text(text)
     worker = SimpleNamespace(workeroutput={}, getoption=lambda name, default=None: Path("elsewhere/out.json")
                              if name == "benchmark_json" else default)
-    workers.send_results(worker)
-    assert worker.workeroutput == {workers.RESULTS: text}  # what xdist sends the controller after sessionfinish
-    assert not workers.worker_results_file("gw0").exists() and not (tmp_path / "elsewhere").exists()
+    worker_results.send_results(worker)
+    assert worker.workeroutput == {worker_results.RESULTS: text}  # what xdist sends the controller after sessionfinish
+    assert not results.worker_results_file("gw0").exists() and not (tmp_path / "elsewhere").exists()
 
 
 def test_the_controller_merges_what_the_workers_sent_into_one_file(monkeypatch, tmp_path, capsys):
@@ -265,14 +270,14 @@ def test_the_controller_merges_what_the_workers_sent_into_one_file(monkeypatch, 
     failure = {"scenario": "flux-dev-int8wo-eager-nofuse-bs2", "nodeid": "x", "phase": "call", "error_type": "E"}
     stop = {"scenario": "flux-dev-bf16-eager-nofuse-bs2", "phase": "setup", "elapsed_s": 1.0}
     command = ["pytest", "benchmarks", "-n", "2"]
-    workers.receive_results(controller, _node("gw1", **{workers.RESULTS: _worker_results(
+    worker_results.receive_results(controller, _node("gw1", **{worker_results.RESULTS: _worker_results(
         tmp_path, "gw1", "flux-dev-int8wo-eager-nofuse-bs1", failures=[failure],
         session=dict(command=command, session_wall_s=3.0))}))
-    workers.receive_results(controller, _node("gw0", **{workers.RESULTS: _worker_results(
+    worker_results.receive_results(controller, _node("gw0", **{worker_results.RESULTS: _worker_results(
         tmp_path, "gw0", "flux-dev-bf16-eager-nofuse-bs1",
         session=dict(command=command, session_wall_s=2.0, interrupted=stop))}))
-    workers.receive_results(controller, SimpleNamespace(gateway=SimpleNamespace(id="gw2")))  # crashed: no output
-    workers.merge_results(controller)
+    worker_results.receive_results(controller, SimpleNamespace(gateway=SimpleNamespace(id="gw2")))  # crashed: no output
+    worker_results.merge_results(controller)
     merged = load(out)
     assert sorted(merged.measurements) == ["flux-dev-bf16-eager-nofuse-bs1", "flux-dev-int8wo-eager-nofuse-bs1"]
     assert merged.failures == {failure["scenario"]: [failure]}
@@ -296,9 +301,9 @@ def test_results_of_different_gpus_are_kept_apart(monkeypatch, tmp_path, capsys)
     sent = tmp_path / "sent"
     sent.mkdir()
     for worker, gpu in (("gw0", "NVIDIA H200"), ("gw1", "NVIDIA H100 80GB HBM3")):  # two hosts, two GPU kinds
-        workers.receive_results(controller, _node(worker, **{workers.RESULTS: _worker_results(
+        worker_results.receive_results(controller, _node(worker, **{worker_results.RESULTS: _worker_results(
             sent, worker, f"flux-dev-bf16-eager-nofuse-bs{worker[-1]}", gpu=gpu)}))
-    workers.merge_results(controller)
+    worker_results.merge_results(controller)
     assert not (tmp_path / "out.json").exists()
     assert load(tmp_path / "out.gw0.json").gpu == "NVIDIA H200" and load(tmp_path / "out.gw1.json").measurements
     assert "could not merge the workers' results" in capsys.readouterr().err
@@ -317,7 +322,7 @@ def _scheduling(monkeypatch, recorded: dict, workers_: int = 2):
     run = SimpleNamespace(rounds=3, steps_for=lambda model: None)
     session = start_session(config, SimpleNamespace(selection=selection, run=run))
     session.recorded_durations = recorded
-    scheduler = workers.make_scheduler(config, Producer("test", enabled=False))
+    scheduler = scheduling.make_scheduler(config, Producer("test", enabled=False))
     collection = [f"benchmarks/test_pipelines.py::test_latency[{s.id}]" for s in selection.scenarios()]
     handed_out = []
 
@@ -326,13 +331,13 @@ def _scheduling(monkeypatch, recorded: dict, workers_: int = 2):
             self.gateway, self.shutting_down, self.ran = SimpleNamespace(id=name), False, []
 
         def send_runtest_some(self, indices):
-            handed_out.append(workers.scope_of(collection[indices[0]], scheduler_groups))
+            handed_out.append(scheduling.scope_of(collection[indices[0]], scheduler_groups))
             self.ran += indices
 
         def shutdown(self):
             self.shutting_down = True
 
-    scheduler_groups = {s.id: workers.group_name(s.build_key) for s in selection.scenarios()}
+    scheduler_groups = {s.id: scheduling.group_name(s.build_key) for s in selection.scenarios()}
     nodes = [Node(f"gw{i}") for i in range(workers_)]
     for node in nodes:
         scheduler.add_node(node)
@@ -367,18 +372,18 @@ def test_the_expected_durations_are_per_pipeline(monkeypatch, tmp_path):
     run = SimpleNamespace(rounds=1, steps_for=lambda model: None)
     session = start_session(config, SimpleNamespace(selection=selection, run=run))
     session.recorded_durations = load(path).measurements
-    expected = workers.expected_durations(config)
-    flux, sdxl = (workers.group_name(s.build_key) for s in selection.scenarios())
+    expected = scheduling.expected_durations(config)
+    flux, sdxl = (scheduling.group_name(s.build_key) for s in selection.scenarios())
     assert expected == {flux: durations.Expected(5.0 + 2.0, True), sdxl: durations.UNKNOWN}
     session.recorded_durations = {}
-    assert workers.expected_durations(config) == {}
+    assert scheduling.expected_durations(config) == {}
 
 
-def test_two_workers_one_merged_json(suite):
+def test_two_workers_one_merged_json(suite, monkeypatch):
     """The real suite with -n 2 on tiny CPU pipelines: each pipeline on one worker, timed there, one JSON."""
     (suite.path / "runs").mkdir()
     temporary = suite.mkdir("tmp")  # the workers' own files go here, and are gone at the end
-    suite._monkeypatch.setenv("TMPDIR", str(temporary))
+    monkeypatch.setenv("TMPDIR", str(temporary))
     result = suite.runpytest_subprocess(
         "benchmarks", "-n", "2", "--models", "flux-dev", "--quant", "bf16,int8wo", "--batch", "1,2",
         "--steps", "2", "--rounds", "1", "--benchmark-json", "runs/out.json")

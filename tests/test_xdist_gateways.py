@@ -41,11 +41,11 @@ def _no_worker_files(suite, temporary: Path) -> None:
     assert not list(temporary.glob("diffbench-*"))  # where the workers wrote before sending
 
 
-def test_two_popen_gateways_each_on_the_gpu_it_pins(suite):
+def test_two_popen_gateways_each_on_the_gpu_it_pins(suite, monkeypatch):
     """No --dist: given gateways, the plugin hands the tests out (`--dist load`), longest pipeline first."""
     write_results(suite.path / "earlier.json", {SCENARIOS[0]: [1.0] * 3, SCENARIOS[1]: [2.0] * 3})
     temporary = suite.mkdir("tmp")
-    suite._monkeypatch.setenv("TMPDIR", str(temporary))
+    monkeypatch.setenv("TMPDIR", str(temporary))
     result = suite.runpytest_subprocess(
         "benchmarks", *MATRIX, "--tx", "popen//env:CUDA_VISIBLE_DEVICES=1", "--tx", "popen//env:CUDA_VISIBLE_DEVICES=0",
         "--durations-from", "earlier.json", "--benchmark-json", "out.json")
@@ -108,14 +108,14 @@ def _wait_for_login(client_config: Path, log: Path, seconds: float = 20) -> None
 
 @pytest.mark.skipif(not (Path(SSHD).exists() and shutil.which("ssh") and shutil.which("ssh-keygen")),
                     reason="needs OpenSSH's server and client (apt-get install openssh-server)")
-def test_an_ssh_gateway_and_a_popen_gateway_write_one_file(suite, sshd, cache_dir):
+def test_an_ssh_gateway_and_a_popen_gateway_write_one_file(suite, sshd, cache_dir, monkeypatch):
     """One worker over ssh (another host, as far as xdist knows: its own copy of the suite, its own temporary
     folder, no shared disk with the controller), one popen worker; each pins its GPU; one merged file here."""
     remote = suite.mkdir("remote")  # the other host's copy of the suite (`//chdir`)
     shutil.copy(suite.path / "pyproject.toml", remote)
     shutil.copytree(suite.path / "benchmarks", remote / "benchmarks")
     remote_tmp, temporary = suite.mkdir("remote-tmp"), suite.mkdir("tmp")
-    suite._monkeypatch.setenv("TMPDIR", str(temporary))
+    monkeypatch.setenv("TMPDIR", str(temporary))
     over_ssh = (f"ssh={sshd.host}//ssh_config={sshd.config}//python={sys.executable}//chdir={remote}"
                 f"//env:CUDA_VISIBLE_DEVICES=0//env:DIFFBENCH_CACHE={cache_dir}//env:TMPDIR={remote_tmp}")
     # With a gateway to another host xdist passes path arguments only relative to its rsync roots, so the suite is

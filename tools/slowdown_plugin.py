@@ -11,7 +11,8 @@
   use it with eager or regional compilation.
 
 `*` as the id means all. Every benchmark slowed records `injected_slowdown` ({where, fraction}) in its results, so
-the gate never takes it for a night of its history.
+the gate never takes it for a night of its history. It wraps diffbench's hooks (src/diffbench/pytest_plugin/
+hookspecs.py): `pytest_diffbench_build` (the GPU spin goes on the built denoiser) and `pytest_diffbench_call`.
 """
 
 from __future__ import annotations
@@ -21,9 +22,8 @@ import time
 
 import pytest
 
-from diffbench.measure import runner
-
-INJECTED = pytest.StashKey[dict]()  # scenario id -> the slowdown injected into it
+WANTED: dict[str, tuple[float, str]] = {}  # scenario id (or *) -> (fraction, where), from DIFFBENCH_SLOWDOWN
+INJECTED: dict[str, dict] = {}  # scenario id -> the slowdown injected into it, for its results
 
 
 def slowdowns(text: str) -> dict[str, tuple[float, str]]:
@@ -39,14 +39,8 @@ def slowdowns(text: str) -> dict[str, tuple[float, str]]:
     return result
 
 
-def host_slower(call, fraction: float):
-    def slower():
-        start = time.perf_counter()
-        result = call()
-        time.sleep(fraction * (time.perf_counter() - start))
-        return result
-
-    return slower
+def wanted(scenario) -> tuple[float, str]:
+    return WANTED.get(scenario.id, WANTED.get("*", (0.0, "host")))
 
 
 class GpuSpin:
@@ -87,34 +81,38 @@ def _cycles_per_ms(torch) -> float:
 
 
 def pytest_configure(config) -> None:
-    wanted = slowdowns(os.environ.get("DIFFBENCH_SLOWDOWN", ""))
-    config.stash[INJECTED] = injected = {}
-    if any(where == "gpu" for _, where in wanted.values()):
+    WANTED.clear()
+    WANTED.update(slowdowns(os.environ.get("DIFFBENCH_SLOWDOWN", "")))
+    INJECTED.clear()
+    if any(where == "gpu" for _, where in WANTED.values()):
         import torch
 
         if not hasattr(torch.cuda, "_sleep"):  # private: present in torch 2.11-2.14, checked rather than assumed
-            raise RuntimeError("DIFFBENCH_SLOWDOWN ...:gpu needs torch.cuda._sleep, which this torch lacks")
-    original = runner.pipeline_call
+            raise pytest.UsageError("DIFFBENCH_SLOWDOWN ...:gpu needs torch.cuda._sleep, which this torch lacks")
 
-    def pipeline_call(built, options):
-        call, kwargs = original(built, options)
-        fraction, where = wanted.get(built.scenario.id, wanted.get("*", (0.0, "host")))
-        if not fraction:
-            return call, kwargs
-        injected[built.scenario.id] = dict(where=where, fraction=fraction)
-        if where == "host":
-            return host_slower(call, fraction), kwargs
-        if not getattr(built, "_gpu_spin", None):  # once per built pipeline (it serves every batch size)
-            built._gpu_spin = GpuSpin(getattr(built.pipe, built.scenario.spec.denoiser), fraction)
-        return call, kwargs
 
-    runner.pipeline_call = pipeline_call
+@pytest.hookimpl(wrapper=True)
+def pytest_diffbench_build(scenario, options):
+    built = yield
+    fraction, where = wanted(scenario)
+    if fraction and where == "gpu":  # once per built pipeline (its batch sizes share it)
+        GpuSpin(getattr(built.pipe, scenario.spec.denoiser), fraction)
+    return built
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_diffbench_call(scenario, call):
+    fraction, where = wanted(scenario)
+    if fraction:
+        INJECTED[scenario.id] = dict(where=where, fraction=fraction)
+    start = time.perf_counter()
+    result = yield
+    if fraction and where == "host":
+        time.sleep(fraction * (time.perf_counter() - start))
+    return result
 
 
 def pytest_benchmark_update_json(config, benchmarks, output_json) -> None:
-    injected = config.stash.get(INJECTED, {})
     for bench in output_json["benchmarks"]:
-        if (slowed := injected.get(bench["extra_info"].get("scenario"))) is not None:
+        if (slowed := INJECTED.get(bench["extra_info"].get("scenario"))) is not None:
             bench["extra_info"]["injected_slowdown"] = slowed
-
-

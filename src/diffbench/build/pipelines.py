@@ -62,9 +62,11 @@ class PipelineCache:
     The plugin orders tests by build key, so each pipeline is built once and torn down when the key changes.
     """
 
-    def __init__(self, options: BuildOptions, on_built: Callable[[Built], None] | None = None):
+    def __init__(self, options: BuildOptions, on_built: Callable[[Built], None] | None = None,
+                 builder: Callable[[Scenario, BuildOptions], Built] | None = None):
         self.options = options
         self.on_built = on_built  # what the caller records of a fresh build (the plugin: its memory), before any call
+        self.builder = builder  # what builds (the plugin: its pytest_diffbench_build hook); None: `build`
         self._key: tuple | None = None
         self._built: Built | None = None
         self._stack: contextlib.ExitStack | None = None
@@ -82,7 +84,7 @@ class PipelineCache:
             try:
                 # none for one GPU; the other ranks build with this module's `build`
                 ranks = self._stack.enter_context(parallel.ranks(scenario, self.options, build))
-                self._built = build(scenario, self.options)
+                self._built = (self.builder or build)(scenario, self.options)
                 if ranks is not None:
                     self._built.pipe = ranks.mirrored(self._built.pipe)
                 if self.on_built is not None:

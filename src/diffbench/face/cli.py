@@ -44,7 +44,9 @@ def _option(parse):
 
 def _parser() -> argparse.ArgumentParser:
     default = Tolerances(run_noise={})
-    parser = argparse.ArgumentParser(prog="diffbench", description=__doc__.splitlines()[0])
+    first, _, rest = __doc__.partition("\n\n")  # the whole first paragraph: one line, never cut mid-sentence
+    parser = argparse.ArgumentParser(prog="diffbench", description=" ".join(first.split()),
+                                     epilog=" ".join(rest.split()) or None)
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("schemes", help="which torchao object each scheme resolves to in the installed torchao")
 
@@ -233,7 +235,19 @@ def _console() -> Console:
     return Console() if sys.stdout.isatty() else Console(width=200)
 
 
+def _not_a_file_to_write(path: Path | None, makes_folder: bool = False) -> str | None:
+    """Why `path` cannot be written as a file (checked before the work that would fill it), None if it can."""
+    if path is not None and path.is_dir():
+        return f"{path}: is a folder"
+    if path is not None and not makes_folder and not path.parent.is_dir():
+        return f"{path}: no such folder {path.parent}"
+    return None
+
+
 def run_compare(args) -> int:
+    if why := _not_a_file_to_write(args.flagged):
+        print(f"diffbench compare: error: --flagged {why}", file=sys.stderr)
+        return USAGE
     tolerances = Tolerances(latency=args.fail_latency, memory=args.fail_memory, ssim=args.fail_ssim)
     if args.confirm and (args.base_also or args.new_also):
         print("diffbench compare: error: --confirm is for a single NEW run; with --base-also/--new-also, give "
@@ -320,6 +334,9 @@ def run_report(args, argv: list[str]) -> int:
 
 
 def run_history(args) -> int:
+    if why := _not_a_file_to_write(args.out, makes_folder=True):
+        print(f"diffbench history: error: --out {why}", file=sys.stderr)
+        return USAGE
     page = history_page.write(args.paths, args.out)
     for line in page.skipped:
         print(f"diffbench history: skipped {line}", file=sys.stderr)
@@ -400,9 +417,9 @@ def main(argv: list[str] | None = None) -> int:
     except (ResultsError, MismatchError, ReadmeError, SeedDataError, HistoryError) as exc:
         print(f"diffbench {args.command}: error: {exc}", file=sys.stderr)
         return USAGE
-    except OSError as exc:  # a file it could not read or write: one line, never a traceback (exit 1 means regression)
-        where = f"{exc.filename}: " if exc.filename else ""
-        print(f"diffbench {args.command}: error: {where}{exc.strerror or exc}", file=sys.stderr)
+    except OSError as exc:  # a file that cannot be read or written (a folder, read-only, missing): one line
+        where = f": {exc.filename}" if exc.filename else ""
+        print(f"diffbench {args.command}: error: {exc.strerror or exc}{where}", file=sys.stderr)
         return USAGE
 
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import dataclasses
 import statistics
 import warnings
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
@@ -34,6 +35,8 @@ class RunOptions:
     # Profiled calls on CUDA: each gives the GPU's kernel time of one call (the gate's GPU-time channel), so the
     # spread of that figure within a run is known; their steps, pooled, give step_s. One on a CPU (no kernel time).
     profiled_rounds: int = 3
+    # (scenario, call) -> the call to make instead: the pytest plugin's `pytest_diffbench_call` hook; None: as is
+    wrap_call: Callable[[Scenario, Callable[[], Any]], Callable[[], Any]] | None = field(default=None, compare=False)
 
     def steps_for(self, model: str) -> int | None:
         """The steps a scenario of `model` runs, or None for the model's default."""
@@ -80,7 +83,10 @@ def pipeline_call(built: Built, options: RunOptions):
     def call():
         return built.pipe(**kwargs, generator=torch.Generator("cpu").manual_seed(options.seed))
 
-    return instruments.synchronized(call, options.device), kwargs
+    synchronized = instruments.synchronized(call, options.device)
+    if options.wrap_call is not None:
+        return options.wrap_call(built.scenario, synchronized), kwargs
+    return synchronized, kwargs
 
 
 def run(benchmark, built: Built, options: RunOptions) -> Any:

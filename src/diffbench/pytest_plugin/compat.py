@@ -4,12 +4,13 @@ Each such use runs only when the installed release is one it is tested with; out
 falls back to the library's plain behaviour. The uses (README "Several GPUs (pytest-xdist)"; tests/test_workers.py
 holds each guard against the installed releases and an untested one):
 
-- pytest-benchmark: `workers.time_on_workers` sets its session's `disabled`, `xdist_warning` and `json`
-  (reached through `config._benchmarksession`) so that xdist workers time and each writes its own file.
-- pytest-xdist: `workers.make_scheduler` subclasses `LoadScopeScheduling`, overriding `_split_scope` and
+- pytest-benchmark: `worker_results.time_on_workers` sets its session's `disabled`, `xdist_warning` and `json`
+  (reached through `config._benchmarksession`) so that xdist workers time and each writes its own file; and
+  `results.redirect_unwritable_json` sets its `json` to a fallback when the asked folder cannot take the file.
+- pytest-xdist: `scheduling.make_scheduler` subclasses `LoadScopeScheduling`, overriding `_split_scope` and
   `_reschedule` (reading `workqueue`, `assigned_work`, `_pending_of`) to hand out whole pipelines, and
   `_assign_work_unit` (reordering `workqueue`) to hand them out longest first (`--durations-from`); and
-  `plugin._drain_workers` sets the controller's `DSession.shouldstop` (its own stop, as for --maxfail) on SIGTERM.
+  `signals._drain_workers` sets the controller's `DSession.shouldstop` (its own stop, as for --maxfail) on SIGTERM.
 """
 
 from __future__ import annotations

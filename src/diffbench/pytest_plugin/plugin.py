@@ -1,16 +1,14 @@
-"""pytest glue: the matrix as parameters, test ordering, outcome records and the results JSON.
+"""pytest glue: the session put in play, the matrix as parameters, test ordering and the outcome records.
 
-conftest.py declares the options and calls these functions (options are validated in `settings`); nothing here
-builds a model at import time.
+`hooks` declares the options and calls these functions once the session is in play (options are validated in
+`settings`); nothing here builds a model at import time. The results JSON is `results`' job, what xdist workers
+send back `worker_results`', SIGTERM `signals`'.
 """
 
 from __future__ import annotations
 
-import json
-import signal
 import sys
 import tempfile
-import threading
 import time
 import traceback
 import warnings
@@ -19,84 +17,91 @@ from pathlib import Path
 
 import pytest
 
-from diffbench.measure import capabilities, instruments, machine, quality
+from diffbench.measure import capabilities, instruments, machine
 from diffbench.build import compilation, internals, torch_fixes
 from diffbench.spec import rules
-from diffbench.pytest_plugin import compat, durations, workers
+from diffbench.pytest_plugin import compat, durations, paths, progress, scheduling, signals, worker_results
 from diffbench.build.pipelines import PipelineCache
 from diffbench.spec.matrix import Scenario, UsageError
 from diffbench.measure.quality_session import QualitySession
 from diffbench.measure.quantization_cost import QuantizationCase
 from diffbench.spec.schemes import SCHEMES
-from diffbench.store import quality_logs
-from diffbench.store.schema import FailureRecord, InterruptedRecord, SCHEMA_VERSION, ScenarioRecord, SessionRecord, \
-    SkipRecord
-from diffbench.pytest_plugin.session import get_session, start_session
+from diffbench.store import references
+from diffbench.store.schema import FailureRecord, SkipRecord
+from diffbench.pytest_plugin.session import get_session, in_play, start_session
 from diffbench.pytest_plugin.settings import Settings, settings_from_options
 
 
-def configure(config: pytest.Config) -> None:
-    """Validate the options (a bad value is a usage error before anything is built) and start the session
-    (`session.DiffbenchSession`: its clock and records). Nothing process-wide changes here: that waits for the
-    first diffbench test (`prepare_runtime`), so other test sessions in an environment where diffbench is
-    installed run as if it were not."""
-    if config.option.help:
+def activate(config: pytest.Config) -> None:
+    """The session is in play: validate the options (a bad value is a usage error before anything is built) and
+    fill the session (`session.DiffbenchSession`: its settings and records). Once; nothing process-wide changes
+    here: that waits for the first diffbench test (`prepare_runtime`)."""
+    if in_play(config):
         return
     try:
         settings = settings_from_options(config.option, config.rootpath)
         recorded = recorded_durations(config)
     except UsageError as exc:
         raise pytest.UsageError(str(exc)) from None
-    if workers.worker_id() is not None and settings.device == "cuda":  # a worker runs on its own GPU alone
+    if scheduling.worker_id() is not None and settings.device == "cuda":  # a worker runs on its own GPU alone
         settings = replace(settings, target=replace(settings.target, accelerators=1))
-    start_session(config, settings).recorded_durations = recorded
-    workers.use_worker_device(config, settings.device)  # under xdist: this worker's own GPU
+    settings = replace(settings, run=replace(settings.run, wrap_call=call_hook(config)))
+    session = start_session(config, settings)
+    session.recorded_durations = recorded
+    scheduling.use_worker_device(config, settings.device)  # under xdist: this worker's own GPU
+    if session.session_started:  # in play from collection on: pytest_sessionstart has passed
+        worker_results.time_on_workers(config)
+    progress.check_load(config)
 
 
-def stop_on_terminate(config: pytest.Config) -> None:
-    """SIGTERM (what `timeout`, a cancelled CI job and batch schedulers send) stops the session the way Ctrl-C
-    does, so the scenarios already timed are written, with the `interrupted` record, instead of lost with the
-    process (a GPU session killed at its time limit once left an empty results file). Left alone where the
-    process already handles SIGTERM, or off the main thread, where Python cannot set handlers.
+def call_hook(config: pytest.Config):
+    """RunOptions.wrap_call: each pipeline call through the `pytest_diffbench_call` hook, where a plugin
+    implements it besides diffbench (asked per scenario: conftest files register while collecting); else the
+    call as it is, with nothing in between."""
+    hook = config.hook.pytest_diffbench_call
 
-    The xdist controller (installed when xdist asks for the scheduler: it builds no model) runs no scenario: it
-    keeps collecting instead (`_drain_workers`), so the workers' results still come back and are merged."""
-    if threading.current_thread() is not threading.main_thread() or \
-            signal.getsignal(signal.SIGTERM) != signal.SIG_DFL:
-        return
-    drain = workers.is_controller(config) and compat.guard(
-        config, "pytest-xdist", "collecting the workers' results after a SIGTERM (DSession.shouldstop)",
-        "a SIGTERM stops the controller at once and the workers' results are not merged")
-    signal.signal(signal.SIGTERM, _drain_workers(config) if drain else _interrupt)
+    def wrap(scenario: Scenario, call):
+        if len(hook.get_hookimpls()) <= 1:
+            return call
+        return lambda: hook(scenario=scenario, call=call)
+
+    return wrap
 
 
-def _interrupt(signum: int, frame) -> None:
-    raise KeyboardInterrupt(f"stopped by signal {signal.Signals(signum).name}")
+def build_hook(config: pytest.Config):
+    """PipelineCache's builder: the `pytest_diffbench_build` hook (diffbench's own implementation builds)."""
+    return lambda scenario, options: config.hook.pytest_diffbench_build(scenario=scenario, options=options)
 
 
-def _drain_workers(config: pytest.Config):
-    """The controller's SIGTERM handler. Where the signal reached the workers too (`timeout` and Ctrl-C signal the
-    process group) each stops as Ctrl-C stops it and sends back what it timed; where it reached the controller
-    alone, xdist's own stop (`shouldstop`, as for --maxfail) lets each worker finish its scenario, then shuts it
-    down. Either way the controller goes on receiving, then merges (exit status 2, interrupted). A second
-    SIGTERM stops the controller at once."""
-    signals = []
+def activate_while_collecting(config: pytest.Config) -> bool:
+    """A test that takes a scenario was collected: the session is in play. A bad option is kept and raised as a
+    usage error once collection ends (`pytest_collection_modifyitems`): raised here, pytest would report a
+    collection error instead. Whether the session is in play."""
+    session = get_session(config)
+    if session.usage_error is None:
+        try:
+            activate(config)
+        except pytest.UsageError as exc:
+            session.usage_error = str(exc)
+    return in_play(config)
 
-    def handler(signum: int, frame) -> None:
-        signals.append(signum)
-        dsession = config.pluginmanager.getplugin("dsession")
-        if dsession is None or len(signals) > 1:
-            _interrupt(signum, frame)
-        dsession.shouldstop = dsession.shouldstop or f"stopped by signal {signal.Signals(signum).name}"
 
-    return handler
+def controller_in_play(config: pytest.Config) -> dict[str, durations.Expected]:
+    """Controller, once the workers have collected diffbench scenarios: diffbench is in play here too (the
+    options validated, timing and SIGTERM handled as for one process). The pipelines' expected durations."""
+    activate(config)
+    worker_results.time_on_workers(config)
+    signals.stop_on_terminate(config)  # the controller's SIGTERM: collect the workers' results, then merge
+    expected = scheduling.expected_durations(config)
+    scheduling.say_expected(config, expected)
+    return expected
 
 
 def recorded_durations(config: pytest.Config) -> dict:
     """--durations-from, read by the process that hands tests out; an xdist worker runs what it is given (and on
     another host the path may not exist)."""
     path = config.option.diffbench_durations_from
-    if path is None or workers.worker_id() is not None:
+    if path is None or scheduling.worker_id() is not None:
         return {}
     return durations.read_recorded(path)
 
@@ -106,7 +111,7 @@ def prepare_runtime(config: pytest.Config) -> None:
     for message in internals.untested():
         warnings.warn(compat.UntestedVersionWarning(f"diffbench: {message}"), stacklevel=2)
     _quiet_progress_bars()
-    stop_on_terminate(config)
+    signals.stop_on_terminate(config)
     torch_fixes.apply()
     opt = config.option
     if opt.diffbench_compile_cache or opt.diffbench_fresh_compile:
@@ -125,13 +130,15 @@ def _quiet_progress_bars() -> None:
     transformers.utils.logging.disable_progress_bar()
 
 
-def scenario_params(settings: Settings, suite: str = "") -> list:
+def scenario_params(settings: Settings, suite: str = "", known_failure=None) -> list:
     """Every selected scenario, skipped with its reason where it cannot run here; known failures of this suite
-    (the test file's folder: benchmarks, quality, ...) marked as such."""
+    (the test file's folder: benchmarks, quality, ...) marked as such (`known_failure`: the plugin's
+    pytest_diffbench_known_failure hook)."""
+    known_failure = known_failure or capabilities.expected_failure
     params = []
     for scenario in settings.selection.scenarios():
         marks = _marks(settings, rules.skip_reason(scenario) or _cannot_run_here(scenario, settings))
-        if known := capabilities.expected_failure(scenario, settings.target, settings.build.source.name, suite):
+        if known := known_failure(scenario, settings.target, settings.build.source.name, suite):
             reason, run = known
             marks.append(pytest.mark.xfail(reason=reason, strict=True, run=run))
         params.append(pytest.param(scenario, id=scenario.id, marks=marks))
@@ -157,7 +164,7 @@ def _cannot_run_here(scenario: Scenario, settings: Settings) -> str | None:
 
 
 def _marks(settings: Settings, skip_reason: str | None) -> list:
-    marks = [pytest.mark.scenario]  # under pytest-xdist, workers.make_scheduler keeps a pipeline on one worker
+    marks = [pytest.mark.scenario]  # under pytest-xdist, scheduling.make_scheduler keeps a pipeline on one worker
     if skip_reason:
         marks.append(pytest.mark.skip(reason=skip_reason))
     if settings.scenario_timeout:
@@ -166,16 +173,23 @@ def _marks(settings: Settings, skip_reason: str | None) -> list:
     return marks
 
 
-def parametrize(metafunc: pytest.Metafunc) -> None:
-    if "scenario" in metafunc.fixturenames:
-        metafunc.parametrize("scenario", scenario_params(get_session(metafunc.config).settings,
-                                                         metafunc.definition.path.parent.name))
-    if "quantization_case" in metafunc.fixturenames:
+def parametrize(metafunc: pytest.Metafunc, names: set[str]) -> None:
+    """Parametrize the test's `scenario` and `quantization_case` arguments (those of `names`) by the matrix."""
+    if "scenario" in names:
+        hook = metafunc.config.hook.pytest_diffbench_known_failure
+        metafunc.parametrize("scenario", scenario_params(
+            get_session(metafunc.config).settings, metafunc.definition.path.parent.name,
+            lambda scenario, target, weights, suite: hook(scenario=scenario, target=target, weights=weights,
+                                                          suite=suite)))
+    if "quantization_case" in names:
         metafunc.parametrize("quantization_case", quantization_params(get_session(metafunc.config).settings))
 
 
-def order_by_build(items: list[pytest.Item]) -> None:
-    """Group tests that share a pipeline so each is built once (stable: keeps the file order otherwise)."""
+def order_by_build(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Group tests that share a pipeline so each is built once (stable: keeps the file order otherwise); check
+    before anything is built that the quality tests can write the references they will write."""
+    check_references(config, items)
+    progress.counted(config, items, _subject)
 
     def key(item):
         scenario = _scenario(item)
@@ -184,12 +198,28 @@ def order_by_build(items: list[pytest.Item]) -> None:
     items.sort(key=key)
 
 
+def check_references(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The references folder must take files where the quality tests will write references: with
+    --update-baselines, or where a selected model has none yet (the first `pytest quality`)."""
+    models = {s.model for item in items if "quality_session" in item.fixturenames and (s := _scenario(item))}
+    if not models:
+        return
+    options = get_session(config).settings.quality
+    store = references.ReferenceStore(options.references)
+    weights = get_session(config).settings.build.source.name
+    if options.update or any(not store.base(model, weights).with_suffix(".npz").exists() for model in models):
+        if (why := paths.unwritable(options.references)) is not None:
+            given = config.option.diffbench_baselines_dir or "(default: baselines)"
+            raise pytest.UsageError(f"--baselines-dir {given}: the quality tests write references in "
+                                    f"{options.references}, but {why}")
+
+
 def pipeline_cache(config: pytest.Config) -> PipelineCache:
     session = get_session(config)
     device = session.settings.device
     # The memory a freshly built pipeline holds, before any call (measured by measure, not by build).
     session.pipeline_cache = PipelineCache(session.settings.build, on_built=lambda built: built.info.update(
-        instruments.model_memory(built.pipe, device)))
+        instruments.model_memory(built.pipe, device)), builder=build_hook(config))
     return session.pipeline_cache
 
 
@@ -217,6 +247,7 @@ def scenario_started(item: pytest.Item) -> None:
     if (scenario := _subject(item)) is not None:
         get_session(item.config).running = dict(scenario=scenario.id, nodeid=item.nodeid, phase="setup",
                                                 started=time.perf_counter())
+        progress.started(item, scenario)
 
 
 def scenario_phase(item: pytest.Item, phase: str) -> None:
@@ -226,6 +257,8 @@ def scenario_phase(item: pytest.Item, phase: str) -> None:
 
 def scenario_finished(item: pytest.Item) -> None:
     get_session(item.config).running = None  # (never reached when Ctrl-C or `timeout -s INT` stops the session)
+    if (scenario := _subject(item)) is not None:
+        progress.finished(item, scenario)
 
 
 def record_outcome(item: pytest.Item, call: pytest.CallInfo, report: pytest.TestReport) -> None:
@@ -234,6 +267,7 @@ def record_outcome(item: pytest.Item, call: pytest.CallInfo, report: pytest.Test
     scenario = _subject(item)
     exc = call.excinfo.value if call.excinfo else None
     if scenario is not None:
+        progress.note(item, report)
         session.phase_s.setdefault(item.nodeid, {})[report.when] = report.duration
         outcomes = session.outcomes
         entry = dict(scenario=scenario.id, nodeid=item.nodeid, phase=report.when)
@@ -274,86 +308,3 @@ def _release_frames(exc: BaseException | None) -> None:
         if exc.__traceback__ is not None:
             traceback.clear_frames(exc.__traceback__)
         exc = exc.__cause__ or exc.__context__
-
-
-def annotate_results(config: pytest.Config, output_json: dict) -> None:
-    """Add failures, skips and quality metrics to pytest-benchmark's JSON (still readable by its compare)."""
-    session = get_session(config)
-    running = session.running  # the session was stopped inside this scenario (setup: building it; call: timing)
-    quality_session = session.quality
-    output_json["diffbench"] = SessionRecord(
-        schema_version=SCHEMA_VERSION,
-        failures=tuple(FailureRecord.from_json(r, strict=True) for r in session.outcomes["failures"]),
-        skipped=tuple(SkipRecord.from_json(r, strict=True) for r in session.outcomes["skipped"]),
-        serialization=session.serialization,
-        quantization_cost=session.quantization_cost, memory_cap_gib=session.settings.memory_cap_gib,
-        command=["pytest", *config.invocation_params.args],  # how this file was made
-        # from configure to the JSON: imports, builds, compiles and timed calls (cold vs warm compile caches)
-        session_wall_s=time.perf_counter() - session.started,
-        interrupted=None if running is None else InterruptedRecord(
-            scenario=running["scenario"], nodeid=running["nodeid"], phase=running["phase"],
-            elapsed_s=time.perf_counter() - running["started"]),
-        quality_controls=None if quality_session is None else quality.jsonable(quality_session.controls),
-    ).to_json()
-    round_trips = {r["scenario"]: r for r in session.serialization}
-    by_scenario = {r["scenario"]: r for r in quality_session.records} if quality_session is not None else {}
-    for bench in output_json["benchmarks"]:
-        scenario = bench["extra_info"].get("scenario")
-        if scenario is None:  # not a diffbench scenario's benchmark
-            continue
-        record = ScenarioRecord.from_json(bench["extra_info"], strict=True)  # a key it does not declare fails
-        if phases := session.phase_s.get(bench.get("fullname")):
-            record = replace(record, test_phases_s=dict(phases))
-        if scenario in round_trips:
-            record = replace(record, serialization=round_trips[scenario])
-        if scenario in by_scenario:
-            record = replace(record, quality=quality.jsonable(quality_logs.summary(by_scenario[scenario]["metrics"])))
-        bench["extra_info"] = record.to_json()
-    add_parallel_speedups(output_json["benchmarks"])
-
-
-def add_parallel_speedups(benchmarks: list[dict]) -> None:
-    """Each context-parallel result's speedup over the same scenario on one GPU, when both ran in this session,
-    and its scaling efficiency (the speedup per GPU)."""
-    medians = {b["extra_info"].get("scenario"): b["stats"]["median"] for b in benchmarks}
-    for bench in benchmarks:
-        layout = bench["extra_info"].get("context_parallel")
-        single = medians.get(layout["single_gpu_scenario"]) if layout else None
-        if single and bench["stats"]["median"]:
-            speedup = single / bench["stats"]["median"]
-            layout.update(speedup=speedup, efficiency=speedup / layout["gpus"])
-
-
-def note_saved_benchmarks(config: pytest.Config, benchmarks: list) -> None:
-    """pytest_benchmark_update_json: pytest-benchmark calls it when it saves, which it does only with completed
-    benchmarks (save_results_without_benchmarks calls it with none)."""
-    if benchmarks:
-        get_session(config).benchmarks_saved = True
-
-
-def save_results_without_benchmarks(config: pytest.Config) -> None:
-    """pytest-benchmark writes no JSON when no benchmark completed (every scenario failed or was skipped), which
-    would lose exactly the failure records a user needs: write one in its format, with no timings, through the
-    public hooks it saves with (machine and commit info, generate and update the JSON)."""
-    path = workers.results_json(config)
-    if path is None or get_session(config).benchmarks_saved or workers.is_controller(config):
-        return  # (an xdist controller runs no test: the workers write their files, merged by workers.py)
-    machine_info = config.hook.pytest_benchmark_generate_machine_info(config=config)
-    config.hook.pytest_benchmark_update_machine_info(config=config, machine_info=machine_info)
-    output_json = config.hook.pytest_benchmark_generate_json(
-        config=config, benchmarks=[], include_data=True, machine_info=machine_info,
-        commit_info=config.hook.pytest_benchmark_generate_commit_info(config=config))
-    config.hook.pytest_benchmark_update_json(config=config, benchmarks=[], output_json=output_json)
-    # as pytest-benchmark writes it (its safe_dumps: what JSON cannot hold is written as its repr)
-    path.write_bytes(json.dumps(output_json, ensure_ascii=True, indent=4,
-                                default=lambda value: f"UNSERIALIZABLE[{value!r}]").encode())
-    workers.say(config, f"no benchmark completed: wrote the session's records in {path}")
-
-
-def write_quality_log(config: pytest.Config) -> None:
-    path = config.option.diffbench_quality_json
-    session = get_session(config)
-    if path and session.quality is not None:
-        quality.write_log(Path(path), session.quality.records, dict(
-            environment=machine.environment(config.rootpath), controls=session.quality.controls,
-            outcomes=session.outcomes))

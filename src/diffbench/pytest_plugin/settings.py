@@ -5,6 +5,7 @@ A bad value raises `UsageError` listing the valid choices; the pytest plugin tur
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,30 +15,17 @@ from diffbench.measure import capabilities, instruments
 from diffbench.store import layout
 from diffbench.spec import matrix, gates
 from diffbench.build.built import BuildOptions
-from diffbench.spec.dimensions import DIMENSIONS
 from diffbench.spec.matrix import Scenario, Selection, Selections, UsageError
 from diffbench.spec.selections import SELECTIONS
+from diffbench.pytest_plugin.options import matrix_selection
 from diffbench.spec.models import MODELS
 from diffbench.measure.quality_session import QualityOptions
 from diffbench.spec.quantize_paths import QUANTIZE_PATHS, QuantizePath
 from diffbench.measure.runner import RunOptions
 from diffbench.spec.schemes import SCHEMES
 from diffbench.build.sources import NAMED_SOURCES, WeightsSource, weights_source
-from diffbench.build.weights import pickled_only
-
-
-def matrix_selection(opt) -> Selection | Selections:
-    """The matrix options, each parsed by its dimension's record in DIMENSIONS' order (the first bad one is the
-    error), or the parts of a named selection (`--selection`), which then sets the whole matrix."""
-    name = opt.diffbench_selection
-    if name is None:
-        return Selection(**{d.selection: d.parse_option(getattr(opt, d.dest)) for d in DIMENSIONS})
-    given = [d.option for d in DIMENSIONS if getattr(opt, d.dest) != d.option_default]
-    if given:
-        raise UsageError(f"--selection {name} sets the matrix itself: leave out {', '.join(given)} "
-                         "(-k narrows it)")
-    return Selections(tuple(Selection(**{d.selection: d.parse_option(part.get(d.name, d.option_default))
-                                         for d in DIMENSIONS}) for part in SELECTIONS[name].parts))
+from diffbench.build.weights import default_cache_dir, pickled_only
+from diffbench.pytest_plugin import paths
 
 
 @dataclass(frozen=True)
@@ -92,6 +80,7 @@ def settings_from_options(opt, rootpath: Path) -> Settings:
     if weights not in NAMED_SOURCES:
         if len(selection.models) != 1:
             raise UsageError(f"--weights {weights!r} holds one model's weights: select that model with --models")
+        paths.check_weights(weights)
         local = Path(weights).expanduser()
         if local.exists() and not (local / "model_index.json").exists():
             raise UsageError(f"--weights {weights}: no model_index.json in that folder (not a diffusers pipeline)")
@@ -105,8 +94,12 @@ def settings_from_options(opt, rootpath: Path) -> Settings:
         if needs_cuda:
             raise UsageError(f"--quant {','.join(needs_cuda)} needs a CUDA device and none is in use "
                              f"(CPU-capable: {', '.join(runnable_schemes(target, selection.models[0]))})")
-    source = weights_source(weights, Path(opt.diffbench_cache_dir) if opt.diffbench_cache_dir else None,
-                            opt.diffbench_allow_pickle)
+    cache_dir = paths.check_folder(opt.diffbench_cache_dir, "--cache-dir")
+    if cache_dir is None and weights in ("tiny", "synthetic"):  # where they are saved: said, and checked, once
+        paths.check_folder(default_cache_dir(), "--cache-dir (default: $DIFFBENCH_CACHE or ~/.cache/diffbench)")
+    paths.check_folder(opt.diffbench_compile_cache, "--compile-cache")
+    check_outputs(opt)
+    source = weights_source(weights, cache_dir, opt.diffbench_allow_pickle)
     components = tuple(c.strip() for c in opt.diffbench_quant_components.split(",") if c.strip())
     for model in selection.models:
         unknown = [c for c in components if c != "denoiser" and c not in MODELS[model].components]
@@ -126,6 +119,17 @@ def settings_from_options(opt, rootpath: Path) -> Settings:
         quantize_paths=tuple(QUANTIZE_PATHS[name] for name in matrix.parse_names(
             opt.diffbench_quantize_paths, QUANTIZE_PATHS, "quantization path")),
     )
+
+
+def check_outputs(opt) -> None:
+    """The results files' folders take a file (the process that writes them: not an xdist worker, which writes
+    its own file in its temporary folder and sends it back)."""
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        return
+    json_option = getattr(opt, "benchmark_json", None)
+    if json_option is not None and not hasattr(json_option, "write"):  # < 5.3: a file already opened by argparse
+        paths.check_output_file(json_option, "--benchmark-json", makes_folder=False)
+    paths.check_output_file(opt.diffbench_quality_json, "--quality-json", makes_folder=True)
 
 
 def _memory_cap(cap_gib: float | None, device: str) -> float | None:
@@ -151,7 +155,7 @@ def quality_options(opt, target: capabilities.Target, rootpath: Path, source: We
     try:
         thresholds = gates.Thresholds.load(Path(opt.diffbench_thresholds or gates.DEFAULT_THRESHOLDS))
     except ValueError as exc:
-        raise UsageError(str(exc)) from None
+        raise UsageError(f"--thresholds {exc}" if opt.diffbench_thresholds else str(exc)) from None
     return QualityOptions(
         references=Path(opt.diffbench_baselines_dir or rootpath / "baselines") / layout.slug(target.name)
         / "references",

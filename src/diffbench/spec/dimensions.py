@@ -200,10 +200,11 @@ class Dimension:
 
 DIMENSIONS: tuple[Dimension, ...] = (
     Dimension("model", "models", "--models", MODELS, Names("model"), str,
-              "comma-separated model names, or 'all' (default: all)", "all", metavar="NAMES", always_in_id=True),
+              f"comma-separated model names: {names(MODELS)}, or 'all' (default: all)", "all", metavar="NAMES",
+              always_in_id=True),
     Dimension("scheme", "schemes", "--quant", SCHEMES, Names("quantization scheme"), str,
-              "comma-separated quantization schemes, or 'all' (default: all)", "all", metavar="SCHEMES",
-              always_in_id=True,
+              f"comma-separated quantization schemes: {names(SCHEMES)}, or 'all' (default: all)", "all",
+              metavar="SCHEMES", always_in_id=True,
               needs=lambda name: Needs(name, SCHEMES[name].unavailable, SCHEMES[name].cuda_only,
                                        min_sm=SCHEMES[name].min_sm)),
     Dimension("compile", "compile_modes", "--compile", COMPILE_MODES, Names("compile mode"), str,

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import math
 import statistics
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -113,12 +114,29 @@ class Results:
                 and source["interrupted"].get("scenario") not in self.measurements]
 
 
+# An absolute path inside a message (not a URL's, nor a relative path's): its host's folders say nothing to a
+# reader elsewhere and must not reach a committed report.
+_ABSOLUTE_PATH = re.compile(r"(?<![\w.:/~-])/(?:[\w.+@-]+/)*[\w.+@-]+")
+KEPT_PATH_PARTS = 3  # of an absolute path, the last parts kept: a file with its package or folder
+
+
+def without_host_paths(text: str) -> str:
+    """Each absolute path shortened to its last KEPT_PATH_PARTS parts after '…/', e.g. '/tmp/site/diffusers/hooks/
+    hooks.py' → '…/diffusers/hooks/hooks.py'."""
+    def shorten(match: re.Match) -> str:
+        parts = match.group(0).split("/")[1:]
+        return match.group(0) if len(parts) <= 1 else "…/" + "/".join(parts[-KEPT_PATH_PARTS:])
+
+    return _ABSOLUTE_PATH.sub(shorten, text)
+
+
 def describe_failure(failure: dict[str, Any]) -> str:
-    """'OutOfMemoryError: CUDA out of memory (test_latency, peak 79.100 GiB)' from a failure record."""
+    """'OutOfMemoryError: CUDA out of memory (test_latency, peak 79.100 GiB)' from a failure record, without the
+    absolute paths of the host it ran on."""
     test = str(failure.get("nodeid", "")).rpartition("::")[2].partition("[")[0]
     peak = _number(failure.get("peak_memory_gib"))
     context = ", ".join(filter(None, [test, f"peak {peak:.3f} GiB" if peak is not None else ""]))
-    text = f"{failure.get('error_type', 'error')}: {failure.get('message', '')}".strip()
+    text = without_host_paths(f"{failure.get('error_type', 'error')}: {failure.get('message', '')}".strip())
     return f"{text} ({context})" if context else text
 
 
