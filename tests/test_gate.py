@@ -177,7 +177,7 @@ def test_compare_fails_loud_when_nothing_or_not_everything_was_judged(tmp_path, 
     assert cli.main(["compare", str(base), str(part), "--partial"]) == 0
     assert cli.main(["compare", str(base), str(base)]) == 3
     assert cli.main(["compare", str(base), str(part), "--partial", "--flagged", str(tmp_path / "no" / "f.txt")]) == 2
-    assert "No such file or directory" in capsys.readouterr().err
+    assert "no such folder" in capsys.readouterr().err
 
 
 def test_the_compare_table_stays_readable_at_100_columns(tmp_path):

@@ -25,7 +25,8 @@ import statistics
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from diffbench.face.verdicts import MIN_ROUNDS, Judgement, judge_latency, judge_processes, relative, trimmed
+from diffbench.face.verdicts import (MIN_ROUNDS, Judgement, judge_interval, judge_latency, judge_processes,
+                                     relative, too_few_rounds, trimmed)
 from diffbench.store.results import Measurement
 
 @dataclass(frozen=True)
@@ -84,19 +85,8 @@ def judge_channel(channel: Channel, base: Measurement, new: Measurement, thresho
         return judge_latency(base, new, threshold)
     shift = channel.shift(base, new) or 0.0
     if min(base.count, new.count) < MIN_ROUNDS:
-        return Judgement("inconclusive", f"{channel.label} {shift:+.1%}: too few rounds to judge ({base.count} and "
-                                         f"{new.count}; use --rounds {MIN_ROUNDS} or more)")
-    low, high = channel.interval(base, new)
-    interval = f"rounds {low:+.1%}..{high:+.1%}, threshold ±{threshold:.1%}"
-    if low > threshold:
-        return Judgement("regression", f"{channel.label} {shift:+.1%} ({interval})")
-    if high < -threshold:
-        return Judgement("improved", f"{channel.label} {shift:+.1%} ({interval})")
-    if -threshold <= low and high <= threshold:
-        return Judgement("ok", "")
-    why = ("a shift the rounds do not confirm" if abs(shift) > threshold
-           else "the rounds cannot rule out a change beyond the threshold")
-    return Judgement("inconclusive", f"{channel.label} {shift:+.1%}: {why} ({interval}); rerun to confirm")
+        return too_few_rounds(channel.label, shift, base, new)
+    return judge_interval(channel.label, shift, *channel.interval(base, new), threshold, base, new)
 
 
 def combined(judgements: Sequence[Judgement]) -> Judgement:

@@ -71,21 +71,35 @@ def spread_of(m: Measurement) -> tuple[float, float]:
 def judge_latency(base: Measurement, new: Measurement, threshold: float) -> Judgement:
     """The interval rule of the module docstring, on wall-clock rounds."""
     shift = relative(base.median, new.median) or 0.0
-    if min(base.count, new.count) < MIN_ROUNDS or None in (base.low, base.high, new.low, new.high):
-        return Judgement("inconclusive", f"latency {shift:+.1%}: too few rounds to judge ({base.count} and "
-                                         f"{new.count}; use --rounds {MIN_ROUNDS} or more)")
+    if None in (base.low, base.high, new.low, new.high):
+        return too_few_rounds("latency", shift, base, new)
     (base_low, base_high), (new_low, new_high) = spread_of(base), spread_of(new)
-    low, high = new_low / base_high - 1, new_high / base_low - 1
-    interval = f"rounds' ratios {low:+.1%}..{high:+.1%}, threshold ±{threshold:.1%}"
+    return judge_interval("latency", shift, new_low / base_high - 1, new_high / base_low - 1, threshold, base, new,
+                          "rounds' ratios")
+
+
+def too_few_rounds(what: str, shift: float, base: Measurement, new: Measurement) -> Judgement:
+    return Judgement("inconclusive", f"{what} {shift:+.1%}: too few rounds to judge ({base.count} and {new.count}; "
+                                     f"use --rounds {MIN_ROUNDS} or more)")
+
+
+def judge_interval(what: str, shift: float, low: float, high: float, threshold: float, base: Measurement,
+                   new: Measurement, span: str = "rounds") -> Judgement:
+    """The interval rule on a shift and its interval (every NEW round against every BASE round): regression when the
+    whole interval is above the threshold, improved below minus it, ok inside, inconclusive otherwise or with fewer
+    than MIN_ROUNDS rounds; the note names `what` moved."""
+    if min(base.count, new.count) < MIN_ROUNDS:
+        return too_few_rounds(what, shift, base, new)
+    interval = f"{span} {low:+.1%}..{high:+.1%}, threshold ±{threshold:.1%}"
     if low > threshold:
-        return Judgement("regression", f"latency {shift:+.1%} ({interval})")
+        return Judgement("regression", f"{what} {shift:+.1%} ({interval})")
     if high < -threshold:
-        return Judgement("improved", f"latency {shift:+.1%} ({interval})")
+        return Judgement("improved", f"{what} {shift:+.1%} ({interval})")
     if -threshold <= low and high <= threshold:
         return Judgement("ok", "")
     why = ("a shift the rounds do not confirm" if abs(shift) > threshold
            else "the rounds cannot rule out a change beyond the threshold")
-    return Judgement("inconclusive", f"latency {shift:+.1%}: {why} ({interval}); rerun to confirm")
+    return Judgement("inconclusive", f"{what} {shift:+.1%}: {why} ({interval}); rerun to confirm")
 
 
 @dataclass(frozen=True)
