@@ -8,7 +8,8 @@
 #            10-minute command limit while the machine is held (the next call must come within its idle time);
 #            DEADLINE_IN=SECONDS ends the last suite by SIGTERM that long after the start (default a day), so one
 #            still running when the session's device time ends has written what it timed
-#   collect  wait (up to 9.5 minutes) for the detached phases, then copy what they wrote to $OUT
+#   collect  wait (up to 9.5 minutes) for the detached phases, then pack what they wrote into $OUT/session.tgz
+# Name the carried wheels (.whl/..., .whl/ao017) in `carry` on every device call: a path not carried is removed.
 # A one-process nightly took more than 10 minutes on the H200 (11 of 14 scenarios in 9.5): run it with start/collect.
 set -uo pipefail
 DETACHED=/tmp/detached
@@ -21,12 +22,14 @@ collect)
   pid=$(cat "$DETACHED/pid")
   for _ in $(seq 570); do kill -0 "$pid" 2>/dev/null || break; sleep 1; done
   kill -0 "$pid" 2>/dev/null && echo "still running: collect again"
-  cp "$DETACHED"/* "$OUT"/ 2>/dev/null; tail -n 15 "$DETACHED/session.log"; exit 0 ;;
+  # one archive: the device returns at most 8 files
+  tar czf "$OUT/session.tgz" -C "$DETACHED" --exclude pid . ; tail -n 15 "$DETACHED/session.log"; exit 0 ;;
 esac
 # once per machine session: the phases a `side` starts find it done. DIFFBENCH_DRY_RUN=1 (tests/test_gpu_session.py,
 # on a CPU) only collects each suite: its options are checked before device time is spent on them
 [ -n "${DIFFBENCH_SETUP_DONE:-}${DIFFBENCH_DRY_RUN:-}" ] || source tools/gpu_setup.sh
 export DIFFBENCH_SETUP_DONE=1
+export PYTHONPATH="$PWD/tools${PYTHONPATH:+:$PYTHONPATH}"  # -p slowdown_plugin (the gate phases)
 # The device kills a command at 10 minutes with no chance to write what it timed (a cold `parallel` lost all 10
 # of its finished tests so). A suite stopped by SIGTERM writes its JSON (the plugin stops it as Ctrl-C does), so
 # each suite gets a SIGTERM before that limit; detached phases (start) have none.

@@ -27,6 +27,7 @@ class Run:
     keyword: str = ""  # -k: the part of the selection this run takes
     gpus: str | None = "0"  # CUDA_VISIBLE_DEVICES; None: every GPU of the machine
     suites: tuple[str, ...] = ("benchmarks",)
+    env: tuple[tuple[str, str], ...] = ()  # more environment (a slowdown injected, another torchao on the path)
 
     def argv(self) -> list[str]:
         quality = ["--quality-json", f"$OUT/{self.out}-quality.json"] if "quality" in self.suites else []
@@ -42,11 +43,14 @@ class Phase:
     runs: tuple[Run, ...]
     together: bool = False  # the runs at once (each on its own GPU), else one after another
     fresh_cache: str | None = None  # a compile cache emptied first: a cold run
+    setup: str = ""  # a shell line run first (installing a carried wheel elsewhere)
 
     def shell(self) -> str:
         lines = [f"rm -rf {self.fresh_cache}"] if self.fresh_cache else []
+        lines += [self.setup] if self.setup else []
         for run in self.runs:
             gpus = f"CUDA_VISIBLE_DEVICES={run.gpus} " if run.gpus is not None else ""
+            gpus += "".join(f"{key}={value} " for key, value in run.env)
             args = " ".join(_quoted(arg) for arg in run.argv())
             lines.append(f'{gpus}suite {args} > "$OUT/{run.out}.log" 2>&1' + (" &" if self.together else ""))
             if not self.together:
@@ -79,6 +83,16 @@ def _box(workers: int) -> Phase:
 def _nightly(out: str, workers: int) -> Run:
     return Run(out, "nightly", (*(("-n", str(workers)) if workers else ()), "--compile-cache", NIGHTLY_CACHE,
                                 "--scenario-timeout", "300"), gpus=None if workers else "0")
+
+
+GATE_NIGHT = ("-p", "slowdown_plugin", "--rounds", "5", "--scenario-timeout", "400", "--compile-cache",
+              "/tmp/diffbench-nights-compile")  # tools/ is on the path (tools/gpu_setup.sh): the slowdown plugin
+AO017 = "/tmp/ao017"  # torchao 0.17.0, from the carried .whl/ao017/ (the GPU image has no tox)
+
+
+def _night(out: str, slowdown: str = "") -> Run:
+    """One night of the gate's compiled scenarios (issue 32), with DIFFBENCH_SLOWDOWN when given."""
+    return Run(out, "gate", GATE_NIGHT, keyword="regional", env=(("DIFFBENCH_SLOWDOWN", slowdown),) if slowdown else ())
 
 
 PHASES: dict[str, Phase] = {
@@ -127,6 +141,17 @@ PHASES: dict[str, Phase] = {
               (_nightly("nightly-n0-cold", 0),), fresh_cache=NIGHTLY_CACHE),
         Phase("nightly-n0-warm", "the nightly selection in one process on GPU 0, the cache an earlier phase left",
               (_nightly("nightly-n0-warm", 0),)),
+        Phase("gate-nights", "issue 32: three nights of the gate selection's compiled scenarios, one process each",
+              tuple(_night(f"night-{i}") for i in (1, 2, 3))),
+        Phase("gate-slowed", "issue 32: the same with +10% GPU work (torch.cuda._sleep per denoiser call), then "
+              "with +10% host time (a sleep per call), injected by tools/slowdown_plugin.py",
+              (_night("gpu-slow-10", "'*=0.10:gpu'"), _night("host-slow-10", "'*=0.10:host'"))),
+        Phase("upgrade", "issue 32: the upgrade selection under torchao 0.17.0 (.whl/ao017/, carried) then 0.18.0",
+              (Run("upgrade-torchao-0.17", "upgrade", ("--rounds", "3"), keyword="not fp8dqrow-eager",
+                   env=(("PYTHONPATH", f"{AO017}:$PYTHONPATH"),)),
+               Run("upgrade-torchao-0.18", "upgrade", ("--rounds", "3"), keyword="not fp8dqrow-eager")),
+              setup=f'[ -n "${{DIFFBENCH_DRY_RUN:-}}" ] || [ -d {AO017} ] || python3 -m pip install -q --no-index '
+                    f"--no-deps --no-compile --target {AO017} .whl/ao017/*.whl || exit 1"),
     ]
 }
 
