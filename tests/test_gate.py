@@ -132,6 +132,16 @@ def test_change_points_locate_a_shift_in_the_series(history, tmp_path):
     assert len(points) == 1 and points[0].night.startswith("2026-12-09") and 0.06 < points[0].shift < 0.10
 
 
+def test_without_apache_otava_the_gate_judges_the_window_and_says_what_change_points_need(history, tmp_path,
+                                                                                         monkeypatch):
+    for day in range(9, 14):
+        night(history, day, gpu=1.08)
+    monkeypatch.setattr(gate, "change_points_available", lambda: False)
+    verdict = judge(history, night(tmp_path, 14, gpu=1.08))
+    assert all(s.change_points == [] for s in verdict.scenarios)
+    assert ("dim", f"NOTE: {gate.CHANGE_POINTS_NEED}") in gate_view.detail_lines(verdict)
+
+
 def test_incomplete_nights_are_their_own_exit_status(history, tmp_path, capsys):
     only_bf16 = night(tmp_path, 9, scenarios=(BF16,))
     assert cli.main(["gate", str(history), str(only_bf16)]) == 3

@@ -22,19 +22,8 @@ from diffbench.measure.quality_session import QualityOptions, QualitySession
 from diffbench.measure.runner import RunOptions
 from diffbench.spec.schemes import SCHEMES
 from diffbench.build.sources import weights_source
+from diffbench.jobs import proxy_evaluate as evaluate
 
-
-def _load_tool(path: Path):
-    """tools/ is not part of the runtime package: the proxy's evaluation tool is loaded from its file."""
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location(path.stem, path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-evaluate = _load_tool(Path(__file__).resolve().parents[1] / "tools" / "proxy" / "evaluate.py")
 
 ROOT = Path(__file__).resolve().parents[1]
 

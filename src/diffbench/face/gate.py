@@ -247,9 +247,18 @@ def confirm(verdict: ScenarioVerdict, previous: ScenarioVerdict | None, reruns: 
                                                  judged.spread, True, why)
 
 
+CHANGE_POINTS_NEED = "change points need apache-otava: pip install 'diffbench[gate]'"
+
+
+def change_points_available() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("otava") is not None
+
+
 def change_points(series: Sequence[Night], min_shift: float) -> list[ChangePoint]:
     """apache-otava's change points over a scenario's whole series, per channel (needs 6 nights or more)."""
-    if len(series) < 6:
+    if len(series) < 6 or not change_points_available():
         return []
     from otava.analysis import compute_change_points  # the `gate` extra (apache-otava)
 

@@ -11,6 +11,7 @@ from rich.table import Table
 from rich.text import Text
 
 from diffbench.face import channels
+from diffbench.face import gate
 from diffbench.face.gate import ScenarioVerdict, Verdict
 
 STYLES = dict(confirmed="bold red", failed="bold red", suspected="magenta", improved="green", ok="dim", new="cyan",
@@ -59,6 +60,8 @@ def detail_lines(verdict: Verdict) -> list[tuple[str, str]]:
             lines.append(("dim", f"CHANGE POINT {s.scenario}: {LABELS.get(point.channel, point.channel)} "
                                  f"{point.shift:+.1%} from {point.night} (p={point.pvalue:.1g}{upgrade})"))
     lines += [("missing", f"INCOMPLETE: {line}") for line in verdict.incomplete]
+    if not gate.change_points_available():
+        lines.append(("dim", f"NOTE: {gate.CHANGE_POINTS_NEED}"))
     return lines
 
 
