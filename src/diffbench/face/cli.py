@@ -76,13 +76,11 @@ def _parser() -> argparse.ArgumentParser:
                          help="relative growth of peak memory that fails, e.g. 2%% (default 2%%)")
     compare.add_argument("--fail-ssim", type=_option(parse_absolute), default=default.ssim, metavar="DROP",
                          help="absolute drop of the mean SSIM that fails (default 0.01)")
-    compare.add_argument("--confirm", type=Path, nargs="+", default=[], metavar="RUN",
-                         help="reruns of NEW in fresh processes (e.g. `pytest ... -k \"$(cat flagged)\"`): a flagged "
+    _reruns(compare, confirm="reruns of NEW in fresh processes (e.g. `pytest ... -k \"$(cat flagged)\"`): a flagged "
                               "scenario stays a regression only if every rerun finds it (single runs only: with "
-                              "--base-also/--new-also, give reruns as NEW processes)")
-    compare.add_argument("--flagged", type=Path, metavar="FILE",
-                         help="write the regressions and inconclusive scenarios as a pytest -k expression, for the "
-                              "confirming reruns")
+                              "--base-also/--new-also, give reruns as NEW processes)",
+            flagged="write the regressions and inconclusive scenarios as a pytest -k expression, for the "
+                    "confirming reruns")
     compare.add_argument("--allow-mismatch", action="store_true",
                          help="compare runs from different GPUs or weights sources")
     compare.add_argument("--partial", action="store_true",
@@ -109,11 +107,9 @@ def _parser() -> argparse.ArgumentParser:
     gate_parser.add_argument("--min-shift", type=_option(parse_percent), default=gate.MIN_SHIFT, metavar="PCT",
                              help=f"the smallest shift reported whatever the window's spread (default "
                                   f"{gate.MIN_SHIFT:.0%}%)")
-    gate_parser.add_argument("--confirm", type=Path, nargs="+", default=[], metavar="RUN",
-                             help="reruns of NEW's suspected scenarios in fresh processes: a suspected regression "
-                                  "every rerun shows is confirmed")
-    gate_parser.add_argument("--flagged", type=Path, metavar="FILE",
-                             help="write the suspected scenarios as a pytest -k expression (empty when none)")
+    _reruns(gate_parser, confirm="reruns of NEW's suspected scenarios in fresh processes: a suspected regression "
+                                 "every rerun shows is confirmed",
+            flagged="write the suspected scenarios as a pytest -k expression (empty when none)")
     gate_parser.add_argument("--append", action="store_true",
                              help="when the gate passes, add NEW to the history folder (the first HISTORY path)")
     gate_parser.add_argument("--accept", action="store_true",
@@ -207,6 +203,12 @@ def _parser() -> argparse.ArgumentParser:
                "exit status: 0 written or up to date, 1 stale (--check) or the control passes, 2 usage or input "
                "error", formatter_class=argparse.RawDescriptionHelpFormatter))
     return parser
+
+
+def _reruns(parser: argparse.ArgumentParser, confirm: str, flagged: str) -> None:
+    """--confirm (the reruns) and --flagged (what to rerun), as compare and gate take them."""
+    parser.add_argument("--confirm", type=Path, nargs="+", default=[], metavar="RUN", help=confirm)
+    parser.add_argument("--flagged", type=Path, metavar="FILE", help=flagged)
 
 
 def _verdict_files(parser: argparse.ArgumentParser) -> None:
