@@ -408,6 +408,7 @@ def test_two_workers_one_merged_json(suite, monkeypatch):
     # the session's wall is the controller's: every worker's own wall and the workers' start inside it
     worker_walls = [w["session_wall_s"] for w in env["xdist_workers"].values()]
     assert all(worker_walls) and data["diffbench"]["session_wall_s"] > max(worker_walls)
+    # the merged file reads as any results file: compare takes it (against itself it judges nothing: exit 3)
     compare = subprocess.run([sys.executable, "-m", "diffbench.face.cli", "compare", "runs/out.json", "runs/out.json"],
                              cwd=suite.path, capture_output=True, text=True)
-    assert compare.returncode == 0, compare.stdout + compare.stderr
+    assert compare.returncode == 3 and "NEW is BASE itself" in compare.stdout, compare.stdout + compare.stderr

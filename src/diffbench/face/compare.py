@@ -104,8 +104,8 @@ def _measured(base: Measurement, new: Measurement, gpu: str | None, t: Tolerance
     row = Row(base.scenario, latency.status, base, new, [latency.note] if latency.note else [], kind)
     host = relative(base.number("host_probe_s"), new.number("host_probe_s"))
     if host is not None and latency.status != "ok":  # said, not judged: no rule on it has measured error rates
-        row.notes.append(f"host probe {host:+.1%}: the host's single-thread dispatch got "
-                         f"{'slower' if host > 0 else 'faster'}")
+        moved = "unchanged" if abs(host) < 0.005 else "slower" if host > 0 else "faster"
+        row.notes.append(f"host probe {host:+.1%}: the host's single-thread dispatch {moved}")
     if gpu is None and latency.status in ("regression", "inconclusive", "improved"):
         allowance = t.run_noise.get("cpu", 0.0)
         row.notes.append(f"one CPU run a side settles only shifts beyond {max(t.latency, allowance):.0%} (the cpu "
