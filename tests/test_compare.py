@@ -452,7 +452,7 @@ def test_the_class_process_sd_is_a_floor_for_clustered_processes(tmp_path):
     # A comparison whose own spread exceeds the floor keeps its sample sd and df.
     wide = Tolerances(run_noise={}, process_noise={"cpu": ProcessNoise(0.001, 14, "cpu")})
     assert "class's process sd" not in across(fast, slower, wide)[FP8].notes[0]
-    # The committed CPU class has one (tools/error_rates.py); the GPU class, with 3 reruns, has none.
+    # The committed CPU class has one (diffbench error-rates); the GPU classes judge per channel, without one.
     committed = load_process_noise()
     assert "cpu" in committed and committed["cpu"].df > 4 and "gpu" not in committed
 

@@ -1,6 +1,6 @@
 """What counts as a change in `diffbench compare`: the user's thresholds (--fail-latency, --fail-memory, ...,
 read by the option parsers here) and the noise allowances measured on committed reruns (data/run_noise.toml,
-written by tools/error_rates.py)."""
+written by `diffbench error-rates`)."""
 
 from __future__ import annotations
 
