@@ -25,8 +25,7 @@ import statistics
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from diffbench.face.verdicts import (MIN_ROUNDS, Judgement, judge_interval, judge_latency, judge_processes,
-                                     relative, too_few_rounds, trimmed)
+from diffbench.face.verdicts import Judgement, judge_interval, judge_latency, judge_processes, relative, trimmed
 from diffbench.store.results import Measurement
 
 @dataclass(frozen=True)
@@ -83,9 +82,7 @@ def judge_channel(channel: Channel, base: Measurement, new: Measurement, thresho
     """The interval rule on one channel; the note names the channel and its shift."""
     if channel is WALL:
         return judge_latency(base, new, threshold)
-    shift = channel.shift(base, new) or 0.0
-    if min(base.count, new.count) < MIN_ROUNDS:
-        return too_few_rounds(channel.label, shift, base, new)
+    shift = channel.shift(base, new) or 0.0  # (judge_interval says when the rounds are too few)
     return judge_interval(channel.label, shift, *channel.interval(base, new), threshold, base, new)
 
 

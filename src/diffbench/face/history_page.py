@@ -134,18 +134,15 @@ def latest_night(page: History, kind: str) -> gate.Verdict | None:
     return gate.judge([p for p in page.points if p.run != last], new, expect_last_night=False)
 
 
-def _summary(kind: str, verdict: gate.Verdict | None) -> str:
+def _summary(verdict: gate.Verdict | None) -> str:
     if verdict is None:
         return "<p class='note'>One run: nothing to judge it against yet.</p>"
     new = verdict.new
-    counts = ", ".join(f"{n} {status}" for status, n in
-                       sorted({s.status: sum(v.status == s.status for v in verdict.scenarios)
-                               for s in verdict.scenarios}.items()))
     lines = "".join(f"<li class='{html.escape(status)}'>{html.escape(line)}</li>"
                     for status, line in gate_view.detail_lines(verdict))
     return (f"<div class='latest'><h3>Latest night: {_utc(datetime.fromisoformat(new.datetime)):%Y-%m-%d %H:%M} UTC, "
             f"<code>{html.escape(new.path.name)}</code></h3><p><b>{html.escape(gate_view.verdict_line(verdict))}"
-            f"</b> ({html.escape(counts)}; each scenario against the nights before it, GPU work and host time apart: "
+            f"</b> (each scenario against the nights before it, GPU work and host time apart: "
             "<code>diffbench gate</code>)</p>"
             + (f"<ul>{lines}</ul>" if lines else "<p>Nothing moved.</p>") + "</div>")
 
@@ -201,7 +198,7 @@ def _section(kind: str, page: History) -> tuple[str, dict]:
                       f"{' — ' + html.escape(status[scenario]) if status.get(scenario, 'ok') != 'ok' else ''}</option>"
                       for scenario in order)
     return (f"<h2>{name}</h2><p class='note'>{len(runs)} runs ({span}), {len(order)} scenarios, "
-            f"{len(series)} series, {len(upgrades)} library upgrades.</p>\n{_summary(kind, verdict)}"
+            f"{len(series)} series, {len(upgrades)} library upgrades.</p>\n{_summary(verdict)}"
             f"<p><label>Scenario: <select id='pick-{name}' onchange=\"diffbenchShow('{name}')\">{options}</select>"
             f"</label></p><div id='history-{name}' class='scenario-figure'></div>",
             figures)
