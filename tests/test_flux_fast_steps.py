@@ -49,3 +49,23 @@ def test_compile_vae_puts_image_vaes_in_channels_last_and_leaves_video_vaes():
     video = AutoencoderKLWan(base_dim=8, z_dim=4, dim_mult=[1, 2], num_res_blocks=1, attn_scales=[],
                              temperal_downsample=[False])
     assert not compilation.to_channels_last(video)
+
+
+def test_flux_steps_without_the_schedulers_host_sync(tmp_path):
+    # flux-fast's scheduler.set_begin_index(0): without a begin index FlowMatchEulerDiscreteScheduler finds each
+    # step's index by `(timesteps == t).nonzero()`, a host sync per step. diffusers' FluxPipeline sets it itself
+    # (0.39 and newer), so there is no option to add; this notices if a release stops doing so.
+    from diffbench.build import pipelines
+    from diffbench.build.built import BuildOptions
+    from diffbench.build.sources import weights_source
+    from diffbench.measure import runner
+
+    source = weights_source("tiny", tmp_path, False)
+    built = pipelines.build(Scenario("flux-dev", "bf16"), BuildOptions(source=source, device="cpu"))
+    scheduler = built.pipe.scheduler
+    lookups = []
+    original = scheduler.index_for_timestep
+    scheduler.index_for_timestep = lambda *args, **kwargs: lookups.append(args) or original(*args, **kwargs)
+    call, _ = runner.pipeline_call(built, runner.RunOptions(device="cpu", source=source, steps=3))
+    call()
+    assert scheduler.begin_index == 0 and lookups == []

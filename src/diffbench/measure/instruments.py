@@ -15,6 +15,7 @@ from typing import Any
 
 import torch
 
+from diffbench.spec.attention import ATTENTION_KERNEL_NAMES
 
 GIB = 1024**3
 
@@ -86,13 +87,21 @@ class GpuTime:
     busy_s: float  # kernels and copies, any kind
     communication_s: float  # NCCL kernels (collectives between GPUs)
     compute_s: float  # every other kernel and copy
+    attention_s: float = 0.0  # attention kernels (spec.attention.ATTENTION_KERNEL_NAMES)
+    # the kernels that took longest, summed per name (seconds, longest first): what the attention share counts
+    # can be checked against them
+    top_kernels: tuple[tuple[str, float], ...] = ()
+
+
+TOP_KERNELS = 12
+KERNEL_NAME_CHARS = 160  # cuDNN's and CUTLASS's generated names run to hundreds of characters
 
 
 def gpu_kernel_seconds(fn: Callable[[], Any], device: str) -> tuple[Any, GpuTime | None]:
     """Run `fn` under the profiler's CUDA activity tracing (no CPU op tracing, so the host is barely slowed) and
-    return its result with the time the GPU spent in kernels and copies (the union of their intervals), and how
-    much of it was communication: what the call costs the GPU, whatever the host's speed. None on CPU, or when the
-    profiler records no CUDA activity."""
+    return its result with the time the GPU spent in kernels and copies (the union of their intervals), how much
+    of it was communication and how much attention, and the longest kernels: what the call costs the GPU,
+    whatever the host's speed. None on CPU, or when the profiler records no CUDA activity."""
     if torch.device(device).type != "cuda":
         return fn(), None
     from torch.autograd import DeviceType
@@ -101,13 +110,26 @@ def gpu_kernel_seconds(fn: Callable[[], Any], device: str) -> tuple[Any, GpuTime
     with profile(activities=[ProfilerActivity.CUDA]) as prof:
         result = fn()
         synchronize(device)
-    events = [(e.time_range.start, e.time_range.end, "nccl" in e.name.lower()) for e in prof.events()
-              if e.device_type == DeviceType.CUDA]
+    events = [(e.time_range.start, e.time_range.end, e.name) for e in prof.events() if e.device_type == DeviceType.CUDA]
     if not events:
         return result, None
-    seconds = lambda keep: union_length(sorted((a, b) for a, b, comm in events if keep(comm))) / 1e6  # noqa: E731
-    return result, GpuTime(busy_s=seconds(lambda comm: True), communication_s=seconds(lambda comm: comm),
-                           compute_s=seconds(lambda comm: not comm))  # the profiler counts microseconds
+    return result, gpu_time_of(events)
+
+
+def gpu_time_of(events: list[tuple[float, float, str]]) -> GpuTime:
+    """A call's GpuTime from its CUDA events: (start, end, kernel name), in the profiler's microseconds."""
+    def seconds(keep) -> float:
+        return union_length(sorted((a, b) for a, b, name in events if keep(name))) / 1e6
+
+    nccl = lambda name: "nccl" in name.lower()  # noqa: E731
+    per_name: dict[str, float] = {}
+    for begin, end, name in events:
+        per_name[name] = per_name.get(name, 0.0) + (end - begin) / 1e6
+    top = sorted(per_name.items(), key=lambda item: -item[1])[:TOP_KERNELS]
+    return GpuTime(busy_s=seconds(lambda name: True), communication_s=seconds(nccl),
+                   compute_s=seconds(lambda name: not nccl(name)),
+                   attention_s=seconds(lambda name: ATTENTION_KERNEL_NAMES.search(name) is not None),
+                   top_kernels=tuple((name[:KERNEL_NAME_CHARS], seconds_) for name, seconds_ in top))
 
 
 def union_length(intervals: list[tuple[float, float]]) -> float:

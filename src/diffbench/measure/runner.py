@@ -150,6 +150,10 @@ def run(benchmark, built: Built, options: RunOptions) -> Any:
         gpu_kernel_rounds_s=gpu_kernel_rounds_s or None,
         # GPU time over an unprofiled call's wall time: well under 1, the GPU waits for the host (host-bound)
         gpu_busy=gpu_kernel_s / statistics.median(round_s) if gpu_kernel_s and round_s else None,
+        # the median profiled call's attention kernels: their share of its GPU work, and its longest kernels
+        attention_gpu_s=gpu_time.attention_s if gpu_time else None,
+        attention_share=gpu_time.attention_s / gpu_time.busy_s if gpu_time and gpu_time.busy_s else None,
+        gpu_top_kernels=[list(kernel) for kernel in gpu_time.top_kernels] if gpu_time else None,
         **floor,
         cache_work=work,  # left out of the JSON uncached
         # left out on one GPU

@@ -17,6 +17,8 @@ kernel" for cuDNN, flash and memory-efficient alike on the H100).
 
 from __future__ import annotations
 
+import re
+
 from dataclasses import dataclass
 
 
@@ -75,6 +77,12 @@ ATTENTION_KERNELS: dict[str, AttentionKernel] = {
     ]
 }
 
+
+# The GPU kernels that are attention, by name (the profiler's): PyTorch's flash and memory-efficient kernels
+# (flash_fwd, fmha_cutlass), cuDNN's SDPA (bf16 and FP8: cudnn_generated_fort_native_sdpa), FlashAttention and
+# Sage packages. Inductor's own kernels (triton_*) are not, whatever ops their names list. Each result also
+# records its longest kernels by name (`gpu_top_kernels`), so what this counts can be checked.
+ATTENTION_KERNEL_NAMES = re.compile(r"^(?!triton_).*(sdpa|flash|fmha|attention|attn)", re.IGNORECASE)
 
 FRONTEND = "nvidia-cudnn-frontend"  # the package of cuDNN's graph API (`import cudnn`): the fp8-attention extra
 

@@ -82,6 +82,33 @@ SELECTIONS: dict[str, NamedSelection] = {
             steps={"flux-dev": 10},
         ),
         NamedSelection(
+            "fp8-attention", "issue 35: FP8 attention against bf16 attention (PyTorch's default and cuDNN's), "
+            "FLUX.1-dev fp8dqrow, fused QKV, regional: speed, and attention's share of the GPU work profiled",
+            parts=(dict(model="flux-dev", scheme="fp8dqrow", compile="regional", fuse_qkv="on",
+                        attention="sdpa,sdpa-cudnn,cudnn-fp8"),),
+        ),
+        NamedSelection(
+            "fp8-attention-proxy", "issue 35: FP8 attention's quality cost on the trained proxy (bf16 and fp8dqrow, "
+            "eager and regional, against bf16 eager with PyTorch's attention)",
+            parts=(dict(model="flux-dev", scheme="bf16,fp8dqrow", compile="eager,regional",
+                        attention="sdpa,cudnn-fp8"),),
+        ),
+        NamedSelection(
+            "frontier", "issue 35: flux-fast's steps on FLUX.1-dev fp8dqrow with fused QKV, each alone and together: "
+            "its inductor flags, the VAE compiled in channels_last, FP8 attention, whole-model compile with CUDA "
+            "graphs (regional with CUDA graphs is a known failure)",
+            parts=(
+                # together first: the frontier's headline, should the session's time run out
+                dict(model="flux-dev", scheme="fp8dqrow", compile="regional,compile-cudagraphs", fuse_qkv="on",
+                     attention="cudnn-fp8", inductor_profile="flux-fast", compile_vae="on"),
+                dict(model="flux-dev", scheme="fp8dqrow", compile="regional", fuse_qkv="on",
+                     inductor_profile="flux-fast"),
+                dict(model="flux-dev", scheme="fp8dqrow", compile="regional", fuse_qkv="on", compile_vae="on"),
+                dict(model="flux-dev", scheme="fp8dqrow", compile="compile-cudagraphs,regional-cudagraphs",
+                     fuse_qkv="on"),
+            ),
+        ),
+        NamedSelection(
             "box", "a box's matrix: FLUX.1-dev and SDXL, bf16, fp8dqrow and int8dq, eager and compiled (issue 20's "
             "measure of -n 2 against -n 0)",
             parts=(

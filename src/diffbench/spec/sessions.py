@@ -88,6 +88,18 @@ def _nightly(out: str, workers: int) -> Run:
 GATE_NIGHT = ("-p", "slowdown_plugin", "--rounds", "5", "--scenario-timeout", "400", "--compile-cache",
               "/tmp/diffbench-nights-compile")  # tools/ is on the path (tools/gpu_setup.sh): the slowdown plugin
 AO017 = "/tmp/ao017"  # torchao 0.17.0, from the carried .whl/ao017/ (the GPU image has no tox)
+DF041 = "/tmp/df041"  # diffusers 0.41.0, from the carried .whl/df041/
+
+
+def _install(wheel_dir: str, target: str) -> str:
+    """The shell line installing a carried wheel into a folder of its own, put first on PYTHONPATH by a run."""
+    return (f'[ -n "${{DIFFBENCH_DRY_RUN:-}}" ] || [ -d {target} ] || python3 -m pip install -q --no-index '
+            f"--no-deps --no-compile --target {target} {wheel_dir}/*.whl || exit 1")
+
+
+FRONTIER_CACHE = "/tmp/diffbench-frontier-compile"
+PROBE = ('[ -n "${DIFFBENCH_DRY_RUN:-}" ] || { timeout -s TERM 300 python3 -m diffbench.jobs.cli fp8-attention-probe '
+         '"$OUT/fp8-attention-probe.json" > "$OUT/fp8-attention-probe.log" 2>&1; tail -n 5 "$OUT/fp8-attention-probe.log"; }')
 
 
 def _night(out: str, slowdown: str = "") -> Run:
@@ -146,12 +158,26 @@ PHASES: dict[str, Phase] = {
         Phase("gate-slowed", "issue 32: the same with +10% GPU work (torch.cuda._sleep per denoiser call), then "
               "with +10% host time (a sleep per call), injected by tools/slowdown_plugin.py",
               (_night("gpu-slow-10", "'*=0.10:gpu'"), _night("host-slow-10", "'*=0.10:host'"))),
-        Phase("upgrade", "issue 32: the upgrade selection under torchao 0.17.0 (.whl/ao017/, carried) then 0.18.0",
+        Phase("upgrade", "issue 32: the upgrade selection under torchao 0.17.0 (.whl/ao017/, carried) then 0.18.0, "
+              "then diffusers 0.41.0 (.whl/df041/) with torchao 0.18.0: a torchao step and a diffusers step",
               (Run("upgrade-torchao-0.17", "upgrade", ("--rounds", "3"), keyword="not fp8dqrow-eager",
                    env=(("PYTHONPATH", f"{AO017}:$PYTHONPATH"),)),
-               Run("upgrade-torchao-0.18", "upgrade", ("--rounds", "3"), keyword="not fp8dqrow-eager")),
-              setup=f'[ -n "${{DIFFBENCH_DRY_RUN:-}}" ] || [ -d {AO017} ] || python3 -m pip install -q --no-index '
-                    f"--no-deps --no-compile --target {AO017} .whl/ao017/*.whl || exit 1"),
+               Run("upgrade-torchao-0.18", "upgrade", ("--rounds", "3"), keyword="not fp8dqrow-eager"),
+               Run("upgrade-diffusers-0.41", "upgrade", ("--rounds", "3"), keyword="not fp8dqrow-eager",
+                   env=(("PYTHONPATH", f"{DF041}:$PYTHONPATH"),))),
+              setup=f"{_install('.whl/ao017', AO017)}\n{_install('.whl/df041', DF041)}"),
+        Phase("fp8-attention", "issue 35: the FP8 attention probe (its error and speed per shape, compiled tiny "
+              "denoisers), FLUX.1-dev with FP8 against bf16 attention, and its quality cost on the trained proxy", (
+                  Run("fp8-attention", "fp8-attention", ("--rounds", "5", "--scenario-timeout", "400",
+                                                         "--compile-cache", FRONTIER_CACHE)),
+                  Run("fp8-attention-proxy", "fp8-attention-proxy", (
+                      "--weights", "proxy", "--quality-prompts", "8", "--baselines-dir", "/tmp/proxy-refs",
+                      "--update-baselines", "--scenario-timeout", "240", "--compile-cache",
+                      "/tmp/diffbench-proxy-compile"), suites=("benchmarks", "quality"))),
+              setup=PROBE),
+        Phase("frontier", "issue 35: flux-fast's steps alone and together with FP8 attention (spec/selections.py)", (
+            Run("frontier", "frontier", ("--rounds", "5", "--scenario-timeout", "480", "--compile-cache",
+                                         FRONTIER_CACHE)),)),
     ]
 }
 

@@ -116,6 +116,11 @@ class _ScenarioMeasurements(Record):
     # GPU-time channel's spread within the run
     gpu_kernel_rounds_s: list[float] | None = _omitted()
     gpu_busy: float | None = None  # GPU kernel time over a call's wall time (well under 1: host-bound)
+    # the attention kernels' GPU time in the median profiled call, and their share of its GPU work (CUDA; absent
+    # from files written before it was recorded); its longest kernels as [name, seconds], longest first
+    attention_gpu_s: float | None = _omitted()
+    attention_share: float | None = _omitted()
+    gpu_top_kernels: list[list] | None = _omitted()
     bare_step_s: float | None = _omitted()  # the denoiser alone in a tight loop, per step (CUDA only)
     denoiser_calls_per_step: int | None = _omitted()  # denoiser calls in one step (CUDA only)
     step_overhead_pct: float | None = _omitted()  # step_s over bare_step_s, percent above (CUDA only)
