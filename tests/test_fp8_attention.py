@@ -263,3 +263,30 @@ def test_the_error_record_on_the_reference_kernel():
     record = fp8_attention.error(fp8_attention.AttentionShape("small", 1, 2, 48, 32, 32), "cpu")
     assert record["finite"] and record["output_dtype"] == "bfloat16" and record["device"] == "cpu"
     assert 20 < record["sqnr_db_vs_bf16"] < record["bf16_sqnr_db_vs_fp32"]
+
+
+def test_no_cudnn_call_keeps_a_tensor_alive_after_it_returns(monkeypatch):
+    # Whole-model compile with CUDA graphs failed on the H100 while two softmax-scale constants were cached across
+    # calls: made during a capture, they stayed in the graph's pool ("2 tensor(s) in the cudagraph pool not
+    # tracked as outputs", baselines/nvidia-h100-80gb-hbm3/fp8-attention/frontier.log). Each call makes its own.
+    from types import SimpleNamespace
+
+    packs = []
+    graph = SimpleNamespace(execute=lambda pack, workspace, handle: packs.append(dict(pack)))
+    names = "q k v descale_q descale_k descale_v descale_s scale_s scale_o o".split()
+    plan = cudnn_attention._Plan(graph, tuple(names), workspace_size=16)
+    monkeypatch.setitem(sys.modules, "cudnn", SimpleNamespace(set_stream=lambda handle, stream: None))
+    monkeypatch.setattr(cudnn_attention, "_handle", lambda device: "handle")
+    monkeypatch.setattr(cudnn_attention, "_plan", lambda *args: plan)
+    monkeypatch.setattr(torch.cuda, "current_stream", lambda device: SimpleNamespace(cuda_stream=0))
+    q, k, v = (torch.randn(1, 2, 8, 16) for _ in range(3))
+    (q8, dq), (k8, dk), (v8, dv) = (cudnn_attention.quantize_e4m3(t) for t in (q, k, v))
+    for _ in range(2):
+        cudnn_attention._cudnn_fp8_sdpa(q8, k8, v8, dq, dk, dv, 1.0 / dv, 0.25)
+    first, second = packs
+    assert first["descale_s"].item() == pytest.approx(1 / 448) and first["scale_s"].item() == 448
+    assert all(first[name] is not second[name] for name in ("descale_s", "scale_s", "o"))
+    module_tensors = [name for name, value in vars(cudnn_attention).items()
+                      if isinstance(value, torch.Tensor) or (isinstance(value, dict) and any(
+                          isinstance(v, torch.Tensor) for v in value.values()))]
+    assert module_tensors == []

@@ -92,3 +92,39 @@ def test_a_reference_drawn_from_other_noise_is_refused(tmp_path):
     store.save("flux-dev", "tiny", old, images, {})
     assert np.array_equal(store.load("flux-dev", "tiny", settings), images)
     assert noise_fingerprint(0) != noise_fingerprint(1)
+
+
+def test_a_lossy_attention_kernel_has_gates_of_its_own_like_a_cache():
+    table = {"scheme": {"bf16": {"psnr_min": 36.5, "ssim_min": 0.98}, "fp8dqrow": {"psnr_min": 31.0, "ssim_min": 0.951}},
+             "weights": {"proxy": {"attention": {"cudnn-fp8": {"psnr_min": 30.5, "ssim_min": 0.97}},
+                                   "cache": {"pab": {"psnr_min": 41.0, "ssim_min": 0.99}}}}}
+    thresholds = gates.Thresholds(table, "test")
+
+    def bounds(scheme, **components):
+        return {g.key: g.bound for g in thresholds.gates("flux-dev", scheme, "proxy", **components)}
+
+    # with bf16 (the scheme they were derived with) its own bounds replace bf16's
+    assert bounds("bf16", attention="cudnn-fp8") == {"psnr_min": 30.5, "ssim_min": 0.97}
+    # with another scheme the looser of the two, metric by metric
+    assert bounds("fp8dqrow", attention="cudnn-fp8") == {"psnr_min": 30.5, "ssim_min": 0.951}
+    # a bf16 attention kernel adds nothing; two lossy components: the looser of theirs
+    assert bounds("bf16", attention="sdpa-cudnn") == {"psnr_min": 36.5, "ssim_min": 0.98}
+    assert bounds("bf16", cache="pab", attention="cudnn-fp8") == {"psnr_min": 30.5, "ssim_min": 0.97}
+
+
+def test_the_committed_fp8_attention_runs_pass_their_calibrated_gates_and_the_control_does_not():
+    from pathlib import Path
+
+    from diffbench.face import calibration
+
+    log = Path("baselines/nvidia-h100-80gb-hbm3/fp8-attention/fp8-attention-proxy-quality.json")
+    rows = calibration.rows(log)
+    assert {r["kind"] for r in rows if r["attention"] == "cudnn-fp8"} == {"attention"}
+    thresholds = gates.Thresholds.load(gates.DEFAULT_THRESHOLDS)
+    for record in json.loads(log.read_text())["results"]:
+        bounds = thresholds.gates("flux-dev", record["scheme"], "proxy", record.get("cache", "none"),
+                                   record.get("attention", "sdpa"))
+        worst = {"ssim": record["metrics"]["ssim"]["min"], "psnr": record["metrics"]["psnr"]["min"]}
+        assert all(g.passes(worst[g.metric]) for g in bounds if g.metric in worst and worst[g.metric] != "inf")
+        control = record["control"]["metrics"]
+        assert not all(g.passes(control[g.metric]["min"]) for g in bounds if g.metric in ("ssim", "psnr"))

@@ -158,15 +158,14 @@ class _Plan:
 
 _plans: dict[tuple, _Plan] = {}
 _handles: dict[int, object] = {}
-_constants: dict[tuple, torch.Tensor] = {}
 _lock = threading.Lock()
 
 
-def _constant(value: float, device: torch.device) -> torch.Tensor:
-    key = (value, str(device))
-    if key not in _constants:
-        _constants[key] = torch.full((1, 1, 1, 1), value, dtype=torch.float32, device=device)
-    return _constants[key]
+def _softmax_scales(like: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """descale_s and scale_s, made on every call: a tensor cached across calls would outlive a CUDA graph's
+    capture in its memory pool, which torch's CUDA graph trees refuse ("2 tensor(s) in the cudagraph pool not
+    tracked as outputs": whole-model compile with CUDA graphs on the H100, fp8-attention/frontier.log)."""
+    return like.new_full((1, 1, 1, 1), 1.0 / SCALE_S), like.new_full((1, 1, 1, 1), SCALE_S)
 
 
 def _handle(device: torch.device):
@@ -234,8 +233,8 @@ def _cudnn_fp8_sdpa(q8, k8, v8, descale_q, descale_k, descale_v, scale_o, scale)
     plan = _plan(handle, q8, k8, v8, out, scale)
     q, k, v, dq, dk, dv, ds, ss, so, o = plan.tensors
     scalar = {t: s.float().contiguous() for t, s in ((dq, descale_q), (dk, descale_k), (dv, descale_v), (so, scale_o))}
-    pack = {q: q8, k: k8, v: v8, ds: _constant(1.0 / SCALE_S, device), ss: _constant(SCALE_S, device), o: out,
-            **scalar}
+    descale_s, scale_s = _softmax_scales(scalar[so])
+    pack = {q: q8, k: k8, v: v8, ds: descale_s, ss: scale_s, o: out, **scalar}
     workspace = torch.empty(max(plan.workspace_size, 1), dtype=torch.uint8, device=device)
     plan.graph.execute(pack, workspace, handle=handle)
     return out

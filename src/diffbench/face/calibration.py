@@ -31,7 +31,8 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from diffbench.spec.gates import CACHE_BOUNDS_SCHEME, DEFAULT_THRESHOLDS, Gate, Thresholds
+from diffbench.spec.attention import ATTENTION_KERNELS
+from diffbench.spec.gates import COMPONENT_BOUNDS_SCHEME, DEFAULT_THRESHOLDS, LOSSY_COMPONENTS, Gate, Thresholds
 from diffbench.store.quality_logs import jsonable, number
 
 OUT = Path("baselines") / "cpu" / "quality-calibration"  # relative to the repository root
@@ -80,20 +81,21 @@ def rows(path: Path, weights: str = "proxy") -> list[dict[str, Any]]:
     where = dict(file=_relative(path), device=env.get("gpu") or "cpu", torch=env.get("torch", "?"))
     found = []
 
-    def row(scheme: str, compile_mode: str, metrics: dict[str, Any], cache: str = "none",
+    def row(scheme: str, compile_mode: str, metrics: dict[str, Any], cache: str = "none", attention: str = "sdpa",
             **extra: Any) -> dict[str, Any]:
         worst = {m: number(metrics[m][side]) for m, (side, _) in METRICS.items() if m in metrics}
         prompts = len(metrics["ssim"]["per_prompt"])
-        return dict(where, scheme=scheme, compile=compile_mode, cache=cache, prompts=prompts, worst=worst, **extra)
+        return dict(where, scheme=scheme, compile=compile_mode, cache=cache, attention=attention, prompts=prompts,
+                    worst=worst, **extra)
 
     if "results" in data:  # pytest quality --quality-json
         for record in data["results"]:
             if record.get("weights") != weights or not record.get("metrics"):
                 continue  # another weights source, or no output to judge (an error, a known failure)
-            cache = record.get("cache", "none")
+            cache, attention = record.get("cache", "none"), record.get("attention", "sdpa")
             kind = ("mutation" if record.get("mutation") else "control" if record["scheme"] in CONTROLS
-                    else "cache" if cache != "none" else "scheme")
-            found.append(row(record["scheme"], record["compile"], record["metrics"], cache, kind=kind,
+                    else lossy_component(cache, attention) or "scheme")
+            found.append(row(record["scheme"], record["compile"], record["metrics"], cache, attention, kind=kind,
                              mutation=record.get("mutation"),
                              computed_fraction=(record.get("cache_work") or {}).get("computed_fraction")))
         controls = {}  # every result carries its model's control score, the same for the whole session
@@ -111,6 +113,13 @@ def rows(path: Path, weights: str = "proxy") -> list[dict[str, Any]]:
     else:
         raise CalibrationError(f"{path}: neither a quality log ('results') nor a proxy-eval log ('scores_vs_bf16')")
     return found
+
+
+def lossy_component(cache: str, attention: str) -> str | None:
+    """The lossy component a run measures (a LOSSY_COMPONENTS layer), or None: a step cache, or a lossy attention
+    kernel (FP8 attention); a run with both counts as the cache's."""
+    lossy_attention = attention in ATTENTION_KERNELS and ATTENTION_KERNELS[attention].lossy
+    return "cache" if cache != "none" else "attention" if lossy_attention else None
 
 
 # ------------------------------------------------------------------------------------------ deriving
@@ -134,7 +143,9 @@ def bound(gate: str, worst: float, factor: float) -> float:
     raise ValueError(gate)
 
 
-CACHE_FACTOR = 2.0  # a lossy cache may lose twice what its worst run lost: F = 4 on a 0.89 SSIM would pass int2wo
+# a lossy component (a cache, FP8 attention) may lose twice what its worst run lost: F = 4 on a 0.89 SSIM would
+# pass int2wo
+CACHE_FACTOR = 2.0
 
 
 def derive(all_rows: list[dict[str, Any]], factor: float, min_prompts: int,
@@ -168,35 +179,39 @@ def derive(all_rows: list[dict[str, Any]], factor: float, min_prompts: int,
                             if not math.isinf(v)}
     controls = [r["worst"] for r in all_rows if r["kind"] == "control" and "ssim" in r["worst"]]
     return dict(factor=factor, schemes=schemes, families=families, cache_factor=cache_factor,
-                caches=derive_caches(all_rows, cache_factor),
-                # the control run nearest to passing: every cache's bounds must still reject it
+                **{COMPONENT_TABLES[layer]: derive_components(all_rows, cache_factor, layer)
+                   for layer in LOSSY_COMPONENTS},
+                # the control run nearest to passing: every component's bounds must still reject it
                 control_best=max(controls, key=lambda w: w["ssim"]) if controls else None)
 
 
-def derive_caches(all_rows: list[dict[str, Any]], factor: float) -> dict[str, Any]:
-    """Per lossy cache mode: its own loss, the worst run of each metric with bf16 (runs with other schemes only
-    for a mode that has none), and bounds by the same margin rule. With bf16 they are a cached scenario's whole
-    allowance; with another scheme it is held to the looser of these and its scheme's bounds (spec/gates.py), so
-    fp8's loss is not charged to the cache, nor the cache's to fp8; a metric the mode left exact (FBC at 0.05
-    skipped nothing) gets no bound of its own."""
-    rows = [r for r in all_rows if r["kind"] == "cache"]
-    caches: dict[str, dict[str, Any]] = {}
-    for mode in sorted({r["cache"] for r in rows}):
-        mine = [r for r in rows if r["cache"] == mode]
-        own = [r for r in mine if r["scheme"] == CACHE_BOUNDS_SCHEME] or mine
-        entry = caches[mode] = dict(runs=len(own), worst={}, at={}, schemes=sorted({r["scheme"] for r in own}),
-                                    computed_fraction=[r["computed_fraction"] for r in mine
-                                                       if r.get("computed_fraction") is not None])
+COMPONENT_TABLES = {"cache": "caches", "attention": "attentions"}  # a layer's key in calibration.json
+
+
+def derive_components(all_rows: list[dict[str, Any]], factor: float, layer: str) -> dict[str, Any]:
+    """Per value of a lossy component (a cache mode, a lossy attention kernel): its own loss, the worst run of each
+    metric with bf16 (runs with other schemes only for a value that has none), and bounds by the same margin
+    rule. With bf16 they are the scenario's whole allowance; with another scheme it is held to the looser of these
+    and its scheme's bounds (spec/gates.py), so fp8's loss is not charged to the component, nor the component's
+    to fp8; a metric the component left exact (FBC at 0.05 skipped nothing) gets no bound of its own."""
+    rows = [r for r in all_rows if r["kind"] == layer]
+    components: dict[str, dict[str, Any]] = {}
+    for value in sorted({r[layer] for r in rows}):
+        mine = [r for r in rows if r[layer] == value]
+        own = [r for r in mine if r["scheme"] == COMPONENT_BOUNDS_SCHEME] or mine
+        entry = components[value] = dict(runs=len(own), worst={}, at={}, schemes=sorted({r["scheme"] for r in own}),
+                                         computed_fraction=[r["computed_fraction"] for r in mine
+                                                            if r.get("computed_fraction") is not None])
         for r in own:
-            for metric, value in r["worst"].items():
+            for metric, worst in r["worst"].items():
                 old = entry["worst"].get(metric)
-                if old is None or (value < old if METRICS[metric][0] == "min" else value > old):
-                    entry["worst"][metric] = value
+                if old is None or (worst < old if METRICS[metric][0] == "min" else worst > old):
+                    entry["worst"][metric] = worst
                     entry["at"][metric] = (f"{r['scheme']} {r['compile']}, {r['device']}, torch {r['torch']}, "
                                            f"{r['file']}")
         entry["bounds"] = {METRICS[m][1]: bound(METRICS[m][1], v, factor) for m, v in entry["worst"].items()
                            if not _exact(METRICS[m][1], v)}
-    return caches
+    return components
 
 
 def _exact(gate: str, worst: float) -> bool:
@@ -205,13 +220,14 @@ def _exact(gate: str, worst: float) -> bool:
         gate == "clip_score_drop_max" and worst <= 0.0)
 
 
-def faced_by_cache(calibration: dict[str, Any], cache: str) -> dict[str, float]:
-    """The bounds a bf16 scenario with this cache is held to, by the suite's own rule (spec/gates.py) applied to
-    the derived bounds."""
-    table = dict(scheme={CACHE_BOUNDS_SCHEME: calibration["families"].get(family_of(CACHE_BOUNDS_SCHEME), {})
-                         .get("bounds", {})},
-                 cache={name: entry["bounds"] for name, entry in calibration["caches"].items()})
-    return {g.key: g.bound for g in Thresholds(table, "derived").gates("flux-dev", CACHE_BOUNDS_SCHEME, "proxy", cache)}
+def faced_by(calibration: dict[str, Any], layer: str, value: str) -> dict[str, float]:
+    """The bounds a bf16 scenario with this component (a cache mode, an attention kernel) is held to, by the
+    suite's own rule (spec/gates.py) applied to the derived bounds."""
+    table = {"scheme": {COMPONENT_BOUNDS_SCHEME: calibration["families"].get(family_of(COMPONENT_BOUNDS_SCHEME), {})
+                        .get("bounds", {})},
+             layer: {name: entry["bounds"] for name, entry in calibration.get(COMPONENT_TABLES[layer], {}).items()}}
+    return {g.key: g.bound for g in Thresholds(table, "derived").gates("flux-dev", COMPONENT_BOUNDS_SCHEME, "proxy",
+                                                                        **{layer: value})}
 
 
 def verdicts(all_rows: list[dict[str, Any]], calibration: dict[str, Any],
@@ -221,11 +237,11 @@ def verdicts(all_rows: list[dict[str, Any]], calibration: dict[str, Any],
     checked = []
     fallback = _fallback_bounds(thresholds)
     for r in all_rows:
-        if r["kind"] in ("scheme", "cache"):
+        if r["kind"] == "scheme" or r["kind"] in LOSSY_COMPONENTS:
             continue
         family = calibration["families"].get(family_of(r["scheme"]))
         if r["kind"] == "mutation" and r["cache"] != "none":
-            bounds = faced_by_cache(calibration, r["cache"])
+            bounds = faced_by(calibration, "cache", r["cache"])
         else:
             bounds = family["bounds"] if family and r["kind"] == "mutation" else fallback
         misses = {}
@@ -256,6 +272,7 @@ def label(r: dict[str, Any]) -> str:
     """A row's name: its scheme, and what was done to it (a mutation, a cache, the control)."""
     mutation = r.get("mutation") or {}
     cache = f" + cache {r['cache']}" if r["cache"] != "none" else ""
+    cache += f" + attention {r['attention']}" if r["kind"] == "attention" else ""
     if "factor" in mutation:
         return f"{r['scheme']} x{mutation['factor']}"
     if mutation:
@@ -266,7 +283,7 @@ def label(r: dict[str, Any]) -> str:
 def table(all_rows: list[dict[str, Any]]) -> str:
     lines = ["| scheme | compile | device | torch | prompts | SSIM min | PSNR min (dB) | CLIP image min | "
              "CLIP-score drop max | file |", "|" + " --- |" * 10]
-    order = {"scheme": 0, "cache": 1, "mutation": 2, "control": 3}
+    order = {"scheme": 0, "cache": 1, "attention": 2, "mutation": 3, "control": 4}
     for r in sorted(all_rows, key=lambda r: (order[r["kind"]], family_of(r["scheme"]), r["scheme"], r["compile"],
                                              r["device"], r["torch"], r["file"])):
         w = r["worst"]
@@ -336,12 +353,13 @@ def toml_block(calibration: dict[str, Any], inputs: list[str], checked: list[dic
             out += [f"{gate} = {float(value)!r}" for gate, value in family["bounds"].items()]
             out.append("")
     out += cache_block(calibration, checked)
+    out += attention_block(calibration)
     out.append(END)
     return "\n".join(out)
 
 
 def cache_block(calibration: dict[str, Any], checked: list[dict[str, Any]]) -> list[str]:
-    """The lossy step caches' bounds, each derived from its own runs (derive_caches), and the cache mutations
+    """The lossy step caches' bounds, each derived from its own runs (derive_components), and the cache mutations
     (each cache skipping more than its mode says) against the bounds bf16 with that cache faces."""
     if not calibration.get("caches"):
         return []
@@ -358,7 +376,7 @@ def cache_block(calibration: dict[str, Any], checked: list[dict[str, Any]]) -> l
     controls = [calibration["control_best"]] if calibration.get("control_best") else []
     for name, entry in calibration["caches"].items():
         for control in controls:
-            faced = [Gate(key, value) for key, value in faced_by_cache(calibration, name).items()
+            faced = [Gate(key, value) for key, value in faced_by(calibration, "cache", name).items()
                      if key in entry["bounds"]]
             passes = all(gate.passes(control[gate.metric]) for gate in faced if gate.metric in control)
             out.append(f"#   the int2wo control (SSIM {_fmt('ssim', control['ssim'])}) against bf16 + {name}'s "
@@ -376,6 +394,32 @@ def cache_block(calibration: dict[str, Any], checked: list[dict[str, Any]]) -> l
     out.append("")
     for name, entry in calibration["caches"].items():
         out.append(f"[weights.proxy.cache.{name}]")
+        out += [f"{gate} = {float(value)!r}" for gate, value in entry["bounds"].items()]
+        out.append("")
+    return out
+
+
+def attention_block(calibration: dict[str, Any]) -> list[str]:
+    """The lossy attention kernels' bounds (FP8 attention), derived from their own runs as the caches' are."""
+    if not calibration.get("attentions"):
+        return []
+    f = calibration["cache_factor"]
+    out = [f"# Lossy attention kernels (--attention): bounds of their own as the caches', F = {f:g} on the worst run "
+           "with bf16;", "# with bf16 they replace its bounds, with another scheme the looser of these and the "
+           "scheme's holds. Worst prompt:"]
+    controls = [calibration["control_best"]] if calibration.get("control_best") else []
+    for name, entry in calibration["attentions"].items():
+        w = entry["worst"]
+        out.append(f"#   {name} ({', '.join(entry['schemes'])}, {entry['runs']} runs): SSIM {_fmt('ssim', w['ssim'])}, "
+                   f"PSNR {_fmt('psnr', w['psnr'])} dB; at {_where(entry['at']['psnr'])}")
+        for control in controls:
+            faced = [Gate(key, value) for key, value in faced_by(calibration, "attention", name).items()]
+            passes = all(gate.passes(control[gate.metric]) for gate in faced if gate.metric in control)
+            out.append(f"#   the int2wo control (SSIM {_fmt('ssim', control['ssim'])}) against bf16 + {name}'s "
+                       "bounds: " + ("PASSES" if passes else "rejected"))
+    out.append("")
+    for name, entry in calibration["attentions"].items():
+        out.append(f"[weights.proxy.attention.{name}]")
         out += [f"{gate} = {float(value)!r}" for gate, value in entry["bounds"].items()]
         out.append("")
     return out
@@ -401,7 +445,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "package's)")
     parser.add_argument("--factor", type=float, default=4.0)
     parser.add_argument("--cache-factor", type=float, default=CACHE_FACTOR,
-                        help="the margin factor of the lossy caches' bounds (default %(default)s)")
+                        help="the margin factor of the lossy components' bounds, caches' and FP8 attention's "
+                             "(default %(default)s)")
     parser.add_argument("--min-prompts", type=int, default=8)
     action = parser.add_mutually_exclusive_group()
     action.add_argument("--write", action="store_true", help="write --out and the thresholds file's block")

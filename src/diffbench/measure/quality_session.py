@@ -140,7 +140,8 @@ class QualitySession:
         return self.record(scenario, verdict, control, evidence, work)
 
     def gates(self, scenario: Scenario) -> list[gates.Gate]:
-        return self.options.thresholds.gates(scenario.model, scenario.scheme, self.weights, scenario.cache)
+        return self.options.thresholds.gates(scenario.model, scenario.scheme, self.weights, scenario.cache,
+                                             scenario.attention)
 
     def record(self, scenario: Scenario, verdict: quality.Verdict, control: dict[str, Any] | None,
                evidence: Path | None, work: dict[str, Any] | None = None) -> dict[str, Any]:

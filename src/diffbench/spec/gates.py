@@ -48,11 +48,15 @@ def _dig(table: dict, *path: str) -> dict:
     return table
 
 
-# The scheme a lossy cache's bounds are derived with (face/calibration.py derive_caches): they measure the
-# cache's own loss, already with that scheme's rounding, so with it they replace the scheme's bounds. With the
+# Lossy components with bounds of their own, each a scenario field and the table layer of the same name: a step
+# cache (`[weights.proxy.cache.NAME]`) or a lossy attention kernel (`[weights.proxy.attention.NAME]`, FP8
+# attention). A value with no layer (cache none, a bf16 attention kernel) adds nothing.
+LOSSY_COMPONENTS = ("cache", "attention")
+# The scheme a lossy component's bounds are derived with (face/calibration.py derive_components): they measure the
+# component's own loss, already with that scheme's rounding, so with it they replace the scheme's bounds. With the
 # looser of bf16's (the near-lossless family's, int8 included) and its own, FasterCache set to skip twice as
 # much passed (4.7 dB below its worst calibrated run, baselines/cpu/quality-calibration/cache-mutations-*).
-CACHE_BOUNDS_SCHEME = "bf16"
+COMPONENT_BOUNDS_SCHEME = "bf16"
 
 
 @dataclass(frozen=True)
@@ -84,21 +88,24 @@ class Thresholds:
     def serialization_tolerance(self) -> float:
         return float(self.table.get("serialization", {}).get("pixel_diff_max", 0))
 
-    def gates(self, model: str, scheme: str, weights: str, cache: str = "none") -> list[Gate]:
+    def gates(self, model: str, scheme: str, weights: str, cache: str = "none", attention: str = "sdpa") -> list[Gate]:
         """Most specific wins: default < scheme < model.scheme < weights.default < weights.scheme <
-        weights.model.scheme. A lossy cache has bounds of its own (cache < weights.cache), derived from its loss
-        with CACHE_BOUNDS_SCHEME: with that scheme they are the whole allowance; with another, the scenario is held
-        to the looser of them and its scheme's, metric by metric, so neither the scheme's loss is charged to the
-        cache nor the cache's to the scheme."""
+        weights.model.scheme. A lossy component (LOSSY_COMPONENTS: the cache, the attention kernel) has bounds of
+        its own (cache.NAME < weights.cache.NAME), derived from its loss with COMPONENT_BOUNDS_SCHEME: with that
+        scheme they are the whole allowance; with another, the scenario is held to the looser of them and its
+        scheme's, metric by metric, so neither the scheme's loss is charged to the component nor the component's
+        to the scheme."""
         merged: dict[str, float] = {}
         for path in [("default",), ("scheme", scheme), ("model", model, "scheme", scheme),
                      ("weights", weights, "default"), ("weights", weights, "scheme", scheme),
                      ("weights", weights, "model", model, "scheme", scheme)]:
             merged |= _values(self.table, *path)
         gates = {k: Gate(k, float(v)) for k, v in merged.items()}
-        if cache != "none":
-            own = _values(self.table, "cache", cache) | _values(self.table, "weights", weights, "cache", cache)
-            for key, value in own.items():
-                gates[key] = gates[key].looser(float(value)) if key in gates and scheme != CACHE_BOUNDS_SCHEME \
-                    else Gate(key, float(value))
+        owns = [_values(self.table, layer, value) | _values(self.table, "weights", weights, layer, value)
+                for layer, value in zip(LOSSY_COMPONENTS, (cache, attention))]
+        if scheme == COMPONENT_BOUNDS_SCHEME:  # the components' bounds already hold its rounding: they replace its own
+            gates = {key: gate for key, gate in gates.items() if not any(key in own for own in owns)}
+        for own in owns:  # several components: the looser of theirs
+            for key, bound in own.items():
+                gates[key] = gates[key].looser(float(bound)) if key in gates else Gate(key, float(bound))
         return [gates[k] for k in sorted(gates)]
