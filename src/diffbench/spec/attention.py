@@ -34,6 +34,9 @@ class AttentionKernel:
     ring_attention: bool = False
     registered: bool = False  # a backend diffbench registers with diffusers' dispatcher (build/attention.py)
     min_sm: tuple[int, int] | None = None  # the least GPU capability the kernel runs on
+    # changes the outputs beyond bf16's rounding (8-bit inputs): its quality cost has gates of its own, derived
+    # like a cache's (spec/gates.py LOSSY_COMPONENTS)
+    lossy: bool = False
 
     def unavailable(self) -> str | None:
         """Why the installed packages cannot run this kernel (diffusers checks its backends' requirements; asked
@@ -70,10 +73,10 @@ ATTENTION_KERNELS: dict[str, AttentionKernel] = {
         AttentionKernel("flash3", "diffusers dispatcher: FlashAttention-3 (Hopper)", dispatcher_backend="_flash_3",
                         cuda_only=True),
         AttentionKernel("sage", "diffusers dispatcher: SageAttention (8-bit QK)", dispatcher_backend="sage",
-                        cuda_only=True, ring_attention=True),
+                        cuda_only=True, ring_attention=True, lossy=True),
         AttentionKernel("cudnn-fp8", "diffusers dispatcher: cuDNN's FP8 (e4m3) attention via nvidia-cudnn-frontend, "
                         "Q/K/V scaled per tensor on the fly (lossy)", dispatcher_backend="diffbench_cudnn_fp8",
-                        cuda_only=True, registered=True, min_sm=(9, 0)),
+                        cuda_only=True, registered=True, min_sm=(9, 0), lossy=True),
     ]
 }
 
