@@ -178,6 +178,11 @@ PHASES: dict[str, Phase] = {
         Phase("frontier", "issue 35: flux-fast's steps alone and together with FP8 attention (spec/selections.py)", (
             Run("frontier", "frontier", ("--rounds", "5", "--scenario-timeout", "480", "--compile-cache",
                                          FRONTIER_CACHE)),)),
+        Phase("frontier-regional", "issue 35: the frontier's regional scenario with every step (FP8 attention, "
+              "flux-fast's flags, the VAE compiled), alone: what a short device session can still time", (
+                  Run("frontier-regional-all", "frontier", ("--rounds", "3", "--scenario-timeout", "300",
+                                                            "--compile-cache", FRONTIER_CACHE),
+                      keyword="regional-fuse-bs1-attn-cudnn-fp8-compile-vae-inductor-flux-fast"),)),
     ]
 }
 
