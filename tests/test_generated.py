@@ -36,6 +36,13 @@ def test_every_committed_report_and_the_results_page_name_their_command():
     assert all(shlex.split(c)[-2:] == ["--readme", "docs/results.md"] for c in results_page)
 
 
+def test_the_readme_frontier_names_its_command():
+    """The README's frontier (`diffbench frontier --readme README.md`) is generated and checked like the rest."""
+    found = [shlex.split(c) for c in GENERATED.findall((ROOT / "README.md").read_text())]
+    frontier = [args for args in found if args[1] == "frontier"]
+    assert len(frontier) == 1 and frontier[0][-2:] == ["--readme", "README.md"]
+
+
 def written(command: str) -> list[str]:
     """The markdown files the command writes: the page it splices into, the report it writes."""
     args = shlex.split(command)

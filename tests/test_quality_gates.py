@@ -95,7 +95,8 @@ def test_a_reference_drawn_from_other_noise_is_refused(tmp_path):
 
 
 def test_a_lossy_attention_kernel_has_gates_of_its_own_like_a_cache():
-    table = {"scheme": {"bf16": {"psnr_min": 36.5, "ssim_min": 0.98}, "fp8dqrow": {"psnr_min": 31.0, "ssim_min": 0.951}},
+    table = {"scheme": {"bf16": {"psnr_min": 36.5, "ssim_min": 0.98},
+                        "fp8dqrow": {"psnr_min": 31.0, "ssim_min": 0.951}},
              "weights": {"proxy": {"attention": {"cudnn-fp8": {"psnr_min": 30.5, "ssim_min": 0.97}},
                                    "cache": {"pab": {"psnr_min": 41.0, "ssim_min": 0.99}}}}}
     thresholds = gates.Thresholds(table, "test")

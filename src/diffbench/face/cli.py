@@ -1,5 +1,6 @@
 """The `diffbench` command: `compare` two results files, `gate` a night against its history, `merge` runs into one,
-`report` on runs, draw their `history` as one HTML page, or measure the verdicts' `error-rates`.
+`report` on runs, tabulate FLUX.1-dev's `frontier`, draw their `history` as one HTML page, or measure the verdicts'
+`error-rates`.
 
 Exit codes: 0 fine, 1 a regression (compare, gate), 2 a usage, input or output error (one line says which),
 3 incomplete: nothing or not everything the baseline gates was judged (compare, gate).
@@ -14,12 +15,13 @@ from pathlib import Path
 
 from rich.console import Console
 
-from diffbench.face import (across_gpus, calibration, error_rates, gate, gate_view, history_page, readme, report,
-                            seeds)
+from diffbench.face import (across_gpus, breakdown, calibration, error_rates, frontier, gate, gate_view, history_page,
+                            readme, report, seeds)
 from diffbench.face import compare as comparing
 from diffbench.face.compare import compare, render
 from diffbench.face.tolerances import Tolerances, parse_absolute, parse_percent
 from diffbench.face.verdicts import CONFIDENCE
+from diffbench.face.frontier import FrontierError
 from diffbench.face.history import HistoryError
 from diffbench.face.readme import ReadmeError
 from diffbench.face.seeds import SeedDataError
@@ -161,6 +163,37 @@ def _parser() -> argparse.ArgumentParser:
     gpus.add_argument("--seeds", action="store_true", help="add each GPU kind's published seed time")
     gpus.add_argument("--readme", type=Path, metavar="MARKDOWN",
                       help="also put the tables between the %s and %s markers of this file" % readme.markers("gpus"))
+
+    front = commands.add_parser(
+        "frontier", help="FLUX.1-dev's speed/quality frontier per GPU kind from runs, beside the peers' figures",
+        description="One markdown table of FLUX.1-dev at its own size and steps, batch 1: a row per GPU kind and\n"
+                    "step (the newest run of it among the files), its latency, GPU work, attention share, first\n"
+                    "call, peak memory and proxy quality (--quality), lossless or lossy; by default the speed/quality\n"
+                    "frontier with bf16 eager and regional as references, and the steps that failed. Then the\n"
+                    "peers' published figures (src/diffbench/data/peer_figures.toml) with ours of the same kind.",
+        epilog="example: diffbench frontier baselines/nvidia-h100-80gb-hbm3/flux-dev.json "
+               "baselines/nvidia-h200/flux-dev.json --quality QUALITY.json --readme README.md\n"
+               "exit status: 0 written, 2 usage or input error",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    front.add_argument("runs", type=Path, nargs="+", metavar="RESULTS", help="results JSON, of any GPU kinds")
+    front.add_argument("--quality", type=Path, nargs="+", default=[], metavar="LOG",
+                       help="quality logs (pytest --quality-json) whose worst-prompt PSNR and SSIM against bf16 eager "
+                            "fill the rows of the same scheme, compile mode and attention kernel")
+    front.add_argument("--all", action="store_true", help="every row, not only the frontier and the references")
+    front.add_argument("--readme", type=Path, metavar="MARKDOWN",
+                       help="put the markdown between the %s and %s markers of this file (else it is printed)"
+                            % readme.markers("frontier"))
+
+    split = commands.add_parser(
+        "breakdown", help="where each profiled call's time goes: host, attention, GEMMs, inductor's kernels",
+        description="One markdown table: each scenario's median wall time split into host time and its profiled\n"
+                    "call's GPU time by kernel class (face/breakdown.py), from `gpu_top_kernels`. Scenarios\n"
+                    "recorded without profiled kernels are left out.",
+        epilog="exit status: 0 written, 2 usage or input error", formatter_class=argparse.RawDescriptionHelpFormatter)
+    split.add_argument("runs", type=Path, nargs="+", metavar="RESULTS", help="results JSON")
+    split.add_argument("--readme", type=Path, metavar="MARKDOWN",
+                       help="put the table between the %s and %s markers of this file (else it is printed)"
+                            % readme.markers("breakdown"))
 
     rates = commands.add_parser(
         "error-rates", help="measure how often compare and gate cry wolf and miss, on the committed runs",
@@ -363,6 +396,35 @@ def run_gpus(args, argv: list[str]) -> int:
     return OK
 
 
+def run_frontier(args, argv: list[str]) -> int:
+    if args.readme:
+        readme.read(args.readme, "frontier")  # refuse a file without markers before reading anything
+    peers = frontier.load_peers()
+    table = frontier.collect(args.runs, [quality_logs.read(path) for path in args.quality])
+    for path, why in table.skipped:
+        print(f"diffbench frontier: skipped {path}: {why}", file=sys.stderr)
+    markdown = frontier.render(table, peers, args.all, args.readme.parent if args.readme else None)
+    if args.readme:
+        readme.splice(args.readme, markdown, section="frontier", note=readme.generated_by(argv))
+        print(f"updated {args.readme}")
+    else:
+        print(markdown)
+    return OK
+
+
+def run_breakdown(args, argv: list[str]) -> int:
+    if args.readme:
+        readme.read(args.readme, "breakdown")  # refuse a file without markers before reading anything
+    rows = [b for path in args.runs for m in results.load(path).measurements.values() if (b := breakdown.of(m))]
+    markdown = breakdown.markdown(rows) if rows else "No profiled kernels in these runs."
+    if args.readme:
+        readme.splice(args.readme, markdown, section="breakdown", note=readme.generated_by(argv))
+        print(f"updated {args.readme}")
+    else:
+        print(markdown)
+    return OK
+
+
 def run_error_rates(args, argv: list[str]) -> int:
     if args.from_report:
         if not args.readme:
@@ -414,9 +476,10 @@ def main(argv: list[str] | None = None) -> int:
                     "error-rates": lambda: run_error_rates(args, argv),
                     "history": lambda: run_history(args), "merge": lambda: run_merge(args),
                     "report": lambda: run_report(args, argv), "gpus": lambda: run_gpus(args, argv),
+                    "frontier": lambda: run_frontier(args, argv), "breakdown": lambda: run_breakdown(args, argv),
                     "calibrate": lambda: calibration.run(args)}
         return commands[args.command]()
-    except (ResultsError, MismatchError, ReadmeError, SeedDataError, HistoryError) as exc:
+    except (ResultsError, MismatchError, ReadmeError, SeedDataError, HistoryError, FrontierError) as exc:
         print(f"diffbench {args.command}: error: {exc}", file=sys.stderr)
         return USAGE
     except OSError as exc:  # a file that cannot be read or written (a folder, read-only, missing): one line

@@ -99,7 +99,8 @@ def _install(wheel_dir: str, target: str) -> str:
 
 FRONTIER_CACHE = "/tmp/diffbench-frontier-compile"
 PROBE = ('[ -n "${DIFFBENCH_DRY_RUN:-}" ] || { timeout -s TERM 300 python3 -m diffbench.jobs.cli fp8-attention-probe '
-         '"$OUT/fp8-attention-probe.json" > "$OUT/fp8-attention-probe.log" 2>&1; tail -n 5 "$OUT/fp8-attention-probe.log"; }')
+         '"$OUT/fp8-attention-probe.json" > "$OUT/fp8-attention-probe.log" 2>&1; '
+         'tail -n 5 "$OUT/fp8-attention-probe.log"; }')
 
 
 def _night(out: str, slowdown: str = "") -> Run:

@@ -1,0 +1,54 @@
+"""Where a call's time goes, from a result's profiled kernels (`gpu_top_kernels`, `gpu_kernel_s`,
+`attention_gpu_s`): the host's share of the wall time, attention, GEMMs, inductor's fused kernels, the other named
+kernels, and the GPU time of kernels too short to be among the longest recorded. Stored results only: no model runs.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from diffbench.spec.attention import ATTENTION_KERNEL_NAMES
+from diffbench.store.results import Measurement
+
+# Kernel classes by the profiler's kernel name, first match wins (attention is the suite's own pattern, which also
+# gives `attention_share`). cuBLAS's Hopper GEMMs are named nvjet_*; inductor's generated kernels triton_*.
+KERNEL_CLASSES: tuple[tuple[str, re.Pattern], ...] = (
+    ("attention", ATTENTION_KERNEL_NAMES),
+    ("GEMM", re.compile(r"^(?!triton_).*(nvjet|gemm|xmma|cutlass|cublas)", re.IGNORECASE)),
+    ("inductor", re.compile(r"^triton_")),
+    ("other named", re.compile("")),
+)
+COLUMNS = ("wall", "host", *(name for name, _ in KERNEL_CLASSES), "rest")
+
+
+@dataclass(frozen=True)
+class Breakdown:
+    scenario: str
+    seconds: dict[str, float]  # per COLUMNS: wall, host (wall - GPU work), each kernel class, rest (unlisted kernels)
+
+
+def of(m: Measurement) -> Breakdown | None:
+    """A profiled measurement's breakdown of its median wall time, or None without profiled kernels."""
+    kernels, gpu = m.get("gpu_top_kernels"), m.number("gpu_kernel_s")
+    if not kernels or gpu is None:
+        return None
+    seconds = dict.fromkeys(COLUMNS, 0.0)
+    for name, kernel_s in kernels:
+        kind = next(kind for kind, pattern in KERNEL_CLASSES if pattern.search(name))
+        seconds[kind] += kernel_s
+    # the longest kernels are summed per name and may overlap on several streams: rest never below zero
+    seconds["rest"] = max(0.0, gpu - sum(seconds[kind] for kind, _ in KERNEL_CLASSES))
+    seconds["wall"], seconds["host"] = m.median, max(0.0, m.median - gpu)
+    return Breakdown(m.scenario, seconds)
+
+
+def markdown(breakdowns: list[Breakdown]) -> str:
+    """One row per scenario, seconds per call (the shares of its wall time in brackets)."""
+    head = "| scenario | " + " | ".join(f"{c} s" for c in COLUMNS) + " |"
+    lines = [head, "|---|" + "---:|" * len(COLUMNS)]
+    for b in sorted(breakdowns, key=lambda b: b.seconds["wall"]):
+        wall = b.seconds["wall"]
+        cells = [f"{wall:.3f}"] + [f"{b.seconds[c]:.3f} ({b.seconds[c] / wall:.0%})" for c in COLUMNS[1:]]
+        lines.append(f"| `{b.scenario}` | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
