@@ -352,74 +352,53 @@ def toml_block(calibration: dict[str, Any], inputs: list[str], checked: list[dic
             out.append(f"[weights.proxy.scheme.{scheme}]")
             out += [f"{gate} = {float(value)!r}" for gate, value in family["bounds"].items()]
             out.append("")
-    out += cache_block(calibration, checked)
-    out += attention_block(calibration)
+    for layer in LOSSY_COMPONENTS:
+        out += component_block(calibration, checked, layer)
     out.append(END)
     return "\n".join(out)
 
 
-def cache_block(calibration: dict[str, Any], checked: list[dict[str, Any]]) -> list[str]:
-    """The lossy step caches' bounds, each derived from its own runs (derive_components), and the cache mutations
-    (each cache skipping more than its mode says) against the bounds bf16 with that cache faces."""
-    if not calibration.get("caches"):
+COMPONENT_HEADINGS = {"cache": "Step caches (--cache)", "attention": "Attention kernels (--attention)"}
+
+
+def component_block(calibration: dict[str, Any], checked: list[dict[str, Any]], layer: str) -> list[str]:
+    """A lossy component's bounds (the step caches', the lossy attention kernels'), each value's derived from its
+    own runs (derive_components), the control against them, and its mutations (a cache skipping more than its mode
+    says) against the bounds bf16 with that value faces."""
+    entries = calibration.get(COMPONENT_TABLES[layer])
+    if not entries:
         return []
     f = calibration["cache_factor"]
-    out = [f"# Step caches (--cache), lossy: bounds of their own, the margin rule with F = {f:g} on the worst run with",
-           "# bf16 (the cache's own loss); with bf16 they replace its bounds, with another scheme the looser of "
+    out = [f"# {COMPONENT_HEADINGS[layer]}, lossy: bounds of their own, the margin rule with F = {f:g} on the worst "
+           "run with", "# bf16 (its own loss); with bf16 they replace its bounds, with another scheme the looser of "
            "these and", "# the scheme's holds. Worst prompt:"]
-    for name, entry in calibration["caches"].items():
+    for name, entry in entries.items():
         w = entry["worst"]
         fractions = entry["computed_fraction"]
         fraction = f", denoiser work computed {min(fractions):.2f}-{max(fractions):.2f}" if fractions else ""
         out.append(f"#   {name} ({', '.join(entry['schemes'])}, {entry['runs']} runs): SSIM {_fmt('ssim', w['ssim'])}, "
                    f"PSNR {_fmt('psnr', w['psnr'])} dB{fraction}; at {_where(entry['at']['ssim'])}")
     controls = [calibration["control_best"]] if calibration.get("control_best") else []
-    for name, entry in calibration["caches"].items():
+    for name, entry in entries.items():
         for control in controls:
-            faced = [Gate(key, value) for key, value in faced_by(calibration, "cache", name).items()
+            faced = [Gate(key, value) for key, value in faced_by(calibration, layer, name).items()
                      if key in entry["bounds"]]
             passes = all(gate.passes(control[gate.metric]) for gate in faced if gate.metric in control)
             out.append(f"#   the int2wo control (SSIM {_fmt('ssim', control['ssim'])}) against bf16 + {name}'s "
                        "bounds: " + ("PASSES" if passes else "rejected"))
-    mutated = [c for c in checked if c["kind"] == "mutation" and c["cache"] != "none"]
+    mutated = [c for c in checked if c["kind"] == "mutation" and lossy_component(c["cache"], c["attention"]) == layer]
     if mutated:
-        out += ["# Each cache set to skip more than its mode says (bf16, CACHE_MUTATIONS in "
-                "diffbench-jobs quality-mutations),", "# against the bounds bf16 with that cache faces; worst prompt:"]
-    for c in sorted(mutated, key=lambda c: (c["cache"], c["mutation"]["value"])):
+        out += ["# Each set to skip more than its mode says (bf16, CACHE_MUTATIONS in "
+                "diffbench-jobs quality-mutations),", "# against the bounds bf16 with it faces; worst prompt:"]
+    for c in sorted(mutated, key=lambda c: (c[layer], c["mutation"]["value"])):
         failed = ", ".join(g.rsplit("_", 1)[0] for g, v in c["gates"].items() if v["fails"])
-        setting = f"{c['cache']} {c['mutation']['setting']} {c['mutation']['mode_value']} -> {c['mutation']['value']}"
+        setting = f"{c[layer]} {c['mutation']['setting']} {c['mutation']['mode_value']} -> {c['mutation']['value']}"
         out.append(f"#   {setting:58} work {c['computed_fraction']:.2f}: SSIM "
                    f"{_fmt('ssim', c['worst']['ssim'])} PSNR {_fmt('psnr', c['worst']['psnr']):>5}: "
                    + (f"rejected ({failed})" if failed else "PASSES"))
     out.append("")
-    for name, entry in calibration["caches"].items():
-        out.append(f"[weights.proxy.cache.{name}]")
-        out += [f"{gate} = {float(value)!r}" for gate, value in entry["bounds"].items()]
-        out.append("")
-    return out
-
-
-def attention_block(calibration: dict[str, Any]) -> list[str]:
-    """The lossy attention kernels' bounds (FP8 attention), derived from their own runs as the caches' are."""
-    if not calibration.get("attentions"):
-        return []
-    f = calibration["cache_factor"]
-    out = [f"# Lossy attention kernels (--attention): bounds of their own as the caches', F = {f:g} on the worst run "
-           "with bf16;", "# with bf16 they replace its bounds, with another scheme the looser of these and the "
-           "scheme's holds. Worst prompt:"]
-    controls = [calibration["control_best"]] if calibration.get("control_best") else []
-    for name, entry in calibration["attentions"].items():
-        w = entry["worst"]
-        out.append(f"#   {name} ({', '.join(entry['schemes'])}, {entry['runs']} runs): SSIM {_fmt('ssim', w['ssim'])}, "
-                   f"PSNR {_fmt('psnr', w['psnr'])} dB; at {_where(entry['at']['psnr'])}")
-        for control in controls:
-            faced = [Gate(key, value) for key, value in faced_by(calibration, "attention", name).items()]
-            passes = all(gate.passes(control[gate.metric]) for gate in faced if gate.metric in control)
-            out.append(f"#   the int2wo control (SSIM {_fmt('ssim', control['ssim'])}) against bf16 + {name}'s "
-                       "bounds: " + ("PASSES" if passes else "rejected"))
-    out.append("")
-    for name, entry in calibration["attentions"].items():
-        out.append(f"[weights.proxy.attention.{name}]")
+    for name, entry in entries.items():
+        out.append(f"[weights.proxy.{layer}.{name}]")
         out += [f"{gate} = {float(value)!r}" for gate, value in entry["bounds"].items()]
         out.append("")
     return out

@@ -44,6 +44,12 @@ def _option(parse):
     return convert
 
 
+def _section_option(parser: argparse.ArgumentParser, section: str) -> None:
+    parser.add_argument("--readme", type=Path, metavar="MARKDOWN",
+                        help="put the markdown between the %s and %s markers of this file (else it is printed)"
+                             % readme.markers(section))
+
+
 def _parser() -> argparse.ArgumentParser:
     default = Tolerances(run_noise={})
     first, _, rest = __doc__.partition("\n\n")  # the whole first paragraph: one line, never cut mid-sentence
@@ -180,9 +186,7 @@ def _parser() -> argparse.ArgumentParser:
                        help="quality logs (pytest --quality-json) whose worst-prompt PSNR and SSIM against bf16 eager "
                             "fill the rows of the same scheme, compile mode and attention kernel")
     front.add_argument("--all", action="store_true", help="every row, not only the frontier and the references")
-    front.add_argument("--readme", type=Path, metavar="MARKDOWN",
-                       help="put the markdown between the %s and %s markers of this file (else it is printed)"
-                            % readme.markers("frontier"))
+    _section_option(front, "frontier")
 
     split = commands.add_parser(
         "breakdown", help="where each profiled call's time goes: host, attention, GEMMs, inductor's kernels",
@@ -191,9 +195,7 @@ def _parser() -> argparse.ArgumentParser:
                     "recorded without profiled kernels are left out.",
         epilog="exit status: 0 written, 2 usage or input error", formatter_class=argparse.RawDescriptionHelpFormatter)
     split.add_argument("runs", type=Path, nargs="+", metavar="RESULTS", help="results JSON")
-    split.add_argument("--readme", type=Path, metavar="MARKDOWN",
-                       help="put the table between the %s and %s markers of this file (else it is printed)"
-                            % readme.markers("breakdown"))
+    _section_option(split, "breakdown")
 
     rates = commands.add_parser(
         "error-rates", help="measure how often compare and gate cry wolf and miss, on the committed runs",
@@ -404,12 +406,7 @@ def run_frontier(args, argv: list[str]) -> int:
     for path, why in table.skipped:
         print(f"diffbench frontier: skipped {path}: {why}", file=sys.stderr)
     markdown = frontier.render(table, peers, args.all, args.readme.parent if args.readme else None)
-    if args.readme:
-        readme.splice(args.readme, markdown, section="frontier", note=readme.generated_by(argv))
-        print(f"updated {args.readme}")
-    else:
-        print(markdown)
-    return OK
+    return _section_out(markdown, args.readme, "frontier", argv)
 
 
 def run_breakdown(args, argv: list[str]) -> int:
@@ -417,9 +414,14 @@ def run_breakdown(args, argv: list[str]) -> int:
         readme.read(args.readme, "breakdown")  # refuse a file without markers before reading anything
     rows = [b for path in args.runs for m in results.load(path).measurements.values() if (b := breakdown.of(m))]
     markdown = breakdown.markdown(rows) if rows else "No profiled kernels in these runs."
-    if args.readme:
-        readme.splice(args.readme, markdown, section="breakdown", note=readme.generated_by(argv))
-        print(f"updated {args.readme}")
+    return _section_out(markdown, args.readme, "breakdown", argv)
+
+
+def _section_out(markdown: str, page: Path | None, section: str, argv: list[str]) -> int:
+    """A generated section spliced into its page (naming the command that made it), or printed without one."""
+    if page:
+        readme.splice(page, markdown, section=section, note=readme.generated_by(argv))
+        print(f"updated {page}")
     else:
         print(markdown)
     return OK
