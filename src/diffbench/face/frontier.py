@@ -9,7 +9,7 @@ published figures beside it (the README's "Frontier" section).
   row where no file measured it on that kind (a failure record holds no run settings: it is taken from a file
   whose FLUX.1-dev measurements, if any, are all at the table's size and steps).
 - passed over: runs slowed on purpose (`injected_slowdown`, and those recorded before that key in
-  gpu_error_rates.SLOWED) and runs whose rows do not measure what their ids say (gpu_error_rates.NOT_NIGHTS).
+  store.layout.SLOWED) and runs whose rows do not measure what their ids say (store.layout.NOT_NIGHTS).
 - quality: the worst prompt's PSNR and SSIM against bf16 eager from quality logs (`pytest quality
   --quality-json`, e.g. the trained proxy's), matched by scheme, compile mode and attention kernel only (the
   proxy's runs are its own size, without fused QKV); where several records match, the worst of them.
@@ -33,7 +33,6 @@ from pathlib import Path
 from typing import Any
 
 from diffbench.face.across_gpus import short
-from diffbench.face.gpu_error_rates import NOT_NIGHTS, SLOWED
 from diffbench.face.history import gpu_kind, parse_when, points_of, source_runs
 from diffbench.face.report import cell, markdown_table
 from diffbench.spec.attention import ATTENTION_KERNELS
@@ -42,6 +41,7 @@ from diffbench.spec.dimensions import BY_NAME, DIMENSIONS, Dimension, OnOff, Pos
 from diffbench.spec.models import MODELS
 from diffbench.store import quality_logs, results
 from diffbench.store.quality_logs import QualityLog
+from diffbench.store.layout import NOT_NIGHTS, SLOWED
 from diffbench.store.results import Measurement, Results, without_host_paths
 
 MODEL = "flux-dev"
@@ -170,9 +170,9 @@ def experiment(run: Results) -> str | None:
         return "a slowdown injected on purpose (injected_slowdown): an experiment"
     path = run.path.resolve().as_posix()
     if any(path.endswith("/" + known) for known in SLOWED):
-        return "slowed on purpose before results recorded it (gpu_error_rates.SLOWED): an experiment"
+        return "slowed on purpose before results recorded it (store.layout.SLOWED): an experiment"
     if any(path.endswith("/" + known) for known in NOT_NIGHTS):
-        return "its rows do not measure what their ids say (gpu_error_rates.NOT_NIGHTS)"
+        return "its rows do not measure what their ids say (store.layout.NOT_NIGHTS)"
     return None
 
 
