@@ -159,13 +159,15 @@ PHASES: dict[str, Phase] = {
         Phase("gate-slowed", "issue 32: the same with +10% GPU work (torch.cuda._sleep per denoiser call), then "
               "with +10% host time (a sleep per call), injected by tools/slowdown_plugin.py",
               (_night("gpu-slow-10", "'*=0.10:gpu'"), _night("host-slow-10", "'*=0.10:host'"))),
-        Phase("upgrade", "issue 32: the upgrade selection under torchao 0.17.0 (.whl/ao017/, carried) then 0.18.0, "
-              "then diffusers 0.41.0 (.whl/df041/) with torchao 0.18.0: a torchao step and a diffusers step",
-              (Run("upgrade-torchao-0.17", "upgrade", ("--rounds", "3"), keyword="not fp8dqrow-eager",
+        Phase("upgrade", "issue 32: the upgrade selection under diffusers 0.41.0 (.whl/df041/, carried) with torchao "
+              "0.18.0, then torchao 0.17.0 (.whl/ao017/) with diffusers 0.42.1, then both newest: each step's newer "
+              "run last, so `diffbench gate OLDER.json NEWEST.json` gates it forward (a night is judged against the "
+              "nights before it)",
+              (Run("upgrade-diffusers-0.41", "upgrade", ("--rounds", "3"), keyword="not fp8dqrow-eager",
+                   env=(("PYTHONPATH", f"{DF041}:$PYTHONPATH"),)),
+               Run("upgrade-torchao-0.17", "upgrade", ("--rounds", "3"), keyword="not fp8dqrow-eager",
                    env=(("PYTHONPATH", f"{AO017}:$PYTHONPATH"),)),
-               Run("upgrade-torchao-0.18", "upgrade", ("--rounds", "3"), keyword="not fp8dqrow-eager"),
-               Run("upgrade-diffusers-0.41", "upgrade", ("--rounds", "3"), keyword="not fp8dqrow-eager",
-                   env=(("PYTHONPATH", f"{DF041}:$PYTHONPATH"),))),
+               Run("upgrade-torchao-0.18", "upgrade", ("--rounds", "3"), keyword="not fp8dqrow-eager")),
               setup=f"{_install('.whl/ao017', AO017)}\n{_install('.whl/df041', DF041)}"),
         Phase("fp8-attention", "issue 35: the FP8 attention probe (its error and speed per shape, compiled tiny "
               "denoisers), FLUX.1-dev with FP8 against bf16 attention, and its quality cost on the trained proxy", (
