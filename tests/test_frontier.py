@@ -191,8 +191,8 @@ def test_the_peers_figures_as_published_with_our_ratio_of_the_same_kind(tmp_path
     assert fast[4] == "2.50x on H100 80GB HBM3 (bf16 eager 6.000 s over fp8dqrow, regional, fuse, attn-cudnn-fp8 " \
                       "2.400 s)"  # computed: the fastest lossy row over bf16 eager
     assert "<https://pytorch.org/blog/presenting-flux-fast-making-flux-go-brrr-on-h100s/>" in fast[5]
-    assert sglang[2:6] == ["FA3 + torch.compile, bf16", "3.50 s", "—",
-                           "as quoted in diffbench issue 35 (SGLang diffusion engine)"]
+    assert sglang[2:6] == ["FA3 + torch.compile, bf16", "3.50 s", "3.900 s on H200 (bf16, regional)",
+                           "as quoted in diffbench issue 35 (SGLang diffusion engine)"]  # our fastest lossless
     rows = frontier.collect([h200]).rows
     assert frontier.speedup_over_bf16_eager(rows, H200) is None
 

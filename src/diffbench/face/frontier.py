@@ -314,9 +314,16 @@ def speedup_over_bf16_eager(rows: Sequence[Row], gpu: str) -> str | None:
             f"{best.step} {best.median:.3f} s)")
 
 
+def lossless_seconds(rows: Sequence[Row], gpu: str) -> str | None:
+    """Our fastest lossless row's median on one GPU: a peer's bf16 seconds beside ours."""
+    lossless = sorted((r for r in rows if r.gpu == gpu and r.median and not r.lossy), key=lambda r: r.median)
+    return f"{lossless[0].median:.3f} s on {short(gpu)} ({lossless[0].step})" if lossless else None
+
+
 # measure → how we take a figure of that kind from our rows on one GPU (None: printed as published only)
 PEER_MEASURES: dict[str, Callable[[Sequence[Row], str], str | None] | None] = {
     "speedup over bf16 eager": speedup_over_bf16_eager,
+    "seconds per image, lossless": lossless_seconds,
     "seconds per image": None,
 }
 
