@@ -8,16 +8,17 @@ from diffbench.face import breakdown
 from diffbench.store.results import Measurement
 
 
-def measurement(kernels, gpu_s=2.0, median=2.5):
-    info = dict(gpu_kernel_s=gpu_s, gpu_top_kernels=kernels)
+def measurement(kernels, gpu_s=2.0, median=2.5, attention_s=0.0):
+    info = dict(gpu_kernel_s=gpu_s, gpu_top_kernels=kernels, attention_gpu_s=attention_s)
     return Measurement("flux-dev-fp8dqrow-regional-fuse-bs1", info, median, 0.0, median, median)
 
 
 def test_kernels_are_classed_by_name_and_the_rest_is_what_the_longest_do_not_cover():
-    m = measurement([["cudnn_generated_fort_native_sdpa_sm90_flash_fprop_wgmma_f8_knob_32", 0.5],
+    # attention: every attention kernel's recorded time (0.5 s), not its longest kernel's share of it
+    m = measurement([["cudnn_generated_fort_native_sdpa_sm90_flash_fprop_wgmma_f8_knob_32", 0.45],
                      ["nvjet_sm90_qqtst_128x128_128x6_1x2_h_bz_ovscale_bias_TNT", 0.9],
                      ["triton_red_fused__scaled_mm__to_copy_abs_amax_clamp_div_gelu_t_unsqueeze_view_22", 0.3],
-                     ["void at::native::RowwiseMomentsCUDAKernel<c10::BFloat16>", 0.1]])
+                     ["void at::native::RowwiseMomentsCUDAKernel<c10::BFloat16>", 0.1]], attention_s=0.5)
     seconds = breakdown.of(m).seconds
     assert seconds["attention"] == 0.5 and seconds["GEMM"] == 0.9 and seconds["inductor"] == 0.3
     assert seconds["other named"] == 0.1
@@ -27,6 +28,8 @@ def test_kernels_are_classed_by_name_and_the_rest_is_what_the_longest_do_not_cov
 
 def test_a_result_without_profiled_kernels_has_no_breakdown():
     assert breakdown.of(measurement(None)) is None
+    assert breakdown.of(Measurement("x", dict(gpu_kernel_s=1.0, gpu_top_kernels=[["k", 1.0]]), 1.0, 0.0, 1.0, 1.0)) \
+        is None  # written before attention_gpu_s: not the same record
     assert breakdown.of(Measurement("x", {}, 1.0, 0.0, 1.0, 1.0)) is None
 
 
