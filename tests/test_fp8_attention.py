@@ -8,8 +8,10 @@ on a GPU.
 
 from __future__ import annotations
 
+import json
 import math
 import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -290,3 +292,63 @@ def test_no_cudnn_call_keeps_a_tensor_alive_after_it_returns(monkeypatch):
                       if isinstance(value, torch.Tensor) or (isinstance(value, dict) and any(
                           isinstance(v, torch.Tensor) for v in value.values()))]
     assert module_tensors == []
+
+
+# ---- the mutations its quality gates must catch (build/attention_mutation.py) ----
+
+def _qkv(seed: int = 0):
+    torch.manual_seed(seed)
+    return [torch.randn(1, 2, 64, 32, dtype=torch.bfloat16) for _ in range(3)]
+
+
+def test_each_fp8_attention_mutation_changes_what_it_says_and_only_within_its_block():
+    from diffbench.build.attention_mutation import MUTATIONS, Fp8AttentionMutation, mutated
+
+    q, k, v = _qkv()
+    right = cudnn_attention.fp8_sdpa(q, k, v).float()
+    with mutated(Fp8AttentionMutation("descale_o", 1.1, 1.0)):
+        torch.testing.assert_close(cudnn_attention.fp8_sdpa(q, k, v).float(), right * 1.1, rtol=1e-2, atol=1e-3)
+    hotter = cudnn_attention.fp8_sdpa(q, k, v, scale=1.2 / math.sqrt(32)).float()
+    with mutated(Fp8AttentionMutation("descale_qk", 1.2, 1.0)):  # the scores x 1.2: a softmax scale x 1.2
+        torch.testing.assert_close(cudnn_attention.fp8_sdpa(q, k, v).float(), hotter, rtol=1e-2, atol=1e-2)
+    with mutated(Fp8AttentionMutation("element", "e5m2", "e4m3")):
+        coarser = cudnn_attention.fp8_sdpa(q, k, v).float()
+    assert 0 < (coarser - right).abs().max() < 0.5 * right.abs().max()  # worse, still attention
+    assert torch.equal(cudnn_attention.fp8_sdpa(q, k, v).float(), right)  # outside a block: as before
+    for mutation in MUTATIONS:  # every listed mutation moves the output
+        with mutated(mutation):
+            assert not torch.equal(cudnn_attention.fp8_sdpa(q, k, v).float(), right), mutation
+    with pytest.raises(ValueError, match="unknown FP8 attention mutation 'descale_k'"):
+        with mutated(Fp8AttentionMutation("descale_k", 1.1, 1.0)):
+            cudnn_attention.fp8_sdpa(q, k, v)
+
+
+def test_the_error_job_reruns_and_mutates_and_calibrate_judges_each_against_its_bounds(tmp_path):
+    """`diffbench-jobs quality-mutations --fp8-attention` on the CPU (the op's reference kernel, two prompt sets of
+    one prompt, bf16 eager only): its records are marked so calibrate checks them and never calibrates from them."""
+    from diffbench.build.attention_mutation import MUTATIONS
+    from diffbench.face import calibration
+    from diffbench.jobs.quality_mutations import measure_fp8_attention
+
+    log = tmp_path / "errors.json"
+    measure_fp8_attention(2, 1, log, device="cpu", scenarios=(("bf16", "eager"),))
+    rows = calibration.rows(log)
+    assert [r["kind"] for r in rows] == ["same-code"] * 2 + ["mutation"] * 2 * len(MUTATIONS)
+    assert [r["prompt_set"]["held_out"] for r in rows[:2]] == [False, True]
+    assert {r["attention"] for r in rows} == {"cudnn-fp8"}
+    committed = calibration.OUT / "calibration.json"
+    inputs = [Path(calibration.__file__).parents[3] / name for name in json.loads(
+        (Path(calibration.__file__).parents[3] / committed).read_text())["inputs"]]
+    base = [r for path in inputs for r in calibration.rows(path)]
+    derived = calibration.derive(base + rows, 4.0, 1)
+    assert derived == calibration.derive(base, 4.0, 1)  # nothing is calibrated from them
+    checked = calibration.verdicts(base + rows, derived)
+    mine = [c for c in checked if c["attention"] == "cudnn-fp8"]
+    faced = calibration.faced_by(derived, "attention", "cudnn-fp8")
+    for c in mine:
+        assert {gate: v["bound"] for gate, v in c["gates"].items()} == {
+            gate: bound for gate, bound in faced.items() if gate in c["gates"]}
+        assert c["rejected"] == any(v["fails"] for v in c["gates"].values())
+    block = "\n".join(calibration.component_block(derived, checked, "attention"))
+    assert "bf16 eager + cudnn-fp8 (cpu): " in block and "of 2 prompt sets rejected (1 held out)" in block
+    assert "cudnn-fp8 element e4m3 -> e5m2" in block and "prompt sets rejected" in block

@@ -82,7 +82,8 @@ def test_a_cache_mutation_is_judged_by_the_bounds_bf16_with_that_cache_faces():
                        caches={"fastercache": dict(bounds=dict(psnr_min=48.0))})
     assert tool.faced_by(calibration, "cache", "fastercache") == dict(ssim_min=0.98, psnr_min=48.0)
     assert tool.faced_by(calibration, "cache", "fbcache-0.05") == dict(ssim_min=0.98, psnr_min=36.5)  # no own bounds
-    row = dict(kind="mutation", scheme="bf16", cache="fastercache", worst=dict(ssim=0.9959, psnr=46.3))
+    row = dict(kind="mutation", scheme="bf16", cache="fastercache", attention="sdpa",
+               worst=dict(ssim=0.9959, psnr=46.3))
     (verdict,) = tool.verdicts([row], calibration)
     assert verdict["rejected"] and verdict["gates"]["psnr_min"]["fails"]  # bf16's 36.5 alone would pass it
     (verdict,) = tool.verdicts([dict(row, worst=dict(ssim=0.99, psnr=49.0))], calibration)

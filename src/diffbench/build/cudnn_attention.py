@@ -37,6 +37,8 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from diffbench.build import attention_mutation
+
 E4M3 = torch.float8_e4m3fn
 E4M3_MAX = 448.0  # torch.finfo(torch.float8_e4m3fn).max
 # An all-zero tensor has amax 0: its scale would be 448/0. Any positive floor gives zeros back exactly.
@@ -96,8 +98,11 @@ def fp8_sdpa(query: torch.Tensor, key: torch.Tensor, value: torch.Tensor, scale:
     """SDPA with Q/K/V quantized to e4m3 per tensor: same shapes and dtype as F.scaled_dot_product_attention."""
     softmax_scale = 1.0 / math.sqrt(query.shape[-1]) if scale is None else float(scale)
     (q8, dq), (k8, dk), (v8, dv) = (quantize_e4m3(t) for t in (query, key, value))
+    descale_o = dv
+    if (mutation := attention_mutation.active()) is not None:  # a deliberate break, for the gates to catch
+        q8, k8, v8, dq, descale_o = mutation.apply(q8, k8, v8, dq, descale_o)
     o8 = fp8_sdpa_op(q8, k8, v8, dq, dk, dv, 1.0 / dv, softmax_scale)  # scale_o = 448 / amax(V): see above
-    return (o8.float() * dv).to(query.dtype)
+    return (o8.float() * descale_o).to(query.dtype)
 
 
 def fp8_sdpa_eligible(query, key, value, attn_mask=None, dropout_p=0.0, is_causal=False, scale=None,

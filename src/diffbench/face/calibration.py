@@ -93,10 +93,10 @@ def rows(path: Path, weights: str = "proxy") -> list[dict[str, Any]]:
             if record.get("weights") != weights or not record.get("metrics"):
                 continue  # another weights source, or no output to judge (an error, a known failure)
             cache, attention = record.get("cache", "none"), record.get("attention", "sdpa")
-            kind = ("mutation" if record.get("mutation") else "control" if record["scheme"] in CONTROLS
-                    else lossy_component(cache, attention) or "scheme")
+            kind = ("mutation" if record.get("mutation") else "same-code" if record.get("same_code")
+                    else "control" if record["scheme"] in CONTROLS else lossy_component(cache, attention) or "scheme")
             found.append(row(record["scheme"], record["compile"], record["metrics"], cache, attention, kind=kind,
-                             mutation=record.get("mutation"),
+                             mutation=record.get("mutation"), prompt_set=record.get("prompt_set"),
                              computed_fraction=(record.get("cache_work") or {}).get("computed_fraction")))
         controls = {}  # every result carries its model's control score, the same for the whole session
         for record in data["results"]:
@@ -220,28 +220,28 @@ def _exact(gate: str, worst: float) -> bool:
         gate == "clip_score_drop_max" and worst <= 0.0)
 
 
-def faced_by(calibration: dict[str, Any], layer: str, value: str) -> dict[str, float]:
-    """The bounds a bf16 scenario with this component (a cache mode, an attention kernel) is held to, by the
-    suite's own rule (spec/gates.py) applied to the derived bounds."""
-    table = {"scheme": {COMPONENT_BOUNDS_SCHEME: calibration["families"].get(family_of(COMPONENT_BOUNDS_SCHEME), {})
-                        .get("bounds", {})},
+def faced_by(calibration: dict[str, Any], layer: str, value: str,
+             scheme: str = COMPONENT_BOUNDS_SCHEME) -> dict[str, float]:
+    """The bounds a scenario of `scheme` with this component (a cache mode, an attention kernel) is held to, by
+    the suite's own rule (spec/gates.py) applied to the derived bounds."""
+    table = {"scheme": {scheme: calibration["families"].get(family_of(scheme), {}).get("bounds", {})},
              layer: {name: entry["bounds"] for name, entry in calibration.get(COMPONENT_TABLES[layer], {}).items()}}
-    return {g.key: g.bound for g in Thresholds(table, "derived").gates("flux-dev", COMPONENT_BOUNDS_SCHEME, "proxy",
+    return {g.key: g.bound for g in Thresholds(table, "derived").gates("flux-dev", scheme, "proxy",
                                                                         **{layer: value})}
 
 
 def verdicts(all_rows: list[dict[str, Any]], calibration: dict[str, Any],
              thresholds: Path = DEFAULT_THRESHOLDS) -> list[dict[str, Any]]:
-    """The control and the mutations against the derived bounds of their scheme's family (a cache mutation: the
-    bounds bf16 with that cache faces)."""
+    """The control, the mutations and the same-code reruns against the derived bounds they face: their scheme
+    family's, or with a lossy component (a cache, FP8 attention) what their scheme with it faces."""
     checked = []
     fallback = _fallback_bounds(thresholds)
     for r in all_rows:
         if r["kind"] == "scheme" or r["kind"] in LOSSY_COMPONENTS:
             continue
         family = calibration["families"].get(family_of(r["scheme"]))
-        if r["kind"] == "mutation" and r["cache"] != "none":
-            bounds = faced_by(calibration, "cache", r["cache"])
+        if (layer := lossy_component(r["cache"], r["attention"])) and r["kind"] in ("mutation", "same-code"):
+            bounds = faced_by(calibration, layer, r[layer], r["scheme"])
         else:
             bounds = family["bounds"] if family and r["kind"] == "mutation" else fallback
         misses = {}
@@ -272,18 +272,21 @@ def label(r: dict[str, Any]) -> str:
     """A row's name: its scheme, and what was done to it (a mutation, a cache, the control)."""
     mutation = r.get("mutation") or {}
     cache = f" + cache {r['cache']}" if r["cache"] != "none" else ""
-    cache += f" + attention {r['attention']}" if r["kind"] == "attention" else ""
+    cache += f" + attention {r['attention']}" if lossy_component("none", r["attention"]) else ""
+    prompts = f", prompts {r['prompt_set']['first']}+" if r.get("prompt_set") else ""
     if "factor" in mutation:
         return f"{r['scheme']} x{mutation['factor']}"
     if mutation:
-        return f"{r['scheme']}{cache} ({mutation['setting']} {mutation['mode_value']} -> {mutation['value']})"
+        return f"{r['scheme']}{cache} ({mutation['setting']} {mutation['mode_value']} -> {mutation['value']}{prompts})"
+    if r["kind"] == "same-code":
+        return f"{r['scheme']}{cache} (same code{prompts})"
     return r["scheme"] + cache + (" (control)" if r["kind"] == "control" else "")
 
 
 def table(all_rows: list[dict[str, Any]]) -> str:
     lines = ["| scheme | compile | device | torch | prompts | SSIM min | PSNR min (dB) | CLIP image min | "
              "CLIP-score drop max | file |", "|" + " --- |" * 10]
-    order = {"scheme": 0, "cache": 1, "attention": 2, "mutation": 3, "control": 4}
+    order = {"scheme": 0, "cache": 1, "attention": 2, "same-code": 3, "mutation": 4, "control": 5}
     for r in sorted(all_rows, key=lambda r: (order[r["kind"]], family_of(r["scheme"]), r["scheme"], r["compile"],
                                              r["device"], r["torch"], r["file"])):
         w = r["worst"]
@@ -324,8 +327,8 @@ def toml_block(calibration: dict[str, Any], inputs: list[str], checked: list[dic
         out.append("#   -> " + ", ".join(f"{g} = {v:g}" for g, v in family["bounds"].items()))
     out.append("# Checked against those bounds (the control against [weights.proxy.default]); worst prompt, torch:")
     for c in checked:
-        if c["cache"] != "none":
-            continue  # a cache mutation: listed with the caches' bounds
+        if lossy_component(c["cache"], c["attention"]):
+            continue  # a lossy component's mutation or rerun: listed with its bounds
         name = f"{c['scheme']} x{c['mutation']['factor']}" if c["kind"] == "mutation" else f"{c['scheme']} control"
         failed = ", ".join(g.rsplit("_", 1)[0] for g, v in c["gates"].items() if v["fails"])
         ssim, psnr = c["gates"]["ssim_min"]["value"], c["gates"]["psnr_min"]["value"]
@@ -335,7 +338,7 @@ def toml_block(calibration: dict[str, Any], inputs: list[str], checked: list[dic
         if "psnr_min" not in family["bounds"]:
             continue
         psnr = family["bounds"]["psnr_min"]
-        mutated = [c for c in checked if c["kind"] == "mutation" and c["cache"] == "none"
+        mutated = [c for c in checked if c["kind"] == "mutation" and not lossy_component(c["cache"], c["attention"])
                    and family_of(c["scheme"]) == name]
         if not mutated:
             continue
@@ -359,6 +362,30 @@ def toml_block(calibration: dict[str, Any], inputs: list[str], checked: list[dic
 
 
 COMPONENT_HEADINGS = {"cache": "Step caches (--cache)", "attention": "Attention kernels (--attention)"}
+MUTATION_HEADINGS = {  # how each layer's mutations are made (diffbench-jobs quality-mutations)
+    "cache": "Each set to skip more than its mode says (bf16, CACHE_MUTATIONS)",
+    "attention": "Each told a descale or its element type wrong (bf16 eager, build/attention_mutation.py)",
+}
+
+
+def _same_code_lines(reruns: list[dict[str, Any]], layer: str) -> list[str]:
+    """Same-code reruns (diffbench-jobs quality-mutations --fp8-attention) per scenario: every rejection is a false
+    alarm; the prompt sets after the first were never calibrated from."""
+    if not reruns:
+        return []
+    out = ["# Same code rerun on prompt sets of its own (the first the calibrated runs' prompts, the rest held",
+           "# out), against the bounds it faces; each rejection is a false alarm:"]
+    scenarios: dict[tuple, list[dict[str, Any]]] = {}
+    for c in reruns:
+        scenarios.setdefault((c[layer], c["scheme"], c["compile"], c["device"]), []).append(c)
+    for (value, scheme, compile_mode, device), group in sorted(scenarios.items()):
+        worst = min(group, key=lambda c: c["worst"]["psnr"])
+        alarms = [c for c in group if c["rejected"]]
+        held = sum(bool((c.get("prompt_set") or {}).get("held_out")) for c in group)
+        out.append(f"#   {scheme} {compile_mode} + {value} ({device[:11]}): {len(alarms)} of {len(group)} prompt sets "
+                   f"rejected ({held} held out); worst set SSIM {_fmt('ssim', worst['worst']['ssim'])} PSNR "
+                   f"{_fmt('psnr', worst['worst']['psnr'])}")
+    return out
 
 
 def component_block(calibration: dict[str, Any], checked: list[dict[str, Any]], layer: str) -> list[str]:
@@ -386,16 +413,29 @@ def component_block(calibration: dict[str, Any], checked: list[dict[str, Any]], 
             passes = all(gate.passes(control[gate.metric]) for gate in faced if gate.metric in control)
             out.append(f"#   the int2wo control (SSIM {_fmt('ssim', control['ssim'])}) against bf16 + {name}'s "
                        "bounds: " + ("PASSES" if passes else "rejected"))
-    mutated = [c for c in checked if c["kind"] == "mutation" and lossy_component(c["cache"], c["attention"]) == layer]
+    mine = [c for c in checked if lossy_component(c["cache"], c["attention"]) == layer]
+    out += _same_code_lines([c for c in mine if c["kind"] == "same-code"], layer)
+    mutated = [c for c in mine if c["kind"] == "mutation"]
     if mutated:
-        out += ["# Each set to skip more than its mode says (bf16, CACHE_MUTATIONS in "
-                "diffbench-jobs quality-mutations),", "# against the bounds bf16 with it faces; worst prompt:"]
-    for c in sorted(mutated, key=lambda c: (c[layer], c["mutation"]["value"])):
-        failed = ", ".join(g.rsplit("_", 1)[0] for g, v in c["gates"].items() if v["fails"])
-        setting = f"{c[layer]} {c['mutation']['setting']} {c['mutation']['mode_value']} -> {c['mutation']['value']}"
-        out.append(f"#   {setting:58} work {c['computed_fraction']:.2f}: SSIM "
-                   f"{_fmt('ssim', c['worst']['ssim'])} PSNR {_fmt('psnr', c['worst']['psnr']):>5}: "
-                   + (f"rejected ({failed})" if failed else "PASSES"))
+        out += [f"# {MUTATION_HEADINGS[layer]},", "# against the bounds its scheme with it faces; worst prompt:"]
+    groups: dict[tuple, list[dict[str, Any]]] = {}
+    for c in mutated:
+        groups.setdefault((c[layer], c["mutation"]["setting"], c["mutation"]["value"]), []).append(c)
+    numbers_first = lambda key: (key[0], key[1], isinstance(key[2], str), key[2])  # noqa: E731
+    for (value, setting, _), group in sorted(groups.items(), key=lambda item: numbers_first(item[0])):
+        c = group[0]
+        change = f"{value} {setting} {c['mutation']['mode_value']} -> {c['mutation']['value']}"
+        if len(group) == 1:
+            failed = ", ".join(g.rsplit("_", 1)[0] for g, v in c["gates"].items() if v["fails"])
+            work = f" work {c['computed_fraction']:.2f}:" if c.get("computed_fraction") is not None else ":"
+            out.append(f"#   {change:58}{work} SSIM {_fmt('ssim', c['worst']['ssim'])} PSNR "
+                       f"{_fmt('psnr', c['worst']['psnr']):>5}: " + (f"rejected ({failed})" if failed else "PASSES"))
+        else:
+            best = max(group, key=lambda c: c["worst"]["psnr"])
+            missed = sum(not c["rejected"] for c in group)
+            out.append(f"#   {change:40} {len(group) - missed} of {len(group)} prompt sets rejected, {missed} "
+                       f"missed; least harmed set SSIM {_fmt('ssim', best['worst']['ssim'])} PSNR "
+                       f"{_fmt('psnr', best['worst']['psnr'])}")
     out.append("")
     for name, entry in entries.items():
         out.append(f"[weights.proxy.{layer}.{name}]")

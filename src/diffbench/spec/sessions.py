@@ -98,9 +98,22 @@ def _install(wheel_dir: str, target: str) -> str:
 
 
 FRONTIER_CACHE = "/tmp/diffbench-frontier-compile"
-PROBE = ('[ -n "${DIFFBENCH_DRY_RUN:-}" ] || { timeout -s TERM 300 python3 -m diffbench.jobs.cli fp8-attention-probe '
-         '"$OUT/fp8-attention-probe.json" > "$OUT/fp8-attention-probe.log" 2>&1; '
-         'tail -n 5 "$OUT/fp8-attention-probe.log"; }')
+
+
+def _job(out: str, args: str, limit_s: int) -> str:
+    """The shell line running a GPU job (`diffbench-jobs`) within `limit_s`, its JSON and log under $OUT."""
+    return (f'[ -n "${{DIFFBENCH_DRY_RUN:-}}" ] || {{ timeout -s TERM {limit_s} python3 -m diffbench.jobs.cli {args} '
+            f'"$OUT/{out}.json" > "$OUT/{out}.log" 2>&1; tail -n 5 "$OUT/{out}.log"; }}')
+
+
+PROBE = _job("fp8-attention-probe", "fp8-attention-probe", 300)
+
+
+def _frontier(out: str, keyword: str) -> Run:
+    """One of the frontier's scenarios in a process of its own (a cold compile with flux-fast's flags takes
+    minutes); they share the compile cache."""
+    return Run(out, "frontier", ("--rounds", "5", "--scenario-timeout", "600", "--compile-cache", FRONTIER_CACHE),
+               keyword=keyword)
 
 
 def _night(out: str, slowdown: str = "") -> Run:
@@ -181,6 +194,18 @@ PHASES: dict[str, Phase] = {
         Phase("frontier", "issue 35: flux-fast's steps alone and together with FP8 attention (spec/selections.py)", (
             Run("frontier", "frontier", ("--rounds", "5", "--scenario-timeout", "480", "--compile-cache",
                                          FRONTIER_CACHE)),)),
+        Phase("fp8-attention-errors", "issue 35: the FP8 attention gate's error rates on the trained proxy: its "
+              "scenarios rerun on 8 prompt sets (7 held out), and bf16 eager with each of its mutations on every set",
+              (), setup=_job("fp8-attention-errors", "quality-mutations --fp8-attention --mutations-json", 420)),
+        Phase("frontier-steps", "issue 35: flux-fast's steps not yet timed, each alone in its own process: the VAE "
+              "compiled in channels_last, flux-fast's inductor flags, then every step with FP8 attention, regional "
+              "and whole-model compile with CUDA graphs", (
+                  _frontier("frontier-steps-compile-vae", "regional-fuse-bs1-compile-vae"),
+                  _frontier("frontier-steps-inductor-flux-fast", "regional-fuse-bs1-inductor-flux-fast"),
+                  _frontier("frontier-steps-regional-all",
+                            "regional-fuse-bs1-attn-cudnn-fp8-compile-vae-inductor-flux-fast"),
+                  _frontier("frontier-steps-cudagraphs-all",
+                            "compile-cudagraphs-fuse-bs1-attn-cudnn-fp8-compile-vae-inductor-flux-fast"))),
         Phase("frontier-regional", "issue 35: the frontier's regional scenario with every step (FP8 attention, "
               "flux-fast's flags, the VAE compiled), alone: what a short device session can still time", (
                   Run("frontier-regional-all", "frontier", ("--rounds", "3", "--scenario-timeout", "300",
