@@ -197,6 +197,11 @@ PHASES: dict[str, Phase] = {
         Phase("fp8-attention-errors", "issue 35: the FP8 attention gate's error rates on the trained proxy: its "
               "scenarios rerun on 8 prompt sets (7 held out), and bf16 eager with each of its mutations on every set",
               (), setup=_job("fp8-attention-errors", "quality-mutations --fp8-attention --mutations-json", 420)),
+        Phase("fp8-attention-speed", "issue 35: FLUX.1-dev with FP8 against PyTorch's attention, speed and "
+              "attention's profiled share only (a GPU kind's first FP8 attention rows, in a short session)", (
+                  Run("fp8-attention-speed", "fp8-attention", ("--rounds", "5", "--scenario-timeout", "400",
+                                                               "--compile-cache", FRONTIER_CACHE),
+                      keyword="not sdpa-cudnn"),)),
         Phase("frontier-steps", "issue 35: flux-fast's steps not yet timed, each alone in its own process: the VAE "
               "compiled in channels_last, flux-fast's inductor flags, then every step with FP8 attention, regional "
               "and whole-model compile with CUDA graphs", (
