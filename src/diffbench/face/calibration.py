@@ -31,7 +31,7 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from diffbench.spec.attention import ATTENTION_KERNELS
+from diffbench.spec.attention import lossy_attention
 from diffbench.spec.gates import COMPONENT_BOUNDS_SCHEME, DEFAULT_THRESHOLDS, LOSSY_COMPONENTS, Gate, Thresholds
 from diffbench.store.quality_logs import jsonable, number
 
@@ -118,8 +118,7 @@ def rows(path: Path, weights: str = "proxy") -> list[dict[str, Any]]:
 def lossy_component(cache: str, attention: str) -> str | None:
     """The lossy component a run measures (a LOSSY_COMPONENTS layer), or None: a step cache, or a lossy attention
     kernel (FP8 attention); a run with both counts as the cache's."""
-    lossy_attention = attention in ATTENTION_KERNELS and ATTENTION_KERNELS[attention].lossy
-    return "cache" if cache != "none" else "attention" if lossy_attention else None
+    return "cache" if cache != "none" else "attention" if lossy_attention(attention) else None
 
 
 # ------------------------------------------------------------------------------------------ deriving

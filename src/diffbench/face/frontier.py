@@ -35,14 +35,14 @@ from typing import Any
 from diffbench.face.across_gpus import short
 from diffbench.face.history import gpu_kind, parse_when, points_of, source_runs
 from diffbench.face.report import cell, markdown_table
-from diffbench.spec.attention import ATTENTION_KERNELS
+from diffbench.spec.attention import lossy_attention
 from diffbench.spec.caching import CACHE_MODES
 from diffbench.spec.dimensions import BY_NAME, DIMENSIONS, Dimension, OnOff, PositiveInts
 from diffbench.spec.models import MODELS
 from diffbench.store import quality_logs, results
 from diffbench.store.quality_logs import QualityLog
 from diffbench.store.layout import NOT_NIGHTS, SLOWED
-from diffbench.store.results import Measurement, Results, without_host_paths
+from diffbench.store.results import Measurement, Results, describe_failure
 
 MODEL = "flux-dev"
 BATCH = 1
@@ -59,7 +59,7 @@ REFERENCES = ({"scheme": REFERENCE_SCHEME, "compile": "eager"}, {"scheme": REFER
 # A dimension's values that change the outputs beyond bf16's rounding (missing: none of its values do).
 LOSSY: dict[str, Callable[[Any], bool]] = {
     "scheme": lambda name: name != REFERENCE_SCHEME,
-    "attention": lambda name: name not in ATTENTION_KERNELS or ATTENTION_KERNELS[name].lossy,
+    "attention": lossy_attention,
     "cache": lambda name: name not in CACHE_MODES or (CACHE_MODES[name].config is not None
                                                       and not CACHE_MODES[name].lossless),
 }
@@ -176,15 +176,6 @@ def experiment(run: Results) -> str | None:
     return None
 
 
-def _reason(failure: Mapping[str, Any]) -> str:
-    """A failure record in a few words: its error and the first line of its message, cut, and its test."""
-    message = str(failure.get("message") or "").strip().splitlines()
-    text = without_host_paths(f"{failure.get('error_type') or 'error'}: {message[0] if message else ''}".strip())
-    text = text if len(text) <= REASON_CHARS else text[:REASON_CHARS - 1].rstrip() + "…"
-    test = str(failure.get("nodeid", "")).rpartition("::")[2].partition("[")[0]
-    return f"{text} ({test})" if test else text
-
-
 def _outcomes(run: Results, when: datetime) -> list[Row]:
     """Rows for the scenarios the run records failing or being stopped in (their ids read back), when the run's
     FLUX.1-dev measurements, if any, are all at the table's size and steps. A merged store's stop is placed at its
@@ -193,7 +184,7 @@ def _outcomes(run: Results, when: datetime) -> list[Row]:
                for k, v in SETTINGS.items()):
         return []
     sources = source_runs(run, when)
-    outcomes = [(scenario, f"failed: {_reason(records[-1])}", when, not sources)
+    outcomes = [(scenario, f"failed: {describe_failure(records[-1], brief=REASON_CHARS)}", when, not sources)
                 for scenario, records in run.failures.items()]
     outcomes += [(str(stop.get("scenario")), f"interrupted ({stop.get('phase') or '?'}, after "
                                              f"{stop.get('elapsed_s') or 0:.0f} s)",

@@ -81,6 +81,14 @@ ATTENTION_KERNELS: dict[str, AttentionKernel] = {
 }
 
 
+
+def lossy_attention(name: str) -> bool:
+    """Whether an attention kernel changes the outputs beyond bf16's rounding: one marked lossy, or one this
+    release does not know (a result from a newer diffbench), which is not assumed lossless."""
+    kernel = ATTENTION_KERNELS.get(name)
+    return kernel is None or kernel.lossy
+
+
 # The GPU kernels that are attention, by name (the profiler's): PyTorch's flash and memory-efficient kernels
 # (flash_fwd, fmha_cutlass), cuDNN's SDPA (bf16 and FP8: cudnn_generated_fort_native_sdpa), FlashAttention and
 # Sage packages. Inductor's own kernels (triton_*) are not, whatever ops their names list. Each result also

@@ -130,13 +130,18 @@ def without_host_paths(text: str) -> str:
     return _ABSOLUTE_PATH.sub(shorten, text)
 
 
-def describe_failure(failure: dict[str, Any]) -> str:
+def describe_failure(failure: dict[str, Any], brief: int | None = None) -> str:
     """'OutOfMemoryError: CUDA out of memory (test_latency, peak 79.100 GiB)' from a failure record, without the
-    absolute paths of the host it ran on."""
+    absolute paths of the host it ran on. `brief`: a table cell's version, the message's first line only, cut to
+    that many characters, and no peak memory."""
     test = str(failure.get("nodeid", "")).rpartition("::")[2].partition("[")[0]
-    peak = _number(failure.get("peak_memory_gib"))
+    peak = None if brief else _number(failure.get("peak_memory_gib"))
     context = ", ".join(filter(None, [test, f"peak {peak:.3f} GiB" if peak is not None else ""]))
-    text = without_host_paths(f"{failure.get('error_type', 'error')}: {failure.get('message', '')}".strip())
+    message = str(failure.get("message") or "").strip()
+    message = message.splitlines()[0] if brief and message else message
+    text = without_host_paths(f"{failure.get('error_type') or 'error'}: {message}".strip())
+    if brief and len(text) > brief:
+        text = text[:brief - 1].rstrip() + "…"
     return f"{text} ({context})" if context else text
 
 
