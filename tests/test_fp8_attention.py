@@ -325,30 +325,36 @@ def test_each_fp8_attention_mutation_changes_what_it_says_and_only_within_its_bl
 
 def test_the_error_job_reruns_and_mutates_and_calibrate_judges_each_against_its_bounds(tmp_path):
     """`diffbench-jobs quality-mutations --fp8-attention` on the CPU (the op's reference kernel, two prompt sets of
-    one prompt, bf16 eager only): its records are marked so calibrate checks them and never calibrates from them."""
+    one prompt, bf16 eager only): calibrate derives from the reruns on the first prompts, holds the later ones out
+    (checked, never calibrated from) and checks every mutation against the bounds it faces."""
     from diffbench.build.attention_mutation import MUTATIONS
     from diffbench.face import calibration
+
     from diffbench.jobs.quality_mutations import measure_fp8_attention
 
     log = tmp_path / "errors.json"
     measure_fp8_attention(2, 1, log, device="cpu", scenarios=(("bf16", "eager"),))
-    rows = calibration.rows(log)
-    assert [r["kind"] for r in rows] == ["same-code"] * 2 + ["mutation"] * 2 * len(MUTATIONS)
-    assert [r["prompt_set"]["held_out"] for r in rows[:2]] == [False, True]
+    rows = calibration.rows(log, calibration_prompts=1)  # prompt 0 calibrated from, prompt 1 held out
+    assert [r["kind"] for r in rows] == ["attention", "same-code"] + ["mutation"] * 2 * len(MUTATIONS)
+    assert [r["prompt_set"]["first"] for r in rows[:2]] == [0, 1]
     assert {r["attention"] for r in rows} == {"cudnn-fp8"}
-    committed = calibration.OUT / "calibration.json"
-    inputs = [Path(calibration.__file__).parents[3] / name for name in json.loads(
-        (Path(calibration.__file__).parents[3] / committed).read_text())["inputs"]]
+    assert calibration.label(rows[1]) == "bf16 + attention cudnn-fp8 (same code, held out, prompts 1+)"
+    root = Path(calibration.__file__).parents[3]
+    inputs = [root / name for name in json.loads((root / calibration.OUT / "calibration.json").read_text())["inputs"]]
     base = [r for path in inputs for r in calibration.rows(path)]
     derived = calibration.derive(base + rows, 4.0, 1)
-    assert derived == calibration.derive(base, 4.0, 1)  # nothing is calibrated from them
+    without_held_out = calibration.derive(base + [r for r in rows if r["kind"] != "same-code"], 4.0, 1)
+    assert derived == without_held_out  # the held-out rerun and the mutations are never calibrated from
+    assert derived["attentions"]["cudnn-fp8"]["runs"] == calibration.derive(base, 4.0, 1)["attentions"][
+        "cudnn-fp8"]["runs"] + 1  # the rerun on prompt 0 is
     checked = calibration.verdicts(base + rows, derived)
-    mine = [c for c in checked if c["attention"] == "cudnn-fp8"]
+    mine = [c for c in checked if c["file"] == rows[0]["file"]]
+    assert len(mine) == 1 + 2 * len(MUTATIONS)
     faced = calibration.faced_by(derived, "attention", "cudnn-fp8")
     for c in mine:
         assert {gate: v["bound"] for gate, v in c["gates"].items()} == {
             gate: bound for gate, bound in faced.items() if gate in c["gates"]}
         assert c["rejected"] == any(v["fails"] for v in c["gates"].values())
     block = "\n".join(calibration.component_block(derived, checked, "attention"))
-    assert "bf16 eager + cudnn-fp8 (cpu): " in block and "of 2 prompt sets rejected (1 held out)" in block
-    assert "cudnn-fp8 element e4m3 -> e5m2" in block and "prompt sets rejected" in block
+    assert "bf16 eager + cudnn-fp8 (cpu): " in block and "of 1 prompt sets rejected" in block
+    assert "cudnn-fp8 element e4m3 -> e5m2" in block and "of 2 prompt sets rejected" in block
