@@ -37,6 +37,7 @@ def test_the_table_orders_by_wall_time_and_gives_shares():
     fast = measurement([["nvjet_gemm", 1.0]], gpu_s=1.0, median=1.25)
     slow = measurement([["nvjet_gemm", 1.0]], gpu_s=1.0, median=2.0)
     slow = Measurement("slow", slow.info, slow.median, 0.0, 2.0, 2.0)
-    lines = breakdown.markdown([breakdown.of(slow), breakdown.of(fast)]).splitlines()
+    lines = breakdown.markdown([breakdown.of(slow, "2026-12-06T13:33:10.78+00:00"), breakdown.of(fast)]).splitlines()
     assert "flux-dev-fp8dqrow" in lines[2] and "`slow`" in lines[3]
     assert "0.250 (20%)" in lines[2]  # host: 0.25 s of 1.25 s
+    assert "| 2026-12-06 13:33 |" in lines[3] and "| ? |" in lines[2]  # each row's run: machines may differ

@@ -26,11 +26,12 @@ COLUMNS = ("wall", "host", "attention", *(name for name, _ in KERNEL_CLASSES), "
 class Breakdown:
     scenario: str
     seconds: dict[str, float]  # per COLUMNS: wall, host (wall - GPU work), each kernel class, rest (unlisted kernels)
+    run: str = ""  # when its run started (UTC, to the minute): rows of one run share a machine, others may not
 
 
-def of(m: Measurement) -> Breakdown | None:
+def of(m: Measurement, run: str | None = None) -> Breakdown | None:
     """A profiled measurement's breakdown of its median wall time, or None without profiled kernels (recorded
-    together with `attention_gpu_s`)."""
+    together with `attention_gpu_s`). `run`: its results file's datetime."""
     kernels, gpu, attention = m.get("gpu_top_kernels"), m.number("gpu_kernel_s"), m.number("attention_gpu_s")
     if not kernels or gpu is None or attention is None:
         return None
@@ -42,15 +43,15 @@ def of(m: Measurement) -> Breakdown | None:
     # the longest kernels are summed per name and may overlap on several streams: rest never below zero
     seconds["rest"] = max(0.0, gpu - sum(seconds[c] for c in COLUMNS[2:-1]))
     seconds["wall"], seconds["host"] = m.median, max(0.0, m.median - gpu)
-    return Breakdown(m.scenario, seconds)
+    return Breakdown(m.scenario, seconds, (run or "")[:16].replace("T", " "))
 
 
 def markdown(breakdowns: list[Breakdown]) -> str:
     """One row per scenario, seconds per call (the shares of its wall time in brackets)."""
-    head = "| scenario | " + " | ".join(f"{c} s" for c in COLUMNS) + " |"
-    lines = [head, "|---|" + "---:|" * len(COLUMNS)]
+    head = "| scenario | run (UTC) | " + " | ".join(f"{c} s" for c in COLUMNS) + " |"
+    lines = [head, "|---|---|" + "---:|" * len(COLUMNS)]
     for b in sorted(breakdowns, key=lambda b: b.seconds["wall"]):
         wall = b.seconds["wall"]
         cells = [f"{wall:.3f}"] + [f"{b.seconds[c]:.3f} ({b.seconds[c] / wall:.0%})" for c in COLUMNS[1:]]
-        lines.append(f"| `{b.scenario}` | " + " | ".join(cells) + " |")
+        lines.append(f"| `{b.scenario}` | {b.run or '?'} | " + " | ".join(cells) + " |")
     return "\n".join(lines)

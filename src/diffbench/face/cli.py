@@ -412,7 +412,8 @@ def run_frontier(args, argv: list[str]) -> int:
 def run_breakdown(args, argv: list[str]) -> int:
     if args.readme:
         readme.read(args.readme, "breakdown")  # refuse a file without markers before reading anything
-    rows = [b for path in args.runs for m in results.load(path).measurements.values() if (b := breakdown.of(m))]
+    rows = [b for run in map(results.load, args.runs) for m in run.measurements.values()
+            if (b := breakdown.of(m, run.datetime))]
     markdown = breakdown.markdown(rows) if rows else "No profiled kernels in these runs."
     return _section_out(markdown, args.readme, "breakdown", argv)
 
