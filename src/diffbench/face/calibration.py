@@ -376,6 +376,11 @@ MUTATION_HEADINGS = {  # how each layer's mutations are made (diffbench-jobs qua
 }
 
 
+def _mutation_order(value: str, setting: str, mutated: float | str, device: str) -> tuple:
+    """Mutations by component value and setting, numeric settings first (a factor, then a type's name)."""
+    return value, setting, isinstance(mutated, str), mutated, device
+
+
 def _same_code_lines(reruns: list[dict[str, Any]], layer: str) -> list[str]:
     """Held-out same-code reruns (diffbench-jobs quality-mutations --fp8-attention) per scenario, never calibrated
     from: every rejection is a false alarm."""
@@ -428,8 +433,7 @@ def component_block(calibration: dict[str, Any], checked: list[dict[str, Any]], 
     groups: dict[tuple, list[dict[str, Any]]] = {}
     for c in mutated:
         groups.setdefault((c[layer], c["mutation"]["setting"], c["mutation"]["value"], c["device"]), []).append(c)
-    numbers_first = lambda key: (key[0], key[1], isinstance(key[2], str), key[2], key[3])  # noqa: E731
-    for (value, setting, _, device), group in sorted(groups.items(), key=lambda item: numbers_first(item[0])):
+    for (value, setting, _, device), group in sorted(groups.items(), key=lambda item: _mutation_order(*item[0])):
         c = group[0]
         change = f"{value} {setting} {c['mutation']['mode_value']} -> {c['mutation']['value']}"
         if len(group) == 1:

@@ -8,10 +8,11 @@ against: the records go to a quality log (`--mutations-json`), which calibrate t
 
 `--int8-scales` runs the proxy's int8wo pipeline with every int8 weight scale of the denoiser multiplied by each
 factor; `--caches` runs bf16 with each lossy step cache set to skip more than its mode says (CACHE_MUTATIONS);
-both on the CPU. `--fp8-attention` (CUDA) reruns the FP8 attention's scenarios, same code, on prompt sets of their
-own (the first the committed runs' prompts, the rest held out): each rejection is a false alarm; and runs bf16
-eager with each of its mutations (build/attention_mutation.py) on every set: each pass is a miss. Each is scored
-against bf16 eager exactly as `pytest quality` does.
+both on the CPU. `--fp8-attention` (CUDA) reruns the FP8 attention's scenarios, same code, on consecutive sets of
+the evaluation prompts (the first the committed runs' prompts): calibrate derives from the sets on its first
+CALIBRATION_PROMPTS prompts and holds the rest out, where each rejection is a false alarm. It also runs bf16 eager
+with each of the attention's mutations (build/attention_mutation.py) on every set: each pass is a miss. Each is
+scored against bf16 eager exactly as `pytest quality` does.
 """
 
 from __future__ import annotations
@@ -153,7 +154,7 @@ def measure_fp8_attention(sets: int, prompts: int, path: Path, device: str = "cu
 
     def evaluate(session: Any, first: int, scenario: Any, cache: Any, **marks: Any) -> dict[str, Any]:
         record = session.evaluate(scenario, cache.get)
-        record.update(prompt_set=dict(first=first, count=prompts, held_out=first > 0), evidence=None, **marks)
+        record.update(prompt_set=dict(first=first, count=prompts), evidence=None, **marks)
         records.append(record)
         return record
 
