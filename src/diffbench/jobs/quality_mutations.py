@@ -69,13 +69,13 @@ def write_log(path: Path, records: list[dict[str, Any]]) -> None:
 
 
 @contextlib.contextmanager
-def proxy_quality_session(prompts: int, path: Path, device: str = "cpu") -> Iterator[tuple[Any, Any, Any]]:
-    """One quality session on the first `prompts` evaluation prompts: yields the session, a pipeline cache and the
-    build options; on exit, writes the session's records to `path` as a quality log."""
+def proxy_quality_session(prompts: int, path: Path) -> Iterator[tuple[Any, Any, Any]]:
+    """One quality session on the CPU on the first `prompts` evaluation prompts: yields the session, a pipeline
+    cache and the build options; on exit, writes the session's records to `path` as a quality log."""
     from diffbench.spec import proxy_scenes as scenes
 
-    with proxy_pipelines(device) as (cache, build, references):
-        session = quality_session(scenes.evaluation_prompts()[:prompts], device, references, cache)
+    with proxy_pipelines("cpu") as (cache, build, references):
+        session = quality_session(scenes.evaluation_prompts()[:prompts], "cpu", references, cache)
         yield session, cache, build
     write_log(path, session.records)
 

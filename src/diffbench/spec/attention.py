@@ -81,7 +81,6 @@ ATTENTION_KERNELS: dict[str, AttentionKernel] = {
 }
 
 
-
 def lossy_attention(name: str) -> bool:
     """Whether an attention kernel changes the outputs beyond bf16's rounding: one marked lossy, or one this
     release does not know (a result from a newer diffbench), which is not assumed lossless."""

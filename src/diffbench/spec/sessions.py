@@ -195,7 +195,8 @@ PHASES: dict[str, Phase] = {
             Run("frontier", "frontier", ("--rounds", "5", "--scenario-timeout", "480", "--compile-cache",
                                          FRONTIER_CACHE)),)),
         Phase("fp8-attention-errors", "issue 35: the FP8 attention gate's error rates on the trained proxy: its "
-              "scenarios rerun on 8 prompt sets (7 held out), and bf16 eager with each of its mutations on every set",
+              "scenarios rerun on 8 prompt sets (calibrate holds out those on prompts 32+), and bf16 eager with "
+              "each of its mutations on every set",
               (), setup=_job("fp8-attention-errors", "quality-mutations --fp8-attention --mutations-json", 420)),
         Phase("fp8-attention-speed", "issue 35: FLUX.1-dev with FP8 against PyTorch's attention, speed and "
               "attention's profiled share only (a GPU kind's first FP8 attention rows, in a short session)", (
