@@ -329,7 +329,6 @@ def test_the_error_job_reruns_and_mutates_and_calibrate_judges_each_against_its_
     (checked, never calibrated from) and checks every mutation against the bounds it faces."""
     from diffbench.build.attention_mutation import MUTATIONS
     from diffbench.face import calibration
-
     from diffbench.jobs.quality_mutations import measure_fp8_attention
 
     log = tmp_path / "errors.json"

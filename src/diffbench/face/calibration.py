@@ -280,15 +280,12 @@ def label(r: dict[str, Any]) -> str:
     mutation = r.get("mutation") or {}
     cache = f" + cache {r['cache']}" if r["cache"] != "none" else ""
     cache += f" + attention {r['attention']}" if lossy_component("none", r["attention"]) else ""
-    prompts = f", prompts {r['prompt_set']['first']}+" if r.get("prompt_set") else ""
     if "factor" in mutation:
         return f"{r['scheme']} x{mutation['factor']}"
-    if mutation:
-        return f"{r['scheme']}{cache} ({mutation['setting']} {mutation['mode_value']} -> {mutation['value']}{prompts})"
-    if r["kind"] == "same-code":
-        return f"{r['scheme']}{cache} (same code, held out{prompts})"
-    return r["scheme"] + cache + (" (control)" if r["kind"] == "control" else "") + (f" ({prompts[2:]})" if prompts
-                                                                                      else "")
+    done = (f"{mutation['setting']} {mutation['mode_value']} -> {mutation['value']}" if mutation
+            else {"same-code": "same code, held out", "control": "control"}.get(r["kind"]))
+    notes = [n for n in (done, r.get("prompt_set") and f"prompts {r['prompt_set']['first']}+") if n]
+    return r["scheme"] + cache + (f" ({', '.join(notes)})" if notes else "")
 
 
 def table(all_rows: list[dict[str, Any]]) -> str:

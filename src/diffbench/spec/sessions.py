@@ -109,11 +109,15 @@ def _job(out: str, args: str, limit_s: int) -> str:
 PROBE = _job("fp8-attention-probe", "fp8-attention-probe", 300)
 
 
-def _frontier(out: str, keyword: str) -> Run:
+def _frontier(out: str, keyword: str, timeout_s: int = 600) -> Run:
     """One of the frontier's scenarios in a process of its own (a cold compile with flux-fast's flags takes
     minutes); they share the compile cache."""
-    return Run(out, "frontier", ("--rounds", "5", "--scenario-timeout", "600", "--compile-cache", FRONTIER_CACHE),
-               keyword=keyword)
+    return Run(out, "frontier", ("--rounds", "5", "--scenario-timeout", str(timeout_s), "--compile-cache",
+                                 FRONTIER_CACHE), keyword=keyword)
+
+
+# the frontier's scenario id after its compile mode with every step of flux-fast's taken (spec/selections.py)
+EVERY_STEP = "fuse-bs1-attn-cudnn-fp8-compile-vae-inductor-flux-fast"
 
 
 def _night(out: str, slowdown: str = "") -> Run:
@@ -208,25 +212,20 @@ PHASES: dict[str, Phase] = {
               "and whole-model compile with CUDA graphs", (
                   _frontier("frontier-steps-compile-vae", "regional-fuse-bs1-compile-vae"),
                   _frontier("frontier-steps-inductor-flux-fast", "regional-fuse-bs1-inductor-flux-fast"),
-                  _frontier("frontier-steps-regional-all",
-                            "regional-fuse-bs1-attn-cudnn-fp8-compile-vae-inductor-flux-fast"),
-                  _frontier("frontier-steps-cudagraphs-all",
-                            "compile-cudagraphs-fuse-bs1-attn-cudnn-fp8-compile-vae-inductor-flux-fast"))),
+                  _frontier("frontier-steps-regional-all", f"regional-{EVERY_STEP}"),
+                  _frontier("frontier-steps-cudagraphs-all", f"compile-cudagraphs-{EVERY_STEP}"))),
         Phase("frontier-cudagraphs", "issue 35: whole-model compile with CUDA graphs and FP8 attention, first "
               "alone (the capture its softmax-scale constants once broke), then with every step (flux-fast's flags, "
               "the VAE compiled): its cold compile ran past the 168 s an earlier session had left for it", (
-                  Run("frontier-cudagraphs-attn", "frontier", ("--rounds", "5", "--scenario-timeout", "600",
-                                                               "--compile-cache", FRONTIER_CACHE),
-                      keyword="compile-cudagraphs-fuse-bs1-attn-cudnn-fp8 and not compile-vae"),
-                  Run("frontier-cudagraphs-all", "frontier", ("--rounds", "5", "--scenario-timeout", "1200",
-                                                              "--compile-cache", FRONTIER_CACHE),
-                      keyword="compile-cudagraphs-fuse-bs1-attn-cudnn-fp8-compile-vae-inductor-flux-fast"),)),
+                  _frontier("frontier-cudagraphs-attn",
+                            "compile-cudagraphs-fuse-bs1-attn-cudnn-fp8 and not compile-vae"),
+                  _frontier("frontier-cudagraphs-all", f"compile-cudagraphs-{EVERY_STEP}", timeout_s=1200))),
         Phase("frontier-regional", "issue 35: the frontier's regional scenario with every step (FP8 attention, "
               "flux-fast's flags, the VAE compiled), alone: what a short device session can still time (its cold "
               "compile took 315 s on the H100)", (
                   Run("frontier-regional-all", "frontier", ("--rounds", "3", "--scenario-timeout", "480",
                                                             "--compile-cache", FRONTIER_CACHE),
-                      keyword="regional-fuse-bs1-attn-cudnn-fp8-compile-vae-inductor-flux-fast"),)),
+                      keyword=f"regional-{EVERY_STEP}"),)),
     ]
 }
 
