@@ -94,6 +94,13 @@ SELECTIONS: dict[str, NamedSelection] = {
                         attention="sdpa,cudnn-fp8"),),
         ),
         NamedSelection(
+            "fp8-attention-proxy-cudagraphs", "issue 35: FP8 attention's quality cost on the trained proxy under "
+            "whole-model compile with CUDA graphs, the frontier's fastest compile mode (bf16 and fp8dqrow, fused QKV, "
+            "against bf16 eager with PyTorch's attention)",
+            parts=(dict(model="flux-dev", scheme="bf16,fp8dqrow", compile="compile-cudagraphs", fuse_qkv="on",
+                        attention="sdpa,cudnn-fp8"),),
+        ),
+        NamedSelection(
             "frontier", "issue 35: flux-fast's steps on FLUX.1-dev fp8dqrow with fused QKV, each alone and together: "
             "its inductor flags, the VAE compiled in channels_last, FP8 attention, whole-model compile with CUDA "
             "graphs (regional with CUDA graphs is a known failure)",

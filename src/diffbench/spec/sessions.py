@@ -116,8 +116,24 @@ def _frontier(out: str, keyword: str, timeout_s: int = 600) -> Run:
                                  FRONTIER_CACHE), keyword=keyword)
 
 
+def _proxy_quality(out: str, selection: str) -> Run:
+    """A selection's benchmarks and quality on the trained proxy, against bf16 eager references made on the spot
+    (a fresh machine has none)."""
+    return Run(out, selection, ("--weights", "proxy", "--quality-prompts", "8", "--baselines-dir", "/tmp/proxy-refs",
+                                "--update-baselines", "--scenario-timeout", "240", "--compile-cache",
+                                "/tmp/diffbench-proxy-compile"), suites=("benchmarks", "quality"))
+
+
 # the frontier's scenario id after its compile mode with every step of flux-fast's taken (spec/selections.py)
 EVERY_STEP = "fuse-bs1-attn-cudnn-fp8-compile-vae-inductor-flux-fast"
+# the frontier's scenarios each in a process of its own, as the phases below share them
+COMPILE_VAE = _frontier("frontier-steps-compile-vae", "regional-fuse-bs1-compile-vae")
+INDUCTOR_FLUX_FAST = _frontier("frontier-steps-inductor-flux-fast", "regional-fuse-bs1-inductor-flux-fast")
+EVERY_STEP_REGIONAL = _frontier("frontier-steps-regional-all", f"regional-{EVERY_STEP}")
+ATTENTION_CUDAGRAPHS = _frontier("frontier-cudagraphs-attn",
+                                 "compile-cudagraphs-fuse-bs1-attn-cudnn-fp8 and not compile-vae")
+# every step under whole-model compile with CUDA graphs: its cold compile ran past the 171 s sessions had left it
+EVERY_STEP_CUDAGRAPHS = _frontier("frontier-cudagraphs-all", f"compile-cudagraphs-{EVERY_STEP}", timeout_s=1200)
 
 
 def _night(out: str, slowdown: str = "") -> Run:
@@ -190,11 +206,11 @@ PHASES: dict[str, Phase] = {
               "denoisers), FLUX.1-dev with FP8 against bf16 attention, and its quality cost on the trained proxy", (
                   Run("fp8-attention", "fp8-attention", ("--rounds", "5", "--scenario-timeout", "400",
                                                          "--compile-cache", FRONTIER_CACHE)),
-                  Run("fp8-attention-proxy", "fp8-attention-proxy", (
-                      "--weights", "proxy", "--quality-prompts", "8", "--baselines-dir", "/tmp/proxy-refs",
-                      "--update-baselines", "--scenario-timeout", "240", "--compile-cache",
-                      "/tmp/diffbench-proxy-compile"), suites=("benchmarks", "quality"))),
+                  _proxy_quality("fp8-attention-proxy", "fp8-attention-proxy")),
               setup=PROBE),
+        Phase("fp8-attention-proxy-cudagraphs", "issue 35: FP8 attention's quality cost on the trained proxy under "
+              "whole-model compile with CUDA graphs (the frontier's fastest row had quality measured eager and "
+              "regional only)", (_proxy_quality("fp8-attention-proxy-cudagraphs", "fp8-attention-proxy-cudagraphs"),)),
         Phase("frontier", "issue 35: flux-fast's steps alone and together with FP8 attention (spec/selections.py)", (
             Run("frontier", "frontier", ("--rounds", "5", "--scenario-timeout", "480", "--compile-cache",
                                          FRONTIER_CACHE)),)),
@@ -210,16 +226,18 @@ PHASES: dict[str, Phase] = {
         Phase("frontier-steps", "issue 35: flux-fast's steps not yet timed, each alone in its own process: the VAE "
               "compiled in channels_last, flux-fast's inductor flags, then every step with FP8 attention, regional "
               "and whole-model compile with CUDA graphs", (
-                  _frontier("frontier-steps-compile-vae", "regional-fuse-bs1-compile-vae"),
-                  _frontier("frontier-steps-inductor-flux-fast", "regional-fuse-bs1-inductor-flux-fast"),
-                  _frontier("frontier-steps-regional-all", f"regional-{EVERY_STEP}"),
+                  COMPILE_VAE, INDUCTOR_FLUX_FAST, EVERY_STEP_REGIONAL,
                   _frontier("frontier-steps-cudagraphs-all", f"compile-cudagraphs-{EVERY_STEP}"))),
         Phase("frontier-cudagraphs", "issue 35: whole-model compile with CUDA graphs and FP8 attention, first "
               "alone (the capture its softmax-scale constants once broke), then with every step (flux-fast's flags, "
               "the VAE compiled): its cold compile ran past the 168 s an earlier session had left for it", (
-                  _frontier("frontier-cudagraphs-attn",
-                            "compile-cudagraphs-fuse-bs1-attn-cudnn-fp8 and not compile-vae"),
-                  _frontier("frontier-cudagraphs-all", f"compile-cudagraphs-{EVERY_STEP}", timeout_s=1200))),
+                  ATTENTION_CUDAGRAPHS, EVERY_STEP_CUDAGRAPHS)),
+        Phase("frontier-cudagraphs-all", "issue 35: whole-model compile with CUDA graphs and every step, alone (its "
+              "cold compile ran past 171 s twice)", (EVERY_STEP_CUDAGRAPHS,)),
+        Phase("frontier-first", "issue 35: a GPU kind's first frontier rows in one short session, fastest first: "
+              "FP8 attention under whole-model compile with CUDA graphs, the VAE compiled, flux-fast's inductor "
+              "flags, then every step with regional compile (cold: 175, 78, 194 and 363 s on the H100)", (
+                  ATTENTION_CUDAGRAPHS, COMPILE_VAE, INDUCTOR_FLUX_FAST, EVERY_STEP_REGIONAL)),
         Phase("frontier-regional", "issue 35: the frontier's regional scenario with every step (FP8 attention, "
               "flux-fast's flags, the VAE compiled), alone: what a short device session can still time (its cold "
               "compile took 315 s on the H100)", (
