@@ -101,6 +101,13 @@ SELECTIONS: dict[str, NamedSelection] = {
                         attention="sdpa,cudnn-fp8"),),
         ),
         NamedSelection(
+            "fp8-attention-proxy-modes", "issue 35: fp8dqrow with FP8 attention on the trained proxy under each "
+            "compile mode, fused QKV and not: which of them loses a prompt (whole-model compile with CUDA graphs and "
+            "fused QKV put prompt 5 at 17.6 dB, regional unfused at 32.3 dB)",
+            parts=(dict(model="flux-dev", scheme="fp8dqrow", compile="eager,regional,compile,compile-cudagraphs",
+                        fuse_qkv="both", attention="cudnn-fp8"),),
+        ),
+        NamedSelection(
             "frontier", "issue 35: flux-fast's steps on FLUX.1-dev fp8dqrow with fused QKV, each alone and together: "
             "its inductor flags, the VAE compiled in channels_last, FP8 attention, whole-model compile with CUDA "
             "graphs (regional with CUDA graphs is a known failure)",

@@ -116,12 +116,12 @@ def _frontier(out: str, keyword: str, timeout_s: int = 600) -> Run:
                                  FRONTIER_CACHE), keyword=keyword)
 
 
-def _proxy_quality(out: str, selection: str) -> Run:
+def _proxy_quality(out: str, selection: str, suites: tuple[str, ...] = ("benchmarks", "quality")) -> Run:
     """A selection's benchmarks and quality on the trained proxy, against bf16 eager references made on the spot
     (a fresh machine has none)."""
     return Run(out, selection, ("--weights", "proxy", "--quality-prompts", "8", "--baselines-dir", "/tmp/proxy-refs",
                                 "--update-baselines", "--scenario-timeout", "240", "--compile-cache",
-                                "/tmp/diffbench-proxy-compile"), suites=("benchmarks", "quality"))
+                                "/tmp/diffbench-proxy-compile"), suites=suites)
 
 
 # the frontier's scenario id after its compile mode with every step of flux-fast's taken (spec/selections.py)
@@ -211,6 +211,9 @@ PHASES: dict[str, Phase] = {
         Phase("fp8-attention-proxy-cudagraphs", "issue 35: FP8 attention's quality cost on the trained proxy under "
               "whole-model compile with CUDA graphs (the frontier's fastest row had quality measured eager and "
               "regional only)", (_proxy_quality("fp8-attention-proxy-cudagraphs", "fp8-attention-proxy-cudagraphs"),)),
+        Phase("fp8-attention-proxy-modes", "issue 35: which compile mode or fused QKV makes fp8dqrow with FP8 "
+              "attention lose a prompt on the trained proxy (quality only, a short session)",
+              (_proxy_quality("fp8-attention-proxy-modes", "fp8-attention-proxy-modes", suites=("quality",)),)),
         Phase("frontier", "issue 35: flux-fast's steps alone and together with FP8 attention (spec/selections.py)", (
             Run("frontier", "frontier", ("--rounds", "5", "--scenario-timeout", "480", "--compile-cache",
                                          FRONTIER_CACHE)),)),
