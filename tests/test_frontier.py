@@ -65,7 +65,7 @@ def test_a_row_per_gpu_kind_and_step_with_its_figures(tmp_path, capsys):
                           "H100 80GB HBM3 | bf16, regional (reference)", "H100 80GB HBM3 | bf16, eager (reference)",
                           "H200 | fp8dqrow, regional, fuse", "H200 | bf16, eager (reference)"]  # by median per kind
     assert rows["H100 80GB HBM3 | fp8dqrow, regional, fuse, attn-cudnn-fp8"][2:] == [
-        "lossy", "2.800", "2.660", "25%", "12.0", "23.00", "—", "—", "h100.json"]
+        "lossy", "2.800", "2.660", "25%", "12.0", "23.00", "—", "—", "—", "h100.json"]
     assert rows["H100 80GB HBM3 | bf16, eager (reference)"][2:6] == ["lossless", "5.300", "—", "—"]
 
 
@@ -112,11 +112,32 @@ def test_quality_is_matched_by_scheme_compile_and_attention(tmp_path, capsys):
         "flux-dev-fp8dqrow-regional-nofuse-bs1-attn-cudnn-fp8": ("fp8dqrow", "regional", "cudnn-fp8", 32.345, 0.9811),
     })
     rows = table_rows(frontier_md(capsys, str(path), "--quality", str(log), "--all"))
-    quality = {step.split(" | ")[1]: row[8:10] for step, row in rows.items()}
-    assert quality == {"fp8dqrow, compile, fuse": ["—", "—"],  # not measured
-                       "fp8dqrow, regional, fuse, attn-cudnn-fp8": ["32.3", "0.9811"],
-                       "fp8dqrow, regional, fuse": ["40.3", "0.9938"],
-                       "bf16, eager (reference)": ["∞", "1.0000"]}
+    quality = {step.split(" | ")[1]: row[8:11] for step, row in rows.items()}
+    assert quality == {"fp8dqrow, compile, fuse": ["—", "—", "—"],  # not measured
+                       "fp8dqrow, regional, fuse, attn-cudnn-fp8": ["32.3", "0.9811", "passes"],
+                       "fp8dqrow, regional, fuse": ["40.3", "0.9938", "passes"],
+                       "bf16, eager (reference)": ["∞", "1.0000", "passes"]}
+
+
+def test_the_quality_gate_is_the_one_in_force_and_the_worst_matched_record_decides(tmp_path, capsys):
+    path = run(tmp_path / "run.json", {EAGER: 5.3, FP8: 2.9, FP8_ATTN: 2.8})
+    passing = dict(scheme="fp8dqrow", compile="regional", attention="cudnn-fp8", psnr=32.3, ssim=0.98)
+    log = quality_log(tmp_path / "quality.json", {
+        # judged by older, tighter bounds when it ran (`failures`): the gates in force decide
+        "flux-dev-fp8dqrow-regional-nofuse-bs1-attn-cudnn-fp8": (*passing.values(),),
+        "flux-dev-fp8dqrow-regional-nofuse-bs1": ("fp8dqrow", "regional", "sdpa", 40.3, 0.9938)})
+    data = json.loads(log.read_text())
+    data["results"][0]["failures"] = ["psnr min over prompts = 32.3, gate psnr_min: must be ≥ 36.5"]
+    log.write_text(json.dumps(data))
+    # another run of the FP8 attention row, its worst prompt far below any bound
+    worse = quality_log(tmp_path / "worse.json", {
+        "flux-dev-fp8dqrow-regional-fuse-bs1-attn-cudnn-fp8": ("fp8dqrow", "regional", "cudnn-fp8", 12.0, 0.5)})
+    rows = table_rows(frontier_md(capsys, str(path), "--quality", str(log), "--all"))
+    assert rows["H100 80GB HBM3 | fp8dqrow, regional, fuse, attn-cudnn-fp8"][8:11] == ["32.3", "0.9800", "passes"]
+    rows = table_rows(frontier_md(capsys, str(path), "--quality", str(log), str(worse), "--all"))
+    assert rows["H100 80GB HBM3 | fp8dqrow, regional, fuse, attn-cudnn-fp8"][8:11] == [
+        "12.0", "0.5000", "fails (psnr_min, ssim_min)"]
+    assert rows["H100 80GB HBM3 | fp8dqrow, regional, fuse"][8:11] == ["40.3", "0.9938", "passes"]
 
 
 def test_the_frontier_and_the_references_are_shown_every_row_with_all(tmp_path, capsys):
@@ -160,7 +181,7 @@ def test_failed_and_stopped_steps_are_rows_where_no_file_measured_them(tmp_path,
     failed_row, stopped_row = list(rows.values())[1:]
     assert failed_row[2:4] == ["lossy", "failed: RuntimeError: Detected 2 tensor(s) in the cudagraph pool not "
                                         "tracked as outputs. All live… (test_latency)"]
-    assert stopped_row[3] == "interrupted (call, after 208 s)" and stopped_row[4:-1] == ["—"] * 6
+    assert stopped_row[3] == "interrupted (call, after 208 s)" and stopped_row[4:-1] == ["—"] * 7
 
 
 def test_a_failure_measured_elsewhere_is_no_row(tmp_path):

@@ -12,7 +12,9 @@ published figures beside it (the README's "Frontier" section).
   store.layout.SLOWED) and runs whose rows do not measure what their ids say (store.layout.NOT_NIGHTS).
 - quality: the worst prompt's PSNR and SSIM against bf16 eager from quality logs (`pytest quality
   --quality-json`, e.g. the trained proxy's), matched by scheme, compile mode and attention kernel only (the
-  proxy's runs are its own size, without fused QKV); where several records match, the worst of them.
+  proxy's runs are its own size, without fused QKV); where several records match, the worst of them. `gate`:
+  whether every matched record passes the quality gates in force (data/thresholds.toml, as `pytest quality`
+  resolves them for its weights, scheme and lossy components), not those it was judged by when run.
 - lossy: a scheme other than bf16, a lossy attention kernel (`AttentionKernel.lossy`) or a lossy step cache.
 - shown: the frontier (`on_frontier`) with bf16 eager and bf16 regional as references, then the failed and
   stopped steps; `--all` shows every row.
@@ -24,6 +26,7 @@ A face module: it reads results and quality logs, never runs a model.
 
 from __future__ import annotations
 
+import functools
 import os
 import tomllib
 from collections.abc import Callable, Mapping, Sequence
@@ -38,6 +41,7 @@ from diffbench.face.report import cell, markdown_table
 from diffbench.spec.attention import lossy_attention
 from diffbench.spec.caching import CACHE_MODES
 from diffbench.spec.dimensions import BY_NAME, DIMENSIONS, Dimension, OnOff, PositiveInts
+from diffbench.spec.gates import DEFAULT_THRESHOLDS, Thresholds
 from diffbench.spec.models import MODELS
 from diffbench.store import quality_logs, results
 from diffbench.store.quality_logs import QualityLog
@@ -80,6 +84,7 @@ class FrontierError(ValueError):
 class Quality:
     psnr: float  # the worst prompt's PSNR against bf16 eager, dB (inf: identical)
     ssim: float  # the worst prompt's SSIM
+    failed: tuple[str, ...] = ()  # the gates in force (`gate` keys) a matched record fails
 
 
 @dataclass(frozen=True)
@@ -207,8 +212,27 @@ def _quality(settings: tuple[tuple[str, Any], ...], logs: Sequence[QualityLog]) 
                 metrics = record.get("metrics") or {}
                 worst = [(metrics.get(metric) or {}).get("min") for metric in ("psnr", "ssim")]
                 if None not in worst:
-                    found.append(Quality(*map(quality_logs.number, worst)))
-    return Quality(min(q.psnr for q in found), min(q.ssim for q in found)) if found else None
+                    found.append(Quality(*map(quality_logs.number, worst), failed=_failed_gates(record)))
+    if not found:
+        return None
+    failed = tuple(sorted({key for q in found for key in q.failed}))
+    return Quality(min(q.psnr for q in found), min(q.ssim for q in found), failed)
+
+
+@functools.cache
+def _thresholds() -> Thresholds:
+    return Thresholds.load(DEFAULT_THRESHOLDS)
+
+
+def _failed_gates(record: Mapping[str, Any]) -> tuple[str, ...]:
+    """The gates in force that a quality record's worst prompt fails (a metric it lacks, CLIP's say, is not
+    judged, as `pytest quality` skips it)."""
+    gates = _thresholds().gates(
+        record.get("model", MODEL), record.get("scheme", REFERENCE_SCHEME), record.get("weights", "synthetic"),
+        cache=record.get("cache", "none"), attention=record.get("attention", "sdpa"))
+    metrics = record.get("metrics") or {}
+    return tuple(g.key for g in gates if (value := g.value(metrics)) is not None
+                 and not g.passes(quality_logs.number(value)))
 
 
 @dataclass
@@ -351,7 +375,13 @@ def _source(text: str) -> str:
 # ------------------------------------------------------------------------------------------ markdown
 
 HEADERS = ["GPU", "step", "lossless / lossy", "median s", "GPU work s", "attention share", "first call s",
-           "peak GiB", "PSNR min dB", "SSIM min", "run"]
+           "peak GiB", "PSNR min dB", "SSIM min", "quality gate", "run"]
+
+
+def _gate(quality: Quality | None) -> str:
+    if quality is None:
+        return "—"
+    return f"fails ({', '.join(quality.failed)})" if quality.failed else "passes"
 
 
 def _psnr(value: float) -> str:
@@ -369,7 +399,7 @@ def _cells(row: Row, link_base: Path | None) -> list[str]:
     q = row.quality
     return [*head, cell(m.median), cell(m.number("gpu_kernel_s")), "—" if share is None else f"{share:.0%}",
             cell(m.number("first_call_s"), 1), cell(m.number("peak_memory_gib"), 2),
-            _psnr(q.psnr) if q else "—", f"{q.ssim:.4f}" if q else "—", run]
+            _psnr(q.psnr) if q else "—", f"{q.ssim:.4f}" if q else "—", _gate(q), run]
 
 
 def intro(table: Table) -> str:
@@ -380,7 +410,8 @@ def intro(table: Table) -> str:
             "`first call`: compiling included, with the compile caches the run had; `peak`: allocated during the "
             "timed calls (GiB, 1024³ bytes). Each row is the newest run of its step on its GPU kind (`run`). Lossy: "
             "a scheme other than bf16, a lossy attention kernel or step cache. Quality: the worst prompt against "
-            f"bf16 eager from {logs}, matched by scheme, compile mode and attention kernel; `—` where not measured."
+            f"bf16 eager from {logs}, matched by scheme, compile mode and attention kernel; `—` where not measured; "
+            "`quality gate`: whether it passes the gates in force (`data/thresholds.toml`), and those it fails."
             + (f" Passed over: {', '.join(f'`{path.name}`' for path, _ in table.skipped)} (slowed on purpose, or "
                "not measuring what their ids say)." if table.skipped else ""))
 
