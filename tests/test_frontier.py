@@ -121,10 +121,9 @@ def test_quality_is_matched_by_scheme_compile_and_attention(tmp_path, capsys):
 
 def test_the_quality_gate_is_the_one_in_force_and_the_worst_matched_record_decides(tmp_path, capsys):
     path = run(tmp_path / "run.json", {EAGER: 5.3, FP8: 2.9, FP8_ATTN: 2.8})
-    passing = dict(scheme="fp8dqrow", compile="regional", attention="cudnn-fp8", psnr=32.3, ssim=0.98)
     log = quality_log(tmp_path / "quality.json", {
         # judged by older, tighter bounds when it ran (`failures`): the gates in force decide
-        "flux-dev-fp8dqrow-regional-nofuse-bs1-attn-cudnn-fp8": (*passing.values(),),
+        "flux-dev-fp8dqrow-regional-nofuse-bs1-attn-cudnn-fp8": ("fp8dqrow", "regional", "cudnn-fp8", 32.3, 0.98),
         "flux-dev-fp8dqrow-regional-nofuse-bs1": ("fp8dqrow", "regional", "sdpa", 40.3, 0.9938)})
     data = json.loads(log.read_text())
     data["results"][0]["failures"] = ["psnr min over prompts = 32.3, gate psnr_min: must be ≥ 36.5"]

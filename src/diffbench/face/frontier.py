@@ -12,7 +12,7 @@ published figures beside it (the README's "Frontier" section).
   store.layout.SLOWED) and runs whose rows do not measure what their ids say (store.layout.NOT_NIGHTS).
 - quality: the worst prompt's PSNR and SSIM against bf16 eager from quality logs (`pytest quality
   --quality-json`, e.g. the trained proxy's), matched by scheme, compile mode and attention kernel only (the
-  proxy's runs are its own size, without fused QKV); where several records match, the worst of them. `gate`:
+  proxy's runs are its own size, some without fused QKV); where several records match, the worst of them. `gate`:
   whether every matched record passes the quality gates in force (data/thresholds.toml, as `pytest quality`
   resolves them for its weights, scheme and lossy components), not those it was judged by when run.
 - lossy: a scheme other than bf16, a lossy attention kernel (`AttentionKernel.lossy`) or a lossy step cache.
