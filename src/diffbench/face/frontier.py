@@ -225,11 +225,12 @@ def _thresholds() -> Thresholds:
 
 
 def _failed_gates(record: Mapping[str, Any]) -> tuple[str, ...]:
-    """The gates in force that a quality record's worst prompt fails (a metric it lacks, CLIP's say, is not
-    judged, as `pytest quality` skips it)."""
-    gates = _thresholds().gates(
-        record.get("model", MODEL), record.get("scheme", REFERENCE_SCHEME), record.get("weights", "synthetic"),
-        cache=record.get("cache", "none"), attention=record.get("attention", "sdpa"))
+    """The gates in force that a matched quality record's worst prompt fails (a metric it lacks, CLIP's say, is
+    not judged, as `pytest quality` skips it). Matched, it names its model and scheme (QUALITY_MATCH); an unset
+    cache or attention is its dimension's default, as in the match."""
+    cache, attention = (record.get(name, BY_NAME[name].default) for name in ("cache", "attention"))
+    gates = _thresholds().gates(record["model"], record["scheme"], record.get("weights", "synthetic"),
+                                cache=cache, attention=attention)
     metrics = record.get("metrics") or {}
     return tuple(g.key for g in gates if (value := g.value(metrics)) is not None
                  and not g.passes(quality_logs.number(value)))
