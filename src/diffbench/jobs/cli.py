@@ -14,6 +14,7 @@ JOBS = {
     "train-proxy": ("proxy_train", "train the proxy models (vae, flux, clip, or all)"),
     "evaluate-proxy": ("proxy_evaluate", "caption retrieval and a sample grid of the proxy, one row per scheme"),
     "quality-mutations": ("quality_mutations", "the quality gates' mutations on the proxy, for diffbench calibrate"),
+    "prompt-sensitivity": ("prompt_sensitivity", "which proxy prompts seeded noise on attention moves past a gate"),
     "fp8-attention-probe": ("fp8_attention_probe", "cuDNN FP8 attention's error and speed per shape (a GPU)"),
 }
 

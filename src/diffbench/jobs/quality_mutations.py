@@ -11,8 +11,9 @@ factor; `--caches` runs bf16 with each lossy step cache set to skip more than it
 both on the CPU. `--fp8-attention` (CUDA) reruns the FP8 attention's scenarios, same code, on consecutive sets of
 the evaluation prompts (the first the committed runs' prompts): calibrate derives from the sets on its first
 CALIBRATION_PROMPTS prompts and holds the rest out, where each rejection is a false alarm. It also runs bf16 eager
-with each of the attention's mutations (build/attention_mutation.py) on every set: each pass is a miss. Each is
-scored against bf16 eager exactly as `pytest quality` does.
+with each of the attention's mutations (build/attention_mutation.py) on every set: each pass is a miss.
+`--scenarios` reruns others instead (how many prompts a compile mode loses, set by set). Each is scored against
+bf16 eager exactly as `pytest quality` does.
 """
 
 from __future__ import annotations
@@ -179,6 +180,18 @@ def measure_fp8_attention(sets: int, prompts: int, path: Path, device: str = "cu
                 write_log(path, records)
 
 
+def _scenarios(value: str) -> tuple[tuple[str, str], ...]:
+    from diffbench.spec.compile_modes import COMPILE_MODES
+    from diffbench.spec.schemes import SCHEMES
+
+    pairs = tuple(tuple(pair.partition(":")[::2]) for pair in value.split(","))
+    for scheme, compile_mode in pairs:
+        if scheme not in SCHEMES or compile_mode not in COMPILE_MODES:
+            raise argparse.ArgumentTypeError(f"{scheme}:{compile_mode}: SCHEME:COMPILE, schemes {', '.join(SCHEMES)}; "
+                                             f"compile modes {', '.join(COMPILE_MODES)}")
+    return pairs
+
+
 def _worst(record: dict[str, Any]) -> str:
     failed = f", fails {', '.join(record['failures'])}" if record["failures"] else ""
     return (f"SSIM min {record['metrics']['ssim']['min']:.4f}, PSNR min {record['metrics']['psnr']['min']:.2f} dB"
@@ -196,13 +209,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--prompts", type=int, default=8, help="prompts per run (default 8)")
     parser.add_argument("--sets", type=int, default=8,
                         help="--fp8-attention: prompt sets, the first the calibrated runs' (default 8)")
+    parser.add_argument("--scenarios", type=_scenarios, default=FP8_ATTENTION_SCENARIOS,
+                        help="--fp8-attention: SCHEME:COMPILE,... rerun with FP8 attention (default "
+                             f"{','.join(':'.join(s) for s in FP8_ATTENTION_SCENARIOS)}); the mutations run with "
+                             "bf16:eager only")
     args = parser.parse_args(argv)
     if args.fp8_attention:
         from diffbench.build.cudnn_attention import unavailable
 
         if (reason := unavailable()) is not None:
             parser.error(reason)
-        measure_fp8_attention(args.sets, args.prompts, args.mutations_json)
+        measure_fp8_attention(args.sets, args.prompts, args.mutations_json, scenarios=args.scenarios)
     elif args.caches:
         measure_cache_mutations(args.prompts, args.mutations_json)
     else:

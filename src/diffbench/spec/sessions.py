@@ -221,6 +221,16 @@ PHASES: dict[str, Phase] = {
               "scenarios rerun on 8 prompt sets (calibrate holds out those on prompts 32+), and bf16 eager with "
               "each of its mutations on every set",
               (), setup=_job("fp8-attention-errors", "quality-mutations --fp8-attention --mutations-json", 420)),
+        Phase("prompt-sensitivity", "issue 35: which of the proxy's prompts bf16 eager loses to seeded noise on its "
+              "attention outputs, at bf16's rounding (0.002), FP8 attention's error on random inputs (0.06) and "
+              "between: a prompt near a bifurcation of the sampler (prompt 5 failed fp8dqrow with FP8 attention "
+              "under whole-model compile alone)", (),
+              setup=_job("prompt-sensitivity", "prompt-sensitivity --device cuda --sizes 0.002,0.01,0.03,0.06 "
+                         "--seeds 8 --json", 300)),
+        Phase("fp8-attention-modes-sets", "issue 35: fp8dqrow with FP8 attention eager, regional and whole-model "
+              "compile on the proxy's 8 prompt sets (64 prompts): how many prompts each loses", (),
+              setup=_job("fp8-attention-modes-sets", "quality-mutations --fp8-attention --scenarios "
+                         "fp8dqrow:eager,fp8dqrow:regional,fp8dqrow:compile --mutations-json", 400)),
         Phase("fp8-attention-speed", "issue 35: FLUX.1-dev with FP8 against PyTorch's attention, speed and "
               "attention's profiled share only (a GPU kind's first FP8 attention rows, in a short session)", (
                   Run("fp8-attention-speed", "fp8-attention", ("--rounds", "5", "--scenario-timeout", "400",
