@@ -41,7 +41,7 @@ from diffbench.face.report import cell, markdown_table
 from diffbench.spec.attention import lossy_attention
 from diffbench.spec.caching import CACHE_MODES
 from diffbench.spec.dimensions import BY_NAME, DIMENSIONS, Dimension, OnOff, PositiveInts
-from diffbench.spec.gates import DEFAULT_THRESHOLDS, Thresholds
+from diffbench.spec.gates import DEFAULT_THRESHOLDS, Thresholds, judge
 from diffbench.spec.models import MODELS
 from diffbench.store import quality_logs, results
 from diffbench.store.quality_logs import QualityLog
@@ -231,9 +231,8 @@ def _failed_gates(record: Mapping[str, Any]) -> tuple[str, ...]:
     cache, attention = (record.get(name, BY_NAME[name].default) for name in ("cache", "attention"))
     gates = _thresholds().gates(record["model"], record["scheme"], record.get("weights", "synthetic"),
                                 cache=cache, attention=attention)
-    metrics = record.get("metrics") or {}
-    return tuple(g.key for g in gates if (value := g.value(metrics)) is not None
-                 and not g.passes(quality_logs.number(value)))
+    failed, _ = judge(gates, record.get("metrics") or {}, quality_logs.number)
+    return tuple(gate.key for gate, _ in failed)
 
 
 @dataclass

@@ -30,8 +30,7 @@ def prompts_below(records: list[dict[str, Any]], gates: list[Any]) -> list[dict[
         per_prompt = {g.key: np.array([r["metrics"][g.metric]["per_prompt"] for r in runs]) for g in gates}
         failing = np.zeros_like(next(iter(per_prompt.values())), dtype=bool)
         for gate in gates:
-            values = per_prompt[gate.key]
-            failing |= values < gate.bound if gate.lower else values > gate.bound
+            failing |= ~gate.passes(per_prompt[gate.key])  # elementwise: each seed's prompt on its own
         summary.append(dict(relative=relative, seeds=len(runs), failing_seeds_per_prompt=failing.sum(0).tolist(),
                             worst_per_prompt={g.key: (per_prompt[g.key].min(0) if g.lower else
                                                       per_prompt[g.key].max(0)).tolist() for g in gates}))

@@ -11,7 +11,7 @@ import torch
 
 from diffbench.store import atomic
 from diffbench.store.quality_logs import jsonable
-from diffbench.spec.gates import Gate
+from diffbench.spec.gates import Gate, judge as gates_judge
 from diffbench.measure import metrics
 from diffbench.build.built import Built
 from diffbench.measure.runner import RunOptions, call_kwargs
@@ -64,16 +64,10 @@ class Verdict:
 
     @classmethod
     def judge(cls, scenario: str, metrics: dict[str, Any], gates: list[Gate]) -> "Verdict":
-        verdict = cls(scenario, metrics)
-        for gate in gates:
-            value = gate.value(metrics)
-            if value is None:
-                verdict.skipped_gates.append(gate.key)
-            elif not gate.passes(value):
-                relation = "≥" if gate.lower else "≤"
-                verdict.failures.append(f"{gate.metric} {'min' if gate.lower else 'max'} over prompts = "
-                                        f"{value:.4f}, gate {gate.key}: must be {relation} {gate.bound}")
-        return verdict
+        failed, skipped = gates_judge(gates, metrics)
+        return cls(scenario, metrics, skipped_gates=[gate.key for gate in skipped], failures=[
+            f"{gate.metric} {'min' if gate.lower else 'max'} over prompts = {value:.4f}, gate {gate.key}: must be "
+            f"{'≥' if gate.lower else '≤'} {gate.bound}" for gate, value in failed])
 
 
 def write_log(path: Path, records: list[dict[str, Any]], context: dict[str, Any]) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import tomllib
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -35,6 +36,21 @@ class Gate:
     def looser(self, bound: float) -> Gate:
         """This gate or one with `bound`, whichever lets more through."""
         return Gate(self.key, min(self.bound, bound) if self.lower else max(self.bound, bound))
+
+
+def judge(gates: Iterable[Gate], metrics: Mapping[str, Any], number: Callable[[Any], float] = float
+          ) -> tuple[list[tuple[Gate, float]], list[Gate]]:
+    """What a record's worst prompts fail: (each failed gate with its value, each gate whose metric `metrics` lacks,
+    CLIP's where it did not run). `pytest quality` and the reports judge alike; `number` reads a value (a log's
+    JSON holds infinity as "inf")."""
+    failed, skipped = [], []
+    for gate in gates:
+        value = gate.value(dict(metrics))
+        if value is None:
+            skipped.append(gate)
+        elif not gate.passes(number(value)):
+            failed.append((gate, number(value)))
+    return failed, skipped
 
 
 def _values(table: dict, *path: str) -> dict[str, float]:
