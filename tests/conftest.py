@@ -55,3 +55,24 @@ def suite(pytester, cache_dir, monkeypatch):
     for name in ("PYTEST_XDIST_WORKER", "PYTEST_XDIST_WORKER_COUNT", "PYTEST_XDIST_TESTRUNUID"):
         monkeypatch.delenv(name, raising=False)
     return pytester
+
+
+@pytest.fixture
+def tiny_flux():
+    """The tiny FLUX denoiser (bf16, seeded, eval) and the inputs of one call: 16 image tokens, 8 text tokens."""
+    import diffusers
+    import torch
+
+    from diffbench.spec.models import MODELS
+
+    spec = MODELS["flux-dev"]
+    config = spec.components[spec.denoiser].tiny
+    torch.manual_seed(0)
+    denoiser = diffusers.FluxTransformer2DModel(**config).to(torch.bfloat16).eval()
+    image, text = 16, 8
+    inputs = dict(hidden_states=torch.randn(1, image, config["in_channels"], dtype=torch.bfloat16),
+                  encoder_hidden_states=torch.randn(1, text, config["joint_attention_dim"], dtype=torch.bfloat16),
+                  pooled_projections=torch.randn(1, config["pooled_projection_dim"], dtype=torch.bfloat16),
+                  timestep=torch.tensor([0.5]), img_ids=torch.zeros(image, 3), txt_ids=torch.zeros(text, 3),
+                  guidance=torch.tensor([3.5]) if config.get("guidance_embeds") else None, return_dict=False)
+    return denoiser, inputs

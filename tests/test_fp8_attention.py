@@ -176,19 +176,8 @@ def test_a_diffusers_without_the_registry_internals_is_a_clear_reason(monkeypatc
         attention.registered_backend(KERNEL.dispatcher_backend)
 
 
-def test_the_tiny_flux_denoiser_runs_fp8_attention_eager_and_regionally_compiled():
-    import diffusers
-
-    spec = MODELS["flux-dev"]
-    config = spec.components[spec.denoiser].tiny
-    torch.manual_seed(0)
-    denoiser = diffusers.FluxTransformer2DModel(**config).to(torch.bfloat16).eval()
-    image, text = 16, 8
-    inputs = dict(hidden_states=torch.randn(1, image, config["in_channels"], dtype=torch.bfloat16),
-                  encoder_hidden_states=torch.randn(1, text, config["joint_attention_dim"], dtype=torch.bfloat16),
-                  pooled_projections=torch.randn(1, config["pooled_projection_dim"], dtype=torch.bfloat16),
-                  timestep=torch.tensor([0.5]), img_ids=torch.zeros(image, 3), txt_ids=torch.zeros(text, 3),
-                  guidance=torch.tensor([3.5]) if config.get("guidance_embeds") else None, return_dict=False)
+def test_the_tiny_flux_denoiser_runs_fp8_attention_eager_and_regionally_compiled(tiny_flux):
+    denoiser, inputs = tiny_flux
     with torch.no_grad():
         bf16 = denoiser(**inputs)[0]
         attention.pin(KERNEL, denoiser)

@@ -12,27 +12,10 @@ from diffbench.build.attention import attention_modules
 from diffbench.build.perturbation import perturbed_attention
 from diffbench.jobs import prompt_sensitivity, quality_mutations
 from diffbench.spec.gates import Gate
-from diffbench.spec.models import MODELS
 
 
-def _tiny_flux():
-    import diffusers
-
-    spec = MODELS["flux-dev"]
-    config = spec.components[spec.denoiser].tiny
-    torch.manual_seed(0)
-    denoiser = diffusers.FluxTransformer2DModel(**config).to(torch.bfloat16).eval()
-    image, text = 16, 8
-    inputs = dict(hidden_states=torch.randn(1, image, config["in_channels"], dtype=torch.bfloat16),
-                  encoder_hidden_states=torch.randn(1, text, config["joint_attention_dim"], dtype=torch.bfloat16),
-                  pooled_projections=torch.randn(1, config["pooled_projection_dim"], dtype=torch.bfloat16),
-                  timestep=torch.tensor([0.5]), img_ids=torch.zeros(image, 3), txt_ids=torch.zeros(text, 3),
-                  guidance=torch.tensor([3.5]) if config.get("guidance_embeds") else None, return_dict=False)
-    return denoiser, inputs
-
-
-def test_the_noise_is_seeded_sized_and_gone_after_the_block():
-    denoiser, inputs = _tiny_flux()
+def test_the_noise_is_seeded_sized_and_gone_after_the_block(tiny_flux):
+    denoiser, inputs = tiny_flux
     with torch.no_grad():
         clean = denoiser(**inputs)[0]
         runs = {}
