@@ -18,8 +18,10 @@ from typing import Any
 
 import numpy as np
 
+from diffbench.spec.gates import Gate
 
-def prompts_below(records: list[dict[str, Any]], gates: list[Any]) -> list[dict[str, Any]]:
+
+def prompts_below(records: list[dict[str, Any]], gates: list[Gate]) -> list[dict[str, Any]]:
     """Per noise size: for each prompt, how many of the seeds' images fail one of `gates` (each judged on that
     prompt's own value, as the gate judges the worst prompt), and the lowest value of each gated metric."""
     sizes: dict[float, list[dict[str, Any]]] = {}
@@ -51,7 +53,9 @@ def measure(sizes: list[float], seeds: int, prompts: int, gate: tuple[str, str],
     records: list[dict[str, Any]] = []
     with proxy_pipelines(device) as (cache, _, references):
         session = quality_session(scenes.evaluation_prompts()[:prompts], device, references, cache)
-        gates = session.options.thresholds.gates("flux-dev", scheme, session.weights, attention=attention)
+        gates = session.gates(Scenario("flux-dev", scheme, attention=attention))
+        context = dict(environment=machine.environment(), gate=dict(
+            scheme=scheme, attention=attention, bounds={g.key: g.bound for g in gates}))
         bf16 = Scenario("flux-dev", "bf16")
         for relative in sizes:
             for seed in range(seeds):
@@ -62,8 +66,7 @@ def measure(sizes: list[float], seeds: int, prompts: int, gate: tuple[str, str],
                 psnr = " ".join(f"{v:5.1f}" for v in record["metrics"]["psnr"]["per_prompt"])
                 print(f"noise {relative:g} seed {seed}: PSNR per prompt {psnr} dB", flush=True)
             summary = prompts_below(records, gates)
-            quality.write_log(path, records, dict(environment=machine.environment(), gate=dict(
-                scheme=scheme, attention=attention, bounds={g.key: g.bound for g in gates}), summary=summary))
+            quality.write_log(path, records, dict(context, summary=summary))
     return summary
 
 

@@ -26,7 +26,7 @@ class Gate:
     def lower(self) -> bool:
         return self.key.endswith("_min")
 
-    def value(self, metrics: dict[str, Any]) -> float | None:
+    def value(self, metrics: Mapping[str, Any]) -> float | None:
         stats = metrics.get(self.metric)
         return None if stats is None else stats["min" if self.lower else "max"]
 
@@ -45,11 +45,11 @@ def judge(gates: Iterable[Gate], metrics: Mapping[str, Any], number: Callable[[A
     JSON holds infinity as "inf")."""
     failed, skipped = [], []
     for gate in gates:
-        value = gate.value(dict(metrics))
+        value = gate.value(metrics)
         if value is None:
             skipped.append(gate)
-        elif not gate.passes(number(value)):
-            failed.append((gate, number(value)))
+        elif not gate.passes(value := number(value)):
+            failed.append((gate, value))
     return failed, skipped
 
 
