@@ -161,6 +161,19 @@ def test_the_frontier_and_the_references_are_shown_every_row_with_all(tmp_path, 
     assert len(table_rows(frontier_md(capsys, str(path), "--quality", str(log), "--all"))) == 10
 
 
+def test_every_prompt_set_of_a_log_counts_not_only_its_last(tmp_path, capsys):
+    """A job's log (`diffbench-jobs quality-mutations --scenarios`) holds a scenario once per prompt set."""
+    path = run(tmp_path / "run.json", {EAGER: 5.3, FP8_ATTN: 2.8})
+    log = quality_log(tmp_path / "sets.json", {
+        "flux-dev-fp8dqrow-regional-nofuse-bs1-attn-cudnn-fp8": ("fp8dqrow", "regional", "cudnn-fp8", 12.0, 0.5)})
+    data = json.loads(log.read_text())
+    worse = data["results"][0]
+    data["results"].append(dict(worse, metrics=dict(psnr=dict(min=40.0), ssim=dict(min=0.99))))  # the next set
+    log.write_text(json.dumps(data))
+    rows = table_rows(frontier_md(capsys, str(path), "--quality", str(log), "--all"))
+    assert rows["H100 80GB HBM3 | fp8dqrow, regional, fuse, attn-cudnn-fp8"][8:11] == [
+        "12.0", "0.5000", "fails (psnr_min, ssim_min)"]
+
 def test_failed_and_stopped_steps_are_rows_where_no_file_measured_them(tmp_path, capsys):
     failed = "flux-dev-fp8dqrow-compile-cudagraphs-fuse-bs1-attn-cudnn-fp8-compile-vae-inductor-flux-fast"
     path = run(tmp_path / "run.json", {EAGER: 5.3}, failures=[

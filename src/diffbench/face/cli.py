@@ -1,6 +1,6 @@
 """The `diffbench` command: `compare` two results files, `gate` a night against its history, `merge` runs into one,
-`report` on runs, tabulate FLUX.1-dev's `frontier`, draw their `history` as one HTML page, or measure the verdicts'
-`error-rates`.
+`report` on runs, tabulate FLUX.1-dev's `frontier`, count the prompts quality logs lose (`lost-prompts`), draw the
+runs' `history` as one HTML page, or measure the verdicts' `error-rates`.
 
 Exit codes: 0 fine, 1 a regression (compare, gate), 2 a usage, input or output error (one line says which),
 3 incomplete: nothing or not everything the baseline gates was judged (compare, gate).
@@ -16,7 +16,7 @@ from pathlib import Path
 from rich.console import Console
 
 from diffbench.face import (across_gpus, breakdown, calibration, error_rates, frontier, gate, gate_view, history_page,
-                            readme, report, seeds)
+                            lost_prompts, readme, report, seeds)
 from diffbench.face import compare as comparing
 from diffbench.face.compare import compare, render
 from diffbench.face.tolerances import Tolerances, parse_absolute, parse_percent
@@ -196,6 +196,17 @@ def _parser() -> argparse.ArgumentParser:
         epilog="exit status: 0 written, 2 usage or input error", formatter_class=argparse.RawDescriptionHelpFormatter)
     split.add_argument("runs", type=Path, nargs="+", metavar="RESULTS", help="results JSON")
     _section_option(split, "breakdown")
+
+    lost = commands.add_parser(
+        "lost-prompts", help="which prompts each scenario of quality logs loses, each prompt judged on its own",
+        description="One markdown table: per GPU kind and scenario, how many of its prompts fail the quality\n"
+                    "gates in force on their own, in how many of its prompt sets, and which prompts they are\n"
+                    "(face/lost_prompts.py). A log of `diffbench-jobs quality-mutations --scenarios` holds 8 sets.",
+        epilog="example: diffbench lost-prompts fp8-attention-modes-sets.json\n"
+               "exit status: 0 written, 2 usage or input error (a log without per-prompt metrics)",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    lost.add_argument("logs", type=Path, nargs="+", metavar="LOG", help="quality logs (--quality-json, a job's)")
+    _section_option(lost, "lost-prompts")
 
     rates = commands.add_parser(
         "error-rates", help="measure how often compare and gate cry wolf and miss, on the committed runs",
@@ -418,6 +429,14 @@ def run_breakdown(args, argv: list[str]) -> int:
     return _section_out(markdown, args.readme, "breakdown", argv)
 
 
+def run_lost_prompts(args, argv: list[str]) -> int:
+    if args.readme:
+        readme.read(args.readme, "lost-prompts")  # refuse a file without markers before reading anything
+    rows = lost_prompts.rows([quality_logs.read(path) for path in args.logs])
+    return _section_out(lost_prompts.markdown(rows) if rows else "No quality records in these logs.", args.readme,
+                        "lost-prompts", argv)
+
+
 def _section_out(markdown: str, page: Path | None, section: str, argv: list[str]) -> int:
     """A generated section spliced into its page (naming the command that made it), or printed without one."""
     if page:
@@ -480,6 +499,7 @@ def main(argv: list[str] | None = None) -> int:
                     "history": lambda: run_history(args), "merge": lambda: run_merge(args),
                     "report": lambda: run_report(args, argv), "gpus": lambda: run_gpus(args, argv),
                     "frontier": lambda: run_frontier(args, argv), "breakdown": lambda: run_breakdown(args, argv),
+                    "lost-prompts": lambda: run_lost_prompts(args, argv),
                     "calibrate": lambda: calibration.run(args)}
         return commands[args.command]()
     except (ResultsError, MismatchError, ReadmeError, SeedDataError, HistoryError, FrontierError) as exc:

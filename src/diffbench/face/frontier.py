@@ -26,7 +26,6 @@ A face module: it reads results and quality logs, never runs a model.
 
 from __future__ import annotations
 
-import functools
 import os
 import tomllib
 from collections.abc import Callable, Mapping, Sequence
@@ -36,12 +35,12 @@ from pathlib import Path
 from typing import Any
 
 from diffbench.face.across_gpus import short
+from diffbench.face import record_gates
 from diffbench.face.history import gpu_kind, parse_when, points_of, source_runs
 from diffbench.face.report import cell, markdown_table
 from diffbench.spec.attention import lossy_attention
 from diffbench.spec.caching import CACHE_MODES
 from diffbench.spec.dimensions import BY_NAME, DIMENSIONS, Dimension, OnOff, PositiveInts
-from diffbench.spec.gates import DEFAULT_THRESHOLDS, Thresholds, judge
 from diffbench.spec.models import MODELS
 from diffbench.store import quality_logs, results
 from diffbench.store.quality_logs import QualityLog
@@ -207,32 +206,17 @@ def _quality(settings: tuple[tuple[str, Any], ...], logs: Sequence[QualityLog]) 
     values = {"model": MODEL, **dict(settings)}
     found = []
     for log in logs:
-        for record in log.records.values():
+        for record in log.results:  # each set of prompts a job scored
             if all(record.get(name, BY_NAME[name].default) == values[name] for name in QUALITY_MATCH):
                 metrics = record.get("metrics") or {}
                 worst = [(metrics.get(metric) or {}).get("min") for metric in ("psnr", "ssim")]
                 if None not in worst:
-                    found.append(Quality(*map(quality_logs.number, worst), failed=_failed_gates(record)))
+                    failed = tuple(gate.key for gate, _ in record_gates.failed(record))
+                    found.append(Quality(*map(quality_logs.number, worst), failed=failed))
     if not found:
         return None
     failed = tuple(sorted({key for q in found for key in q.failed}))
     return Quality(min(q.psnr for q in found), min(q.ssim for q in found), failed)
-
-
-@functools.cache
-def _thresholds() -> Thresholds:
-    return Thresholds.load(DEFAULT_THRESHOLDS)
-
-
-def _failed_gates(record: Mapping[str, Any]) -> tuple[str, ...]:
-    """The gates in force that a matched quality record's worst prompt fails (a metric it lacks, CLIP's say, is
-    not judged, as `pytest quality` skips it). Matched, it names its model and scheme (QUALITY_MATCH); an unset
-    cache or attention is its dimension's default, as in the match."""
-    cache, attention = (record.get(name, BY_NAME[name].default) for name in ("cache", "attention"))
-    gates = _thresholds().gates(record["model"], record["scheme"], record.get("weights", "synthetic"),
-                                cache=cache, attention=attention)
-    failed, _ = judge(gates, record.get("metrics") or {}, quality_logs.number)
-    return tuple(gate.key for gate, _ in failed)
 
 
 @dataclass

@@ -8,6 +8,7 @@ none, and a run's own quality always wins. The GPU and the weights source must a
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,7 +43,13 @@ def summary(metrics: dict[str, Any]) -> dict[str, Any]:
 class QualityLog:
     path: Path
     gpu: str | None
-    records: dict[str, dict[str, Any]]  # scenario id → its quality record
+    results: tuple[dict[str, Any], ...]  # every quality record, in order (a job that scores sets of prompts
+    # writes one per set, several of a scenario)
+
+    @functools.cached_property
+    def records(self) -> dict[str, dict[str, Any]]:
+        """Scenario id → its quality record (of several, the last)."""
+        return {r["scenario"]: r for r in self.results}
 
 
 def read(path: Path) -> QualityLog:
@@ -51,7 +58,7 @@ def read(path: Path) -> QualityLog:
             or not all(isinstance(r, dict) and "scenario" in r and "metrics" in r for r in data["results"]):
         raise ResultsError(f"{path}: not a quality log (needs 'results', each with a 'scenario' and 'metrics')")
     environment = data.get("environment") if isinstance(data.get("environment"), dict) else {}
-    return QualityLog(path, environment.get("gpu"), {r["scenario"]: r for r in data["results"]})
+    return QualityLog(path, environment.get("gpu"), tuple(data["results"]))
 
 
 def join(data: dict[str, Any], logs: list[QualityLog], allow_mismatch: bool = False) -> list[str]:
