@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from fake_results import H100
 
 from diffbench.face import cli, lost_prompts, readme, record_gates
@@ -66,11 +67,16 @@ def test_the_readme_section_is_spliced(tmp_path, capsys):
     assert "old" not in text and "| 2 | 0 (0.0%) | 0 of 1 | none |" in text and "diffbench lost-prompts" in text
 
 
-def test_a_log_without_per_prompt_metrics_is_exit_2(tmp_path, capsys):
+@pytest.mark.parametrize("spoil", ["worst prompt only", "no prompts", "no scheme"])
+def test_a_record_it_cannot_judge_prompt_by_prompt_is_exit_2(tmp_path, capsys, spoil):
     record = prompt_set(0, [30.0, 31.0])
     for stats in record["metrics"].values():
-        del stats["per_prompt"]
-    log = write_log(tmp_path / "worst-only.json", [record])
+        if spoil == "worst prompt only":
+            del stats["per_prompt"]
+        elif spoil == "no prompts":
+            stats["per_prompt"] = []
+    if spoil == "no scheme":
+        del record["scheme"]
+    log = write_log(tmp_path / "log.json", [record])
     assert cli.main(["lost-prompts", str(log)]) == 2
-    assert f"{SCENARIO} holds no per-prompt metrics" in capsys.readouterr().err
-
+    assert f"{SCENARIO} holds no per-prompt metrics of one length, or no model and scheme" in capsys.readouterr().err

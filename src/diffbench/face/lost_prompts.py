@@ -56,12 +56,14 @@ def rows(logs: Sequence[QualityLog]) -> list[Row]:
 
 
 def _per_prompt(record: Mapping[str, Any], log: QualityLog) -> dict[str, list]:
-    """Metric → its value per prompt."""
+    """Metric → its value per prompt, from a record that names what the gates in force are looked up by."""
     per_prompt = {metric: stats["per_prompt"] for metric, stats in (record.get("metrics") or {}).items()
                   if isinstance(stats, dict) and isinstance(stats.get("per_prompt"), list)}
-    if not per_prompt or len({len(values) for values in per_prompt.values()}) != 1:
-        raise ResultsError(f"{log.path}: {record['scenario']} holds no per-prompt metrics of one length (a quality "
-                           "log of `pytest quality --quality-json` or `diffbench-jobs` has them)")
+    lengths = {len(values) for values in per_prompt.values()}
+    if len(lengths) != 1 or 0 in lengths or not all(isinstance(record.get(key), str) for key in ("model", "scheme")):
+        raise ResultsError(f"{log.path}: {record['scenario']} holds no per-prompt metrics of one length, or no "
+                           "model and scheme (a quality log of `pytest quality --quality-json` or `diffbench-jobs` "
+                           "has them)")
     return per_prompt
 
 
