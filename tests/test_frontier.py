@@ -174,6 +174,7 @@ def test_every_prompt_set_of_a_log_counts_not_only_its_last(tmp_path, capsys):
     assert rows["H100 80GB HBM3 | fp8dqrow, regional, fuse, attn-cudnn-fp8"][8:11] == [
         "12.0", "0.5000", "fails (psnr_min, ssim_min)"]
 
+
 def test_failed_and_stopped_steps_are_rows_where_no_file_measured_them(tmp_path, capsys):
     failed = "flux-dev-fp8dqrow-compile-cudagraphs-fuse-bs1-attn-cudnn-fp8-compile-vae-inductor-flux-fast"
     path = run(tmp_path / "run.json", {EAGER: 5.3}, failures=[

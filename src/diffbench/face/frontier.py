@@ -34,8 +34,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from diffbench.face.across_gpus import short
 from diffbench.face import record_gates
+from diffbench.face.across_gpus import short
 from diffbench.face.history import gpu_kind, parse_when, points_of, source_runs
 from diffbench.face.report import cell, markdown_table
 from diffbench.spec.attention import lossy_attention

@@ -16,8 +16,8 @@ from typing import Any
 
 from diffbench.face import record_gates
 from diffbench.face.report import markdown_table
-from diffbench.spec.gates import Gate
-from diffbench.store.quality_logs import QualityLog
+from diffbench.spec.gates import Gate, judge
+from diffbench.store.quality_logs import QualityLog, number
 from diffbench.store.results import ResultsError
 
 _FAILS = {True: "<", False: ">"}  # a lower bound is failed below it, an upper one above
@@ -47,8 +47,9 @@ def rows(logs: Sequence[QualityLog]) -> list[Row]:
         for record in log.results:
             row = found.setdefault((gpu, record["scenario"]), Row(gpu, record["scenario"]))
             per_prompt = _per_prompt(record, log)
-            lost = _lost(record, per_prompt)
-            row.prompts += len(next(iter(per_prompt.values())))
+            count = len(next(iter(per_prompt.values())))
+            lost = _lost(record, per_prompt, count)
+            row.prompts += count
             row.sets += 1
             row.sets_failing += bool(lost)
             row.lost += lost
@@ -67,13 +68,13 @@ def _per_prompt(record: Mapping[str, Any], log: QualityLog) -> dict[str, list]:
     return per_prompt
 
 
-def _lost(record: Mapping[str, Any], per_prompt: Mapping[str, list]) -> list[Lost]:
+def _lost(record: Mapping[str, Any], per_prompt: Mapping[str, list], count: int) -> list[Lost]:
     first = (record.get("prompt_set") or {}).get("first", 0)  # a set of a job's, else the log's first prompts
-    count = len(next(iter(per_prompt.values())))
+    gates = record_gates.gates_of(record)
     lost = []
-    for i in range(count):
+    for i in range(count):  # each prompt as a set of one, judged as `pytest quality` judges a set
         one = {metric: {"min": values[i], "max": values[i]} for metric, values in per_prompt.items()}
-        if failed := record_gates.failed(record, one):
+        if failed := judge(gates, one, number)[0]:
             lost.append(Lost(first + i, tuple(failed)))
     return lost
 

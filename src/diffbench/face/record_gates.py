@@ -26,9 +26,8 @@ def gates_of(record: Mapping[str, Any]) -> list[Gate]:
                                cache=cache, attention=attention)
 
 
-def failed(record: Mapping[str, Any], metrics: Mapping[str, Any] | None = None) -> list[tuple[Gate, float]]:
-    """The gates in force that the record's worst prompt fails, each with its value, or those that `metrics` (one
-    prompt's, say) fails. A metric it lacks (CLIP's, where it did not run) is not judged, as `pytest quality`
-    skips it."""
-    failures, _ = judge(gates_of(record), record.get("metrics") or {} if metrics is None else metrics, number)
+def failed(record: Mapping[str, Any]) -> list[tuple[Gate, float]]:
+    """The gates in force that the record's worst prompt fails, each with its value. A metric it lacks (CLIP's,
+    where it did not run) is not judged, as `pytest quality` skips it."""
+    failures, _ = judge(gates_of(record), record.get("metrics") or {}, number)
     return failures
