@@ -80,3 +80,9 @@ def test_a_record_it_cannot_judge_prompt_by_prompt_is_exit_2(tmp_path, capsys, s
     log = write_log(tmp_path / "log.json", [record])
     assert cli.main(["lost-prompts", str(log)]) == 2
     assert f"{SCENARIO} holds no per-prompt metrics of one length, or no model and scheme" in capsys.readouterr().err
+
+
+def test_a_log_with_no_records_is_exit_2(tmp_path, capsys):
+    log = write_log(tmp_path / "empty.json", [])
+    assert cli.main(["lost-prompts", str(log)]) == 2
+    assert capsys.readouterr().err.strip() == f"diffbench lost-prompts: error: no quality records in {log}"

@@ -203,7 +203,7 @@ def _parser() -> argparse.ArgumentParser:
                     "gates in force on their own, in how many of its prompt sets, and which prompts they are\n"
                     "(face/lost_prompts.py). A log of `diffbench-jobs quality-mutations --scenarios` holds 8 sets.",
         epilog="example: diffbench lost-prompts fp8-attention-modes-sets.json\n"
-               "exit status: 0 written, 2 usage or input error (a log without per-prompt metrics)",
+               "exit status: 0 written, 2 usage or input error (a log without per-prompt metrics, or with no records)",
         formatter_class=argparse.RawDescriptionHelpFormatter)
     lost.add_argument("logs", type=Path, nargs="+", metavar="LOG", help="quality logs (--quality-json, a job's)")
     _section_option(lost, "lost-prompts")
@@ -433,8 +433,9 @@ def run_lost_prompts(args, argv: list[str]) -> int:
     if args.readme:
         readme.read(args.readme, "lost-prompts")  # refuse a file without markers before reading anything
     rows = lost_prompts.rows([quality_logs.read(path) for path in args.logs])
-    return _section_out(lost_prompts.markdown(rows) if rows else "No quality records in these logs.", args.readme,
-                        "lost-prompts", argv)
+    if not rows:  # an empty log (a job stopped before its first set) is nothing to count, not a table of nothing
+        raise ResultsError(f"no quality records in {', '.join(map(str, args.logs))}")
+    return _section_out(lost_prompts.markdown(rows), args.readme, "lost-prompts", argv)
 
 
 def _section_out(markdown: str, page: Path | None, section: str, argv: list[str]) -> int:
