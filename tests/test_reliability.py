@@ -22,6 +22,11 @@ if FAULT == "hang":  # import what building FLUX imports (2-3 s on CPU) now, out
     diffusers.FluxPipeline, diffusers.FluxTransformer2DModel, diffusers.AutoencoderKL
 
 
+class LosesSignal:
+    def __del__(self):
+        os.kill(os.getpid(), signal.SIGTERM)  # the handler's KeyboardInterrupt is raised here, and ignored
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_diffbench_call(scenario, call):
     if scenario.id == TARGET:
@@ -35,6 +40,8 @@ def pytest_diffbench_call(scenario, call):
             os.kill(os.getpid(), signal.SIGTERM)
         if FAULT == "terminate-timing" and any(f.function == "timed_round" for f in inspect.stack()):
             os.kill(os.getpid(), signal.SIGTERM)  # inside pytest-benchmark's timed rounds, not the first call
+        if FAULT == "terminate-lost":  # the signal lands in a finalizer, where Python reports the exception only
+            LosesSignal()
         if FAULT == "terminate-group":  # `timeout` signals the command's whole process group: -n's workers too
             os.killpg(os.getpgrp(), signal.SIGTERM)
         if FAULT == "terminate-controller" and not SIGNALLED:  # `kill` of the -n controller alone, once
@@ -141,6 +148,16 @@ def test_an_interrupted_session_names_the_scenario_it_stopped_in(suite, fault):
     assert interrupted["scenario"] == "flux-dev-int8wo-eager-nofuse-bs1"
     assert interrupted["phase"] == ("teardown" if after_call else "call")
     assert interrupted["elapsed_s"] > 0
+
+
+def test_a_terminate_lost_in_a_finalizer_still_stops_the_session(suite):
+    """The KeyboardInterrupt a SIGTERM raises is lost where it lands in a finalizer; the session still stops after
+    the scenario it was in (as --maxfail stops it), instead of running on until `timeout` kills it."""
+    result, data = _run(suite, "terminate-lost:flux-dev-int8wo-eager-nofuse-bs1")
+    assert result.ret == 2, result.stdout.str()[-3000:]  # pytest's "interrupted"
+    assert "stopped by signal SIGTERM" in result.stdout.str()
+    assert {b["extra_info"]["scenario"] for b in data["benchmarks"]} == \
+        {"flux-dev-bf16-eager-nofuse-bs1", "flux-dev-bf16-eager-nofuse-bs2", "flux-dev-int8wo-eager-nofuse-bs1"}
 
 
 def test_a_completed_session_has_no_interrupted_record(suite):

@@ -220,13 +220,13 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config: pytest.Config)
 
 
 @pytest.fixture(scope="session")
-def settings(pytestconfig: pytest.Config):
+def settings(request: pytest.FixtureRequest):
     """The validated options; asking for them prepares the process for building models (once)."""
     from diffbench.pytest_plugin import plugin
 
-    plugin.activate(pytestconfig)
-    plugin.prepare_runtime(pytestconfig)
-    return get_session(pytestconfig).settings
+    plugin.activate(request.config)
+    plugin.prepare_runtime(request.config, request.session)
+    return get_session(request.config).settings
 
 
 @pytest.fixture(scope="session")

@@ -106,12 +106,13 @@ def recorded_durations(config: pytest.Config) -> dict:
     return durations.read_recorded(path)
 
 
-def prepare_runtime(config: pytest.Config) -> None:
-    """What a diffbench session changes for the whole process, once, before its first model is built."""
+def prepare_runtime(config: pytest.Config, session: pytest.Session | None = None) -> None:
+    """What a diffbench session changes for the whole process, once, before its first model is built. `session`:
+    the pytest session a SIGTERM stops."""
     for message in internals.untested():
         warnings.warn(compat.UntestedVersionWarning(f"diffbench: {message}"), stacklevel=2)
     _quiet_progress_bars()
-    signals.stop_on_terminate(config)
+    signals.stop_on_terminate(config, session)
     torch_fixes.apply()
     opt = config.option
     if opt.diffbench_compile_cache or opt.diffbench_fresh_compile:

@@ -11,25 +11,42 @@ import pytest
 from diffbench.pytest_plugin import compat, scheduling
 
 
-def stop_on_terminate(config: pytest.Config) -> None:
+def stop_on_terminate(config: pytest.Config, session: pytest.Session | None = None) -> None:
     """SIGTERM (what `timeout`, a cancelled CI job and batch schedulers send) stops the session the way Ctrl-C
     does, so the scenarios already timed are written, with the `interrupted` record, instead of lost with the
     process (a GPU session killed at its time limit once left an empty results file). Left alone where the
     process already handles SIGTERM, or off the main thread, where Python cannot set handlers.
 
     The xdist controller (installed when xdist asks for the scheduler: it builds no model) runs no scenario: it
-    keeps collecting instead (`_drain_workers`), so the workers' results still come back and are merged."""
+    keeps collecting instead (`_drain_workers`), so the workers' results still come back and are merged.
+
+    Given the pytest `session`, the handler also marks it stopped (`_stop_session`)."""
     if threading.current_thread() is not threading.main_thread() or \
             signal.getsignal(signal.SIGTERM) != signal.SIG_DFL:
         return
     drain = scheduling.is_controller(config) and compat.guard(
         config, "pytest-xdist", "collecting the workers' results after a SIGTERM (DSession.shouldstop)",
         "a SIGTERM stops the controller at once and the workers' results are not merged")
-    signal.signal(signal.SIGTERM, _drain_workers(config) if drain else _interrupt)
+    signal.signal(signal.SIGTERM, _drain_workers(config) if drain else _stop_session(session))
 
 
 def _interrupt(signum: int, frame) -> None:
     raise KeyboardInterrupt(f"stopped by signal {signal.Signals(signum).name}")
+
+
+def _stop_session(session: pytest.Session | None):
+    """SIGTERM raises KeyboardInterrupt and marks the session stopped (`shouldstop`, as --maxfail does). The mark
+    is what survives where the KeyboardInterrupt is lost: raised inside a finalizer (`__del__`, a weakref
+    callback), which Python only reports, it would leave the session running scenarios until `timeout` kills it
+    with nothing written. Under xdist the mark also makes a worker that ends with a test pending report a stop,
+    not a crash (the controller's `assert not crashitem`, pytest-xdist#1239)."""
+
+    def handler(signum: int, frame) -> None:
+        if session is not None:
+            session.shouldstop = session.shouldstop or f"stopped by signal {signal.Signals(signum).name}"
+        _interrupt(signum, frame)
+
+    return handler
 
 
 def _drain_workers(config: pytest.Config):
