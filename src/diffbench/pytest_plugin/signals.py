@@ -31,7 +31,17 @@ def stop_on_terminate(config: pytest.Config, session: pytest.Session | None = No
 
 
 def _interrupt(signum: int, frame) -> None:
-    raise KeyboardInterrupt(f"stopped by signal {signal.Signals(signum).name}")
+    raise KeyboardInterrupt(_stopped_by(signum))
+
+
+def _mark_stopped(session, signum: int) -> None:
+    """Sets `shouldstop` (a pytest Session's or xdist's DSession's: the stop --maxfail uses), keeping an earlier
+    reason."""
+    session.shouldstop = session.shouldstop or _stopped_by(signum)
+
+
+def _stopped_by(signum: int) -> str:
+    return f"stopped by signal {signal.Signals(signum).name}"
 
 
 def _stop_session(session: pytest.Session | None):
@@ -43,7 +53,7 @@ def _stop_session(session: pytest.Session | None):
 
     def handler(signum: int, frame) -> None:
         if session is not None:
-            session.shouldstop = session.shouldstop or f"stopped by signal {signal.Signals(signum).name}"
+            _mark_stopped(session, signum)
         _interrupt(signum, frame)
 
     return handler
@@ -62,6 +72,6 @@ def _drain_workers(config: pytest.Config):
         dsession = config.pluginmanager.getplugin("dsession")
         if dsession is None or len(signals) > 1:
             _interrupt(signum, frame)
-        dsession.shouldstop = dsession.shouldstop or f"stopped by signal {signal.Signals(signum).name}"
+        _mark_stopped(dsession, signum)
 
     return handler
